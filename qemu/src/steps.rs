@@ -1,0 +1,258 @@
+//! `test`: every check of the project, one step after another, then a summary.
+//!
+//! The steps are data ([`STEPS`]): adding a check is adding one line.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{progress, setup, workspace};
+
+/// What a step does.
+pub enum Action {
+    /// `cargo <args>` in the workspace root, with extra environment variables.
+    Cargo {
+        args: &'static [&'static str],
+        env: &'static [(&'static str, &'static str)],
+    },
+}
+
+/// One check of `cargo qemu test`.
+pub struct Step {
+    pub name: &'static str,
+    pub action: Action,
+}
+
+const fn cargo(name: &'static str, args: &'static [&'static str]) -> Step {
+    Step {
+        name,
+        action: Action::Cargo { args, env: &[] },
+    }
+}
+
+const fn cargo_env(
+    name: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+) -> Step {
+    Step {
+        name,
+        action: Action::Cargo { args, env },
+    }
+}
+
+/// Every step of `cargo qemu test`, in order.
+pub const STEPS: &[Step] = &[
+    cargo("fmt", &["fmt", "--all", "--check"]),
+    cargo(
+        "clippy",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ),
+    cargo_env(
+        "doc clonekit",
+        &["doc", "--no-deps", "-p", "clonekit"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    ),
+    cargo("test (host x86_64)", &["test", "--workspace"]),
+    cargo(
+        "build no_std x86_64",
+        &[
+            "build",
+            "-p",
+            "clonekit",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+        ],
+    ),
+    cargo(
+        "build no_std aarch64",
+        &[
+            "build",
+            "-p",
+            "clonekit",
+            "--target",
+            "aarch64-unknown-linux-gnu",
+        ],
+    ),
+    cargo(
+        "build no_std riscv64",
+        &[
+            "build",
+            "-p",
+            "clonekit",
+            "--target",
+            "riscv64gc-unknown-linux-gnu",
+        ],
+    ),
+    cargo(
+        "test aarch64 (qemu-user)",
+        &[
+            "test",
+            "-p",
+            "clonekit",
+            "--target",
+            "aarch64-unknown-linux-gnu",
+        ],
+    ),
+    cargo(
+        "test riscv64 (qemu-user)",
+        &[
+            "test",
+            "-p",
+            "clonekit",
+            "--target",
+            "riscv64gc-unknown-linux-gnu",
+        ],
+    ),
+];
+
+/// The outcome of one step.
+struct Outcome {
+    name: &'static str,
+    passed: bool,
+    took: Duration,
+    note: String,
+}
+
+/// Runs setup, then every step; prints a summary and `test: N passed, N failed`.
+pub fn run() -> Result<()> {
+    setup::run().context("setup failed")?;
+    let total = STEPS.len();
+    let mut outcomes = Vec::with_capacity(total);
+    for (i, step) in STEPS.iter().enumerate() {
+        eprintln!();
+        progress::line(format_args!(
+            "==> step {}/{total}: {} ({})",
+            i + 1,
+            step.name,
+            describe(&step.action)
+        ));
+        let started = Instant::now();
+        let result = run_action(&step.action);
+        let took = started.elapsed();
+        let (passed, note) = match result {
+            Ok(()) => (true, String::new()),
+            Err(e) => (false, format!("{e:#}")),
+        };
+        progress::line(format_args!(
+            "<== step {}/{total}: {} {} in {}{}",
+            i + 1,
+            step.name,
+            if passed { "passed" } else { "FAILED" },
+            progress::human(took),
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!(": {note}")
+            }
+        ));
+        outcomes.push(Outcome {
+            name: step.name,
+            passed,
+            took,
+            note,
+        });
+    }
+    print_summary(&outcomes);
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    println!("test: {} passed, {failed} failed", total - failed);
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// The command a step runs, as a user would type it.
+fn describe(action: &Action) -> String {
+    match action {
+        Action::Cargo { args, env } => {
+            let env: String = env.iter().map(|(k, v)| format!("{k}=\"{v}\" ")).collect();
+            format!("{env}cargo {}", args.join(" "))
+        }
+    }
+}
+
+fn run_action(action: &Action) -> Result<()> {
+    match action {
+        Action::Cargo { args, env } => run_cargo(args, env),
+    }
+}
+
+/// Runs a nested cargo with inherited output.
+///
+/// `cargo qemu test` itself runs under `cargo run`, which releases the build directory lock
+/// before starting this binary, so the nested cargo can share the target directory (and its
+/// cache) with the user's own builds. The nested steps build in the `dev` profile, so they
+/// never rewrite the running `release` binary of this tool.
+fn run_cargo(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+    let status = Command::new(cargo_bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(workspace::root())
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo {} exited with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The cargo that started this tool (cargo sets `$CARGO` for `cargo run`), else the one on
+/// `PATH`.
+pub fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn print_summary(outcomes: &[Outcome]) {
+    let width = outcomes
+        .iter()
+        .map(|o| o.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!();
+    println!(
+        "{:>3}  {:<width$}  {:<6}  {:>8}",
+        "#", "step", "result", "time"
+    );
+    for (i, o) in outcomes.iter().enumerate() {
+        let first_line = o.note.lines().next().unwrap_or("");
+        println!(
+            "{:>3}  {:<width$}  {:<6}  {:>8}  {}",
+            i + 1,
+            o.name,
+            if o.passed { "ok" } else { "FAILED" },
+            progress::human(o.took),
+            first_line
+        );
+    }
+    let total: Duration = outcomes.iter().map(|o| o.took).sum();
+    println!(
+        "{:>3}  {:<width$}  {:<6}  {:>8}",
+        "",
+        "total",
+        "",
+        progress::human(total)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_names_are_unique() {
+        let mut names: Vec<&str> = STEPS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), STEPS.len());
+    }
+}

@@ -1,0 +1,14 @@
+//! Where things are: the workspace root and the directories this tool writes.
+
+use std::path::PathBuf;
+
+/// The workspace root (the directory with the root `Cargo.toml`). The tool always runs
+/// through `cargo qemu`, which rebuilds it from this checkout, so the compile-time path is
+/// the checkout it belongs to.
+pub fn root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
+}
