@@ -1,0 +1,517 @@
+//! Guest kernels: real Debian kernel packages, fetched with apt into a private apt
+//! directory and cached outside the checkout, keyed by package version.
+//!
+//! The cache (`$XDG_CACHE_HOME/clonekit` or `~/.cache/clonekit`):
+//! - `apt/<release>-<arch>/`: the private apt state (source list, package lists, downloads);
+//! - `kernels/<package>_<version>/`: the package's `/boot/vmlinu*` and `config`, plus
+//!   `vmlinux.elf` for amd64 (the uncompressed kernel from the bzImage, which QEMU boots
+//!   directly in about half the time);
+//! - `kernels/<release>-<meta package>.resolved`: which `<package>_<version>` the meta
+//!   package resolved to, so a second run finds the kernel without any network.
+//!
+//! A cached kernel that is missing, empty or has a bad magic is fetched again.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::arch::Arch;
+use crate::kimage::{self, Format};
+use crate::{apt_sources, progress};
+
+/// A Debian release whose kernels the guests boot.
+pub struct KernelRelease {
+    /// The name used on the command line (`--kernel 6.12`).
+    pub name: &'static str,
+    /// The Debian suite the packages come from.
+    pub suite: &'static str,
+    /// The package per architecture: meta packages that depend on the current versioned
+    /// `linux-image-<abi>-<flavour>`.
+    pub packages: &'static [(Arch, &'static str)],
+}
+
+/// Every kernel the tool knows: the names are pinned here and nowhere else.
+pub const RELEASES: &[KernelRelease] = &[
+    KernelRelease {
+        name: "6.12",
+        suite: "trixie",
+        packages: &[
+            (Arch::X86_64, "linux-image-cloud-amd64"),
+            (Arch::Aarch64, "linux-image-cloud-arm64"),
+            (Arch::Riscv64, "linux-image-riscv64"),
+        ],
+    },
+    KernelRelease {
+        name: "6.1",
+        suite: "bookworm",
+        packages: &[
+            (Arch::X86_64, "linux-image-cloud-amd64"),
+            (Arch::Aarch64, "linux-image-cloud-arm64"),
+        ],
+    },
+];
+
+/// The kernel used when none is named.
+pub const DEFAULT: &str = "6.12";
+
+/// The keyring that signs both bookworm and trixie.
+const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+/// Kernel config options the guest tests rely on: the initramfs, devtmpfs and every
+/// namespace a clone flag can create.
+pub const REQUIRED_CONFIG: &[&str] = &[
+    "CONFIG_BLK_DEV_INITRD",
+    "CONFIG_DEVTMPFS",
+    "CONFIG_UTS_NS",
+    "CONFIG_IPC_NS",
+    "CONFIG_USER_NS",
+    "CONFIG_PID_NS",
+    "CONFIG_NET_NS",
+    "CONFIG_CGROUPS",
+    "CONFIG_TIME_NS",
+];
+
+/// The built-in serial console driver each machine's console needs.
+fn console_config(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 | Arch::Riscv64 => "CONFIG_SERIAL_8250_CONSOLE",
+        Arch::Aarch64 => "CONFIG_SERIAL_AMBA_PL011_CONSOLE",
+    }
+}
+
+/// A kernel in the cache, ready to boot.
+#[derive(Debug)]
+pub struct Kernel {
+    /// `linux-image-6.12.57+deb13-cloud-amd64` and the like.
+    pub package: String,
+    pub version: String,
+    /// The file given to `qemu -kernel`.
+    pub image: PathBuf,
+    pub format: Format,
+    /// Options of [`REQUIRED_CONFIG`] (and the console) the kernel lacks.
+    pub missing_config: Vec<&'static str>,
+}
+
+/// Finds a release by its name.
+pub fn release(name: &str) -> Result<&'static KernelRelease> {
+    RELEASES.iter().find(|r| r.name == name).with_context(|| {
+        let names: Vec<&str> = RELEASES.iter().map(|r| r.name).collect();
+        format!("unknown kernel `{name}`: known are {}", names.join(", "))
+    })
+}
+
+impl KernelRelease {
+    /// The package for `arch`, or an error naming the architectures this release has.
+    pub fn package(&self, arch: Arch) -> Result<&'static str> {
+        self.packages
+            .iter()
+            .find(|(a, _)| *a == arch)
+            .map(|(_, p)| *p)
+            .with_context(|| {
+                let have: Vec<&str> = self.packages.iter().map(|(a, _)| a.name()).collect();
+                format!(
+                    "Debian {} (kernel {}) has no {arch} kernel; it has {}",
+                    self.suite,
+                    self.name,
+                    have.join(", ")
+                )
+            })
+    }
+}
+
+/// `$XDG_CACHE_HOME/clonekit`, else `~/.cache/clonekit`.
+pub fn cache_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("clonekit"));
+    }
+    let home = std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".cache").join("clonekit"))
+}
+
+/// The kernel of `release` for `arch`: from the cache, else fetched.
+pub fn get(release: &KernelRelease, arch: Arch) -> Result<Kernel> {
+    let meta = release.package(arch)?;
+    let kernels = cache_dir()?.join("kernels");
+    let pointer = kernels.join(format!("{}-{meta}.resolved", release.suite));
+    if let Ok(key) = fs::read_to_string(&pointer) {
+        let dir = kernels.join(key.trim());
+        match load(arch, &dir) {
+            Ok(kernel) => return Ok(kernel),
+            Err(e) => progress::line(format_args!(
+                "kernel: cached {} is unusable ({e:#}); fetching it again",
+                dir.display()
+            )),
+        }
+    }
+    let kernel = fetch(release, arch, meta, &kernels)?;
+    let key = format!("{}_{}", kernel.package, file_safe(&kernel.version));
+    fs::write(&pointer, key).with_context(|| format!("writing {}", pointer.display()))?;
+    Ok(kernel)
+}
+
+/// Version strings can hold `:` (epochs); keep directory names plain.
+fn file_safe(version: &str) -> String {
+    version.replace(':', "%3a")
+}
+
+/// Reads a cached kernel directory and checks it (see [`validate`]).
+pub fn load(arch: Arch, dir: &Path) -> Result<Kernel> {
+    let meta = fs::read_to_string(dir.join("package"))
+        .with_context(|| format!("{} has no package file", dir.display()))?;
+    let (package, version) = meta
+        .trim()
+        .split_once(' ')
+        .context("package file is not `<name> <version>`")?;
+    let (image, format) = validate(arch, dir)?;
+    let config = fs::read_to_string(dir.join("config")).unwrap_or_default();
+    Ok(Kernel {
+        package: package.to_string(),
+        version: version.to_string(),
+        image,
+        format,
+        missing_config: missing_config(arch, &config),
+    })
+}
+
+/// The image to boot from a cache directory: `vmlinux.elf` when present and good (x86_64),
+/// else the package's own `vmlinu*`. Errors if none is a good image for `arch`.
+pub fn validate(arch: Arch, dir: &Path) -> Result<(PathBuf, Format)> {
+    let elf = dir.join("vmlinux.elf");
+    if elf.exists()
+        && let Ok(format) = kimage::check_file(arch, &elf)
+    {
+        return Ok((elf, format));
+    }
+    let original = fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("vmlinu") && name != "vmlinux.elf"
+        })
+        .with_context(|| format!("no vmlinu* in {}", dir.display()))?;
+    let format = kimage::check_file(arch, &original)?;
+    Ok((original, format))
+}
+
+/// The options of [`REQUIRED_CONFIG`] and the console driver not set to `y` in a kernel
+/// `.config`.
+pub fn missing_config(arch: Arch, config: &str) -> Vec<&'static str> {
+    REQUIRED_CONFIG
+        .iter()
+        .copied()
+        .chain([console_config(arch)])
+        .filter(|opt| !config.lines().any(|l| l == format!("{opt}=y")))
+        .collect()
+}
+
+/// The private apt invocation for one suite and architecture.
+struct PrivateApt {
+    dir: PathBuf,
+    arch: Arch,
+}
+
+impl PrivateApt {
+    fn new(suite: &str, arch: Arch) -> Result<PrivateApt> {
+        let dir = cache_dir()?
+            .join("apt")
+            .join(format!("{suite}-{}", arch.debian()));
+        for sub in ["lists/partial", "cache/archives/partial", "download"] {
+            fs::create_dir_all(dir.join(sub))
+                .with_context(|| format!("creating {}", dir.join(sub).display()))?;
+        }
+        let mirror = apt_sources::debian_mirror()?;
+        let list = format!("deb [signed-by={KEYRING}] {mirror} {suite} main\n");
+        fs::write(dir.join("sources.list"), list)?;
+        fs::write(dir.join("status"), "")?;
+        Ok(PrivateApt { dir, arch })
+    }
+
+    /// `apt-get`/`apt-cache` with every state and configuration path pointed at the
+    /// private directory, so the system's apt state is neither read nor changed.
+    fn command(&self, tool: &str) -> Command {
+        let d = &self.dir;
+        let arch = self.arch.debian();
+        let mut cmd = Command::new(tool);
+        for opt in [
+            format!("Dir::Etc::SourceList={}", d.join("sources.list").display()),
+            "Dir::Etc::SourceParts=/dev/null".into(),
+            "Dir::Etc::Preferences=/dev/null".into(),
+            "Dir::Etc::PreferencesParts=/dev/null".into(),
+            format!("Dir::State::Lists={}", d.join("lists").display()),
+            format!("Dir::State::status={}", d.join("status").display()),
+            format!("Dir::Cache={}", d.join("cache").display()),
+            format!("APT::Architecture={arch}"),
+            format!("APT::Architectures::={arch}"),
+            "Acquire::Languages=none".into(),
+            // The cache lives in the user's home, which apt's `_apt` user cannot enter.
+            "APT::Sandbox::User=root".into(),
+        ] {
+            cmd.arg("-o").arg(opt);
+        }
+        cmd.env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> Result<String> {
+        let out = self
+            .command(tool)
+            .args(args)
+            .current_dir(self.dir.join("download"))
+            .output()
+            .with_context(|| format!("running {tool}"))?;
+        if !out.status.success() {
+            bail!(
+                "{tool} {} failed ({}):\n{}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// One field of a package's record (`apt-cache show --no-all-versions`).
+    fn field(&self, package: &str, field: &str) -> Result<String> {
+        let record = self.run("apt-cache", &["show", "--no-all-versions", package])?;
+        record_field(&record, field).with_context(|| format!("{package} has no {field} field"))
+    }
+}
+
+/// A field of a Debian control record (single-line fields are enough here).
+pub fn record_field(record: &str, field: &str) -> Option<String> {
+    record.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k == field).then(|| v.trim().to_string())
+    })
+}
+
+/// The versioned kernel package a meta package depends on: the first `linux-image-*` of
+/// its `Depends` (alternatives and version constraints dropped).
+pub fn kernel_dependency(depends: &str) -> Option<String> {
+    depends
+        .split([',', '|'])
+        .map(|d| d.split_whitespace().next().unwrap_or(""))
+        .find(|name| name.starts_with("linux-image-"))
+        .map(String::from)
+}
+
+fn fetch(release: &KernelRelease, arch: Arch, meta: &str, kernels: &Path) -> Result<Kernel> {
+    progress::line(format_args!(
+        "kernel: resolving {meta} ({} {}) with a private apt",
+        release.suite,
+        arch.debian()
+    ));
+    let apt = PrivateApt::new(release.suite, arch)?;
+    apt.run("apt-get", &["-q", "update"])
+        .context("private apt-get update")?;
+    let depends = apt.field(meta, "Depends")?;
+    let package = kernel_dependency(&depends)
+        .with_context(|| format!("{meta} depends on no linux-image-*: {depends}"))?;
+    let version = apt.field(&package, "Version")?;
+    let dir = kernels.join(format!("{package}_{}", file_safe(&version)));
+    if let Ok(kernel) = load(arch, &dir) {
+        return Ok(kernel); // resolved to a version already cached
+    }
+    progress::line(format_args!("kernel: downloading {package} {version}"));
+    let download = apt.dir.join("download");
+    clear_dir(&download)?;
+    apt.run("apt-get", &["-q", "download", &package])
+        .with_context(|| format!("downloading {package}"))?;
+    let deb = fs::read_dir(&download)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .context("apt-get download left no .deb")?;
+
+    progress::line(format_args!(
+        "kernel: extracting /boot from {}",
+        deb.display()
+    ));
+    let unpacked = apt.dir.join("unpacked");
+    clear_dir(&unpacked)?;
+    extract_boot(&deb, &unpacked)?;
+    let _ = fs::remove_file(&deb);
+
+    let staging = kernels.join(format!(".staging-{package}"));
+    clear_dir(&staging)?;
+    for entry in fs::read_dir(unpacked.join("boot")).context("package has no /boot")? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if name.starts_with("vmlinu") {
+            fs::rename(&path, staging.join(&name))?;
+        } else if name.starts_with("config-") {
+            fs::rename(&path, staging.join("config"))?;
+        }
+    }
+    let _ = fs::remove_dir_all(&unpacked);
+    fs::write(staging.join("package"), format!("{package} {version}\n"))?;
+    let (original, format) = validate(arch, &staging)?;
+    if format == Format::BzImage {
+        unpack_vmlinux(&original, &staging.join("vmlinux.elf"));
+    }
+    if dir.exists() {
+        fs::remove_dir_all(&dir)?;
+    }
+    fs::rename(&staging, &dir)?;
+    let kernel = load(arch, &dir)?;
+    progress::line(format_args!(
+        "kernel: cached {} ({:?})",
+        kernel.image.display(),
+        kernel.format
+    ));
+    Ok(kernel)
+}
+
+/// `dpkg-deb --fsys-tarfile <deb> | tar -x ./boot`: only /boot, not the modules.
+fn extract_boot(deb: &Path, into: &Path) -> Result<()> {
+    let script = "dpkg-deb --fsys-tarfile \"$1\" | tar -x -C \"$2\" ./boot";
+    let status = Command::new("sh")
+        .args(["-c", script, "sh"])
+        .arg(deb)
+        .arg(into)
+        .status()
+        .context("running dpkg-deb | tar")?;
+    if !status.success() {
+        bail!("extracting /boot from {} failed ({status})", deb.display());
+    }
+    Ok(())
+}
+
+/// Writes the uncompressed kernel of a bzImage to `elf` if it can be booted directly
+/// (has a PVH entry); otherwise the bzImage is used and this only says so.
+fn unpack_vmlinux(bz_path: &Path, elf: &Path) {
+    let result = fs::read(bz_path)
+        .map_err(anyhow::Error::from)
+        .and_then(|bz| kimage::extract_vmlinux(&bz));
+    match result {
+        Ok(vmlinux) if kimage::has_pvh_entry(&vmlinux) => {
+            if let Err(e) = fs::write(elf, vmlinux) {
+                progress::line(format_args!(
+                    "kernel: could not write {}: {e}",
+                    elf.display()
+                ));
+            }
+        }
+        Ok(_) => progress::line("kernel: vmlinux has no PVH entry; booting the bzImage"),
+        Err(e) => progress::line(format_args!(
+            "kernel: could not extract vmlinux ({e:#}); booting the bzImage"
+        )),
+    }
+}
+
+fn clear_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_release_names_known_packages_and_the_default_exists() {
+        assert!(release(DEFAULT).is_ok());
+        let default = release(DEFAULT).unwrap();
+        for arch in Arch::ALL {
+            assert!(default.package(arch).is_ok(), "default kernel lacks {arch}");
+        }
+        assert!(release("6.1").unwrap().package(Arch::Riscv64).is_err());
+        assert!(release("5.10").is_err());
+    }
+
+    #[test]
+    fn meta_package_resolves_to_its_versioned_image() {
+        let depends = "linux-image-6.12.57+deb13-cloud-amd64 (= 6.12.57-1)";
+        assert_eq!(
+            kernel_dependency(depends).as_deref(),
+            Some("linux-image-6.12.57+deb13-cloud-amd64")
+        );
+        let several =
+            "initramfs-tools | linux-initramfs-tool, linux-image-6.1.0-56-arm64 (= 6.1.192-1)";
+        assert_eq!(
+            kernel_dependency(several).as_deref(),
+            Some("linux-image-6.1.0-56-arm64")
+        );
+        assert_eq!(kernel_dependency("libc6 (>= 2.36)"), None);
+    }
+
+    #[test]
+    fn record_fields_match_whole_names() {
+        let record = "Package: linux-image-riscv64\nVersion: 6.12.57-1\nDepends: linux-image-6.12.57+deb13-riscv64 (= 6.12.57-1)\nPre-Depends: dpkg\n";
+        assert_eq!(
+            record_field(record, "Version").as_deref(),
+            Some("6.12.57-1")
+        );
+        assert_eq!(
+            record_field(record, "Depends").as_deref(),
+            Some("linux-image-6.12.57+deb13-riscv64 (= 6.12.57-1)")
+        );
+        assert_eq!(record_field(record, "Size"), None);
+    }
+
+    #[test]
+    fn config_check_names_what_is_missing() {
+        let mut config: String = REQUIRED_CONFIG.iter().map(|o| format!("{o}=y\n")).collect();
+        config.push_str("CONFIG_SERIAL_8250_CONSOLE=y\n");
+        assert!(missing_config(Arch::X86_64, &config).is_empty());
+        assert_eq!(
+            missing_config(Arch::Aarch64, &config),
+            ["CONFIG_SERIAL_AMBA_PL011_CONSOLE"]
+        );
+        let modular = config.replace("CONFIG_DEVTMPFS=y", "CONFIG_DEVTMPFS=m");
+        assert_eq!(missing_config(Arch::X86_64, &modular), ["CONFIG_DEVTMPFS"]);
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "clonekit-kernel-test-{}-{name}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn cache_validation_rejects_missing_empty_and_bad_magic_images() {
+        let dir = scratch("cache");
+        fs::write(dir.join("package"), "linux-image-x 1.0\n").unwrap();
+        assert!(load(Arch::Aarch64, &dir).is_err(), "no image at all");
+        fs::write(dir.join("vmlinuz-1.0-arm64"), b"").unwrap();
+        assert!(load(Arch::Aarch64, &dir).is_err(), "empty image");
+        fs::write(dir.join("vmlinuz-1.0-arm64"), vec![0x55u8; 0x1000]).unwrap();
+        assert!(load(Arch::Aarch64, &dir).is_err(), "bad magic");
+        let mut image = vec![0u8; 0x1000];
+        image[0x38..0x3c].copy_from_slice(b"ARM\x64");
+        fs::write(dir.join("vmlinuz-1.0-arm64"), &image).unwrap();
+        let kernel = load(Arch::Aarch64, &dir).unwrap();
+        assert_eq!(
+            (kernel.package.as_str(), kernel.version.as_str()),
+            ("linux-image-x", "1.0")
+        );
+        assert_eq!(kernel.format, Format::Image);
+        assert!(load(Arch::Riscv64, &dir).is_err(), "another arch's image");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_broken_extracted_vmlinux_falls_back_to_the_bzimage() {
+        let dir = scratch("elf");
+        fs::write(dir.join("package"), "linux-image-y 2.0\n").unwrap();
+        let mut bz = vec![0u8; 0x1000];
+        bz[0x202..0x206].copy_from_slice(b"HdrS");
+        fs::write(dir.join("vmlinuz-2.0-amd64"), &bz).unwrap();
+        fs::write(dir.join("vmlinux.elf"), b"").unwrap();
+        let kernel = load(Arch::X86_64, &dir).unwrap();
+        assert_eq!(kernel.format, Format::BzImage);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
