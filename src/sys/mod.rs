@@ -1,0 +1,87 @@
+//! Thin, typed wrappers over the raw Linux syscalls clonekit needs.
+//!
+//! Each wrapper makes exactly one syscall (through `sc`'s `syscall` / `svc` /
+//! `ecall` instruction with the number from `linux_raw_sys`), never touches libc,
+//! thread-local state or a lock, and maps the kernel's `-errno` return to
+//! [`Errno`](crate::Errno). That makes every function here usable from a raw `clone`
+//! child, a signal handler or a `no_main` init.
+//!
+//! A function is `unsafe` only where memory safety depends on its caller (a pointer
+//! the kernel will write through later, a mapping being changed, a signal handler,
+//! `execve`'s pointer arrays); each such function says what the caller must promise.
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`process`] | ids, exit, exec, prctl, capabilities, I/O priority, ptrace |
+//! | [`wait`] | `wait4`, `waitid`, [`wait::WaitStatus`] |
+//! | [`fs`] | descriptors, files, directories, `poll` |
+//! | [`mm`] | `mmap`, `munmap`, `mprotect` |
+//! | [`signal`] | [`signal::Signal`], [`signal::SigSet`], actions, masks, `kill`, pidfds |
+//! | [`ns`] | namespaces, host names, mounts, `pivot_root`, `reboot` |
+//! | [`ipc`] | System V semaphores and message queues |
+//! | [`time`] | [`time::Timespec`], clocks, sleeping |
+//! | [`futex`] | `futex` wait and wake on an `AtomicU32` |
+
+pub mod fs;
+pub mod futex;
+pub mod ipc;
+pub mod mm;
+pub mod ns;
+pub mod process;
+pub mod signal;
+pub mod time;
+pub mod wait;
+
+pub use ns::uname;
+
+/// A process or thread id as the kernel numbers it (`pid_t`).
+pub type Pid = i32;
+
+/// A user id (`uid_t`).
+pub type Uid = u32;
+
+/// A group id (`gid_t`).
+pub type Gid = u32;
+
+/// Test-only helpers shared by the modules' tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    extern crate std;
+    use super::Pid;
+    use linux_raw_sys::general::{__NR_clone, SIGCHLD};
+
+    /// A raw fork: `clone(SIGCHLD, 0, 0, 0, 0)`. Returns 0 in the child.
+    ///
+    /// The child shares nothing with the (multithreaded) test harness but a copy of
+    /// memory: it may only make raw syscalls (the `sys` wrappers), never call std,
+    /// and must end with `exit_group`.
+    pub(crate) fn raw_fork() -> Pid {
+        try_raw_fork().expect("clone(SIGCHLD)")
+    }
+
+    /// [`raw_fork`] without the panic, for use inside a forked child.
+    pub(crate) fn try_raw_fork() -> crate::Result<Pid> {
+        // SAFETY: a fork-like clone (no CLONE_VM, no new stack) duplicates the calling
+        // thread into a new process with a copy of this memory; both return here.
+        let ret = unsafe { sc::syscall5(__NR_clone as usize, SIGCHLD as usize, 0, 0, 0, 0) };
+        crate::errno::from_syscall(ret).map(|p| p as Pid)
+    }
+
+    /// Waits for `pid` and returns its exit code, panicking if it did not exit.
+    pub(crate) fn wait_exit_code(pid: Pid) -> i32 {
+        use super::wait::{WaitOptions, WaitStatus, wait4};
+        loop {
+            match wait4(pid, WaitOptions::empty()) {
+                Ok(Some((p, WaitStatus::Exited(code)))) if p == pid => return code,
+                Ok(other) => panic!("child {pid}: unexpected {other:?}"),
+                Err(crate::Errno::EINTR) => continue,
+                Err(e) => panic!("wait4({pid}): {e}"),
+            }
+        }
+    }
+
+    /// Prints a `SKIP <reason>` line to stderr (for things qemu-user cannot do).
+    pub(crate) fn skip(test: &str, reason: &str) {
+        std::eprintln!("SKIP {test}: {reason}");
+    }
+}

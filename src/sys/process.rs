@@ -1,0 +1,660 @@
+//! The calling process and thread: ids, exit, `execve`, `prctl`, capabilities, I/O
+//! priority, `ptrace`, `set_tid_address`.
+
+use crate::errno::from_syscall;
+use crate::sys::signal::Signal;
+use crate::sys::{Gid, Pid, Uid};
+use crate::{Errno, Result};
+use core::ffi::{CStr, c_char};
+use linux_raw_sys::general as g;
+use linux_raw_sys::prctl as pr;
+use sc::{syscall0, syscall1, syscall2, syscall3, syscall4, syscall5};
+
+macro_rules! id_call {
+    ($(#[$doc:meta])* $name:ident, $nr:ident, $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name() -> $ty {
+            // SAFETY: takes no arguments, cannot fail.
+            unsafe { syscall0(g::$nr as usize) as $ty }
+        }
+    };
+}
+
+id_call!(
+    /// `getpid()`: the caller's process id (thread group id), as seen in its own PID
+    /// namespace.
+    ///
+    /// # References
+    /// getpid(2)
+    getpid, __NR_getpid, Pid
+);
+id_call!(
+    /// `gettid()`: the calling thread's id (equals [`getpid`] on the main thread).
+    ///
+    /// # References
+    /// gettid(2)
+    gettid, __NR_gettid, Pid
+);
+id_call!(
+    /// `getppid()`: the parent's process id (0 if the parent is outside the caller's
+    /// PID namespace).
+    ///
+    /// # References
+    /// getppid(2)
+    getppid, __NR_getppid, Pid
+);
+id_call!(
+    /// `getuid()`: the real user id.
+    ///
+    /// # References
+    /// getuid(2)
+    getuid, __NR_getuid, Uid
+);
+id_call!(
+    /// `geteuid()`: the effective user id.
+    ///
+    /// # References
+    /// geteuid(2)
+    geteuid, __NR_geteuid, Uid
+);
+id_call!(
+    /// `getgid()`: the real group id.
+    ///
+    /// # References
+    /// getgid(2)
+    getgid, __NR_getgid, Gid
+);
+id_call!(
+    /// `getegid()`: the effective group id.
+    ///
+    /// # References
+    /// getegid(2)
+    getegid, __NR_getegid, Gid
+);
+
+/// `exit(code)`: ends the calling **thread** only (the process lives on while other
+/// threads do); a process's last thread ending ends the process with `code & 0xff`.
+///
+/// # Safety
+///
+/// No destructors run and the thread's stack is abandoned in place: other threads
+/// may still hold borrows of data on this stack (e.g. a scoped thread's parent, or
+/// a `CLONE_VM` child given a pointer into it), and whoever owns the stack memory must
+/// not free or reuse it while those borrows live. The caller must ensure nothing
+/// relies on this thread's stack frames continuing to exist in a way that would let
+/// safe code observe freed memory, and that it holds no lock others wait for.
+///
+/// # References
+/// exit(2)
+pub unsafe fn exit(code: i32) -> ! {
+    // SAFETY: exit never returns; the caller vouches for the abandoned stack.
+    unsafe { syscall1(g::__NR_exit as usize, code as usize) };
+    unreachable_exit()
+}
+
+/// `exit_group(code)`: ends every thread of the calling process; the status is
+/// `code & 0xff`. No destructors or atexit handlers run.
+///
+/// # References
+/// exit_group(2)
+pub fn exit_group(code: i32) -> ! {
+    // SAFETY: exit_group never returns, so no thread of this process observes
+    // anything afterwards.
+    unsafe { syscall1(g::__NR_exit_group as usize, code as usize) };
+    unreachable_exit()
+}
+
+#[cold]
+fn unreachable_exit() -> ! {
+    // The exit syscalls cannot fail; if one did return, do not run on.
+    loop {
+        // SAFETY: exit_group takes no pointers.
+        unsafe { syscall1(g::__NR_exit_group as usize, 127) };
+    }
+}
+
+/// `execve(path, argv, envp)`: replaces the process image; returns only on failure.
+///
+/// # Safety
+///
+/// `argv` and `envp` must each point to a NULL-terminated array of pointers to
+/// NUL-terminated strings, all valid for reads until the call returns (on success
+/// the kernel has copied them). In a `CLONE_VM` child the parent's memory must stay
+/// intact until the exec is done (a `CLONE_VFORK` parent waits for that).
+///
+/// # References
+/// execve(2)
+pub unsafe fn execve(path: &CStr, argv: *const *const c_char, envp: *const *const c_char) -> Errno {
+    // SAFETY: `path` is NUL-terminated; the caller vouches for `argv` and `envp`.
+    let ret = unsafe {
+        syscall3(
+            g::__NR_execve as usize,
+            path.as_ptr() as usize,
+            argv as usize,
+            envp as usize,
+        )
+    };
+    match from_syscall(ret) {
+        Err(e) => e,
+        Ok(_) => Errno::EINVAL,
+    }
+}
+
+/// `sched_yield()`: lets other runnable threads go first.
+///
+/// # References
+/// sched_yield(2)
+pub fn sched_yield() {
+    // SAFETY: takes no arguments, cannot fail.
+    unsafe { syscall0(g::__NR_sched_yield as usize) };
+}
+
+/// `set_tid_address(tidptr)`: sets the calling thread's `clear_child_tid`: at thread
+/// exit the kernel writes 0 there and does a (shared) futex wake. Returns the
+/// caller's thread id.
+///
+/// # Safety
+///
+/// `tidptr` must be NULL or point to an aligned `u32` that stays valid (not freed,
+/// not reused for anything else) until the thread exits or the address is replaced.
+///
+/// # References
+/// set_tid_address(2)
+pub unsafe fn set_tid_address(tidptr: *mut u32) -> Pid {
+    // SAFETY: the caller vouches for the pointer's lifetime.
+    unsafe { syscall1(g::__NR_set_tid_address as usize, tidptr as usize) as Pid }
+}
+
+/// `prctl(option, arg2, arg3, arg4, arg5)`: the raw form.
+///
+/// # Safety
+///
+/// Many options take pointers the kernel reads or writes (`PR_GET_NAME` writes 16
+/// bytes, `PR_SET_MM` rewires the address space, `PR_SET_SECCOMP` installs a
+/// filter): the arguments must be what the option expects. Prefer the safe helpers.
+///
+/// # References
+/// prctl(2)
+pub unsafe fn prctl(
+    option: u32,
+    arg2: usize,
+    arg3: usize,
+    arg4: usize,
+    arg5: usize,
+) -> Result<usize> {
+    // SAFETY: the caller vouches that the arguments suit `option`.
+    from_syscall(unsafe {
+        syscall5(
+            g::__NR_prctl as usize,
+            option as usize,
+            arg2,
+            arg3,
+            arg4,
+            arg5,
+        )
+    })
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, on)`: orphaned descendants are re-parented to the
+/// caller instead of to the PID namespace's init.
+///
+/// # References
+/// prctl(2) PR_SET_CHILD_SUBREAPER
+pub fn set_child_subreaper(on: bool) -> Result<()> {
+    // SAFETY: integer arguments only.
+    unsafe { prctl(pr::PR_SET_CHILD_SUBREAPER, usize::from(on), 0, 0, 0) }.map(drop)
+}
+
+/// `prctl(PR_GET_CHILD_SUBREAPER, &flag)`: whether the caller is a subreaper.
+///
+/// # References
+/// prctl(2) PR_GET_CHILD_SUBREAPER
+pub fn get_child_subreaper() -> Result<bool> {
+    let mut v: i32 = 0;
+    // SAFETY: the kernel writes one int into `v`.
+    unsafe {
+        prctl(
+            pr::PR_GET_CHILD_SUBREAPER,
+            &mut v as *mut i32 as usize,
+            0,
+            0,
+            0,
+        )
+    }?;
+    Ok(v != 0)
+}
+
+/// `prctl(PR_SET_PDEATHSIG, sig)`: the signal the caller gets when its parent
+/// *thread* exits (`None` clears it). Cleared across `fork`/`clone` in the child and
+/// by setuid exec.
+///
+/// # References
+/// prctl(2) PR_SET_PDEATHSIG
+pub fn set_pdeathsig(sig: Option<Signal>) -> Result<()> {
+    let raw = sig.map_or(0, |s| s.raw() as usize);
+    // SAFETY: integer arguments only.
+    unsafe { prctl(pr::PR_SET_PDEATHSIG, raw, 0, 0, 0) }.map(drop)
+}
+
+/// `prctl(PR_GET_PDEATHSIG, &sig)`: the parent-death signal, if set.
+///
+/// # References
+/// prctl(2) PR_GET_PDEATHSIG
+pub fn get_pdeathsig() -> Result<Option<Signal>> {
+    let mut v: i32 = 0;
+    // SAFETY: the kernel writes one int into `v`.
+    unsafe { prctl(pr::PR_GET_PDEATHSIG, &mut v as *mut i32 as usize, 0, 0, 0) }?;
+    Ok(Signal::from_raw(v))
+}
+
+/// `prctl(PR_SET_NAME, name)`: sets the calling thread's name (`comm`), truncated
+/// by the kernel to 15 bytes.
+///
+/// # References
+/// prctl(2) PR_SET_NAME
+pub fn set_name(name: &CStr) -> Result<()> {
+    // SAFETY: the kernel reads at most 16 bytes, stopping at the NUL `name` ends with.
+    unsafe { prctl(pr::PR_SET_NAME, name.as_ptr() as usize, 0, 0, 0) }.map(drop)
+}
+
+/// A thread name as [`get_name`] returns it: up to 15 bytes and a NUL.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ThreadName([u8; 16]);
+
+impl ThreadName {
+    /// The name, without its NUL.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.as_c_str().to_bytes()
+    }
+
+    /// The name as a C string.
+    pub fn as_c_str(&self) -> &CStr {
+        // The kernel always NUL-terminates within 16 bytes; [15] is NUL as a fallback.
+        CStr::from_bytes_until_nul(&self.0).unwrap_or(c"")
+    }
+}
+
+impl core::fmt::Debug for ThreadName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "ThreadName({:?})", self.as_c_str())
+    }
+}
+
+/// `prctl(PR_GET_NAME, buf)`: the calling thread's name.
+///
+/// # References
+/// prctl(2) PR_GET_NAME
+pub fn get_name() -> Result<ThreadName> {
+    let mut buf = [0u8; 16];
+    // SAFETY: the kernel writes exactly 16 bytes (TASK_COMM_LEN) into `buf`.
+    unsafe { prctl(pr::PR_GET_NAME, buf.as_mut_ptr() as usize, 0, 0, 0) }?;
+    buf[15] = 0;
+    Ok(ThreadName(buf))
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: `execve` can no longer grant privileges (setuid
+/// bits, file capabilities). Irreversible; inherited by children.
+///
+/// # References
+/// prctl(2) PR_SET_NO_NEW_PRIVS
+pub fn set_no_new_privs() -> Result<()> {
+    // SAFETY: integer arguments only.
+    unsafe { prctl(pr::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.map(drop)
+}
+
+/// The three capability sets of a thread, one bit per `CAP_*` number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Capabilities {
+    /// What the kernel checks.
+    pub effective: u64,
+    /// What the thread may make effective.
+    pub permitted: u64,
+    /// What survives `execve`.
+    pub inheritable: u64,
+}
+
+/// `CAP_SYS_ADMIN` (21): namespaces, mount, sethostname…
+pub const CAP_SYS_ADMIN: u32 = 21;
+/// `CAP_SYS_BOOT` (22): reboot.
+pub const CAP_SYS_BOOT: u32 = 22;
+/// `CAP_SYS_PTRACE` (19).
+pub const CAP_SYS_PTRACE: u32 = 19;
+
+impl Capabilities {
+    /// Whether capability number `cap` (e.g. [`CAP_SYS_ADMIN`]) is effective.
+    pub const fn has_effective(&self, cap: u32) -> bool {
+        cap < 64 && self.effective & (1 << cap) != 0
+    }
+}
+
+/// `capget(&{_LINUX_CAPABILITY_VERSION_3, pid}, data)`: the capability sets of thread
+/// `pid` (0 = the caller).
+///
+/// # References
+/// capget(2)
+pub fn capget(pid: Pid) -> Result<Capabilities> {
+    let mut header = g::__user_cap_header_struct {
+        version: g::_LINUX_CAPABILITY_VERSION_3,
+        pid,
+    };
+    let mut data = [g::__user_cap_data_struct {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: the kernel reads (and may update the version in) `header` and writes two
+    // `__user_cap_data_struct`s (version 3) into `data`.
+    from_syscall(unsafe {
+        syscall2(
+            g::__NR_capget as usize,
+            &mut header as *mut g::__user_cap_header_struct as usize,
+            data.as_mut_ptr() as usize,
+        )
+    })?;
+    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    Ok(Capabilities {
+        effective: join(data[0].effective, data[1].effective),
+        permitted: join(data[0].permitted, data[1].permitted),
+        inheritable: join(data[0].inheritable, data[1].inheritable),
+    })
+}
+
+/// Whom [`ioprio_get`] / [`ioprio_set`] address (`IOPRIO_WHO_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IoprioWho {
+    /// `IOPRIO_WHO_PROCESS`: a thread id (0 = the calling thread).
+    Process(Pid),
+    /// `IOPRIO_WHO_PGRP`: a process group (0 = the caller's).
+    Pgrp(Pid),
+    /// `IOPRIO_WHO_USER`: every process of a user id.
+    User(Uid),
+}
+
+impl IoprioWho {
+    fn raw(self) -> (usize, usize) {
+        match self {
+            IoprioWho::Process(p) => (1, p as usize),
+            IoprioWho::Pgrp(p) => (2, p as usize),
+            IoprioWho::User(u) => (3, u as usize),
+        }
+    }
+}
+
+/// An I/O scheduling class (`IOPRIO_CLASS_*`).
+#[repr(u16)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IoprioClass {
+    /// `IOPRIO_CLASS_NONE`: derived from the CPU nice value.
+    None = 0,
+    /// `IOPRIO_CLASS_RT`: real time (needs `CAP_SYS_ADMIN`/`CAP_SYS_NICE`).
+    RealTime = 1,
+    /// `IOPRIO_CLASS_BE`: best effort.
+    BestEffort = 2,
+    /// `IOPRIO_CLASS_IDLE`: only when nobody else wants the disk.
+    Idle = 3,
+}
+
+/// An I/O priority: a class and a level `0..=7` (0 highest), `IOPRIO_PRIO_VALUE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IoPriority(u16);
+
+impl IoPriority {
+    const CLASS_SHIFT: u16 = 13;
+
+    /// `IOPRIO_PRIO_VALUE(class, level)`; `level` is masked to `0..=7`.
+    pub const fn new(class: IoprioClass, level: u8) -> IoPriority {
+        IoPriority(((class as u16) << Self::CLASS_SHIFT) | (level as u16 & 7))
+    }
+
+    /// The class (`IOPRIO_PRIO_CLASS`).
+    pub const fn class(self) -> IoprioClass {
+        match self.0 >> Self::CLASS_SHIFT {
+            1 => IoprioClass::RealTime,
+            2 => IoprioClass::BestEffort,
+            3 => IoprioClass::Idle,
+            _ => IoprioClass::None,
+        }
+    }
+
+    /// The level (`IOPRIO_PRIO_LEVEL`, low 3 bits of the data).
+    pub const fn level(self) -> u8 {
+        (self.0 & 7) as u8
+    }
+
+    /// The raw value.
+    pub const fn raw(self) -> u16 {
+        self.0
+    }
+}
+
+/// `ioprio_get(which, who)`: the I/O priority (threads sharing `CLONE_IO` share one
+/// I/O context and so one priority).
+///
+/// # References
+/// ioprio_get(2)
+pub fn ioprio_get(who: IoprioWho) -> Result<IoPriority> {
+    let (which, id) = who.raw();
+    // SAFETY: integer arguments only.
+    from_syscall(unsafe { syscall2(g::__NR_ioprio_get as usize, which, id) })
+        .map(|v| IoPriority(v as u16))
+}
+
+/// `ioprio_set(which, who, ioprio)`: sets the I/O priority.
+///
+/// # References
+/// ioprio_set(2)
+pub fn ioprio_set(who: IoprioWho, prio: IoPriority) -> Result<()> {
+    let (which, id) = who.raw();
+    // SAFETY: integer arguments only.
+    from_syscall(unsafe { syscall3(g::__NR_ioprio_set as usize, which, id, prio.0 as usize) })
+        .map(drop)
+}
+
+/// `ptrace(request, pid, addr, data)`: the raw form.
+///
+/// # Safety
+///
+/// Requests such as `PTRACE_POKEDATA`, `PTRACE_SETREGS` or `PTRACE_GETREGSET` read or
+/// write memory at `addr`/`data` in the caller or rewrite the tracee; the arguments
+/// must be what the request expects. `PTRACE_TRACEME`/`CONT`/`DETACH` have safe
+/// helpers.
+///
+/// # References
+/// ptrace(2)
+pub unsafe fn ptrace(request: u32, pid: Pid, addr: usize, data: usize) -> Result<usize> {
+    // SAFETY: the caller vouches for the arguments.
+    from_syscall(unsafe {
+        syscall4(
+            g::__NR_ptrace as usize,
+            request as usize,
+            pid as usize,
+            addr,
+            data,
+        )
+    })
+}
+
+/// `ptrace(PTRACE_TRACEME)`: the caller's parent becomes its tracer.
+///
+/// # References
+/// ptrace(2) PTRACE_TRACEME
+pub fn ptrace_traceme() -> Result<()> {
+    // SAFETY: TRACEME takes no pointers.
+    unsafe { ptrace(linux_raw_sys::ptrace::PTRACE_TRACEME, 0, 0, 0) }.map(drop)
+}
+
+/// `ptrace(PTRACE_CONT, pid, 0, sig)`: resumes a stopped tracee, delivering `sig`.
+///
+/// # References
+/// ptrace(2) PTRACE_CONT
+pub fn ptrace_cont(pid: Pid, sig: Option<Signal>) -> Result<()> {
+    let data = sig.map_or(0, |s| s.raw() as usize);
+    // SAFETY: CONT takes a signal number, no pointer.
+    unsafe { ptrace(linux_raw_sys::ptrace::PTRACE_CONT, pid, 0, data) }.map(drop)
+}
+
+/// `ptrace(PTRACE_DETACH, pid, 0, sig)`: detaches from a stopped tracee, delivering
+/// `sig`.
+///
+/// # References
+/// ptrace(2) PTRACE_DETACH
+pub fn ptrace_detach(pid: Pid, sig: Option<Signal>) -> Result<()> {
+    let data = sig.map_or(0, |s| s.raw() as usize);
+    // SAFETY: DETACH takes a signal number, no pointer.
+    unsafe { ptrace(linux_raw_sys::ptrace::PTRACE_DETACH, pid, 0, data) }.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::sys::signal::kill;
+    use crate::sys::testutil::{raw_fork, skip, wait_exit_code};
+    use crate::sys::wait::{WaitOptions, WaitStatus, wait4};
+
+    #[test]
+    fn ids_match_the_kernel_and_std() {
+        assert_eq!(getpid() as u32, std::process::id());
+        assert!(getppid() >= 0);
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let field = |name: &str| -> std::vec::Vec<u32> {
+            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+            line.split_whitespace()
+                .skip(1)
+                .map(|v| v.parse().unwrap())
+                .collect()
+        };
+        let uids = field("Uid:");
+        let gids = field("Gid:");
+        assert_eq!((getuid(), geteuid()), (uids[0], uids[1]));
+        assert_eq!((getgid(), getegid()), (gids[0], gids[1]));
+        assert_eq!(field("PPid:")[0] as Pid, getppid());
+    }
+
+    #[test]
+    fn gettid_is_getpid_on_the_main_thread_only() {
+        // The test harness runs tests on worker threads (unless --test-threads=1), so
+        // check the main-thread rule in a forked child, whose only thread is main.
+        let pid = raw_fork();
+        if pid == 0 {
+            exit_group(if gettid() == getpid() { 0 } else { 1 });
+        }
+        assert_eq!(wait_exit_code(pid), 0);
+        let t = std::thread::spawn(|| (gettid(), getpid())).join().unwrap();
+        assert_ne!(t.0, t.1, "a spawned thread has its own tid");
+        assert_eq!(t.1, getpid());
+    }
+
+    #[test]
+    fn capget_matches_proc_status() {
+        let caps = capget(0).unwrap();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let hex = |name: &str| {
+            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+            u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+        };
+        assert_eq!(caps.effective, hex("CapEff:"));
+        assert_eq!(caps.permitted, hex("CapPrm:"));
+        assert_eq!(caps.inheritable, hex("CapInh:"));
+        if geteuid() == 0 {
+            assert!(
+                caps.has_effective(CAP_SYS_ADMIN),
+                "root without CAP_SYS_ADMIN"
+            );
+        }
+        assert_eq!(capget(1 << 23), Err(Errno::ESRCH));
+    }
+
+    #[test]
+    fn thread_name_set_and_get() {
+        // The name is per thread: this test's thread only.
+        let old = get_name().unwrap();
+        set_name(c"clonekit-name-test").unwrap();
+        assert_eq!(get_name().unwrap().as_bytes(), b"clonekit-name-t");
+        let comm =
+            std::fs::read_to_string(std::format!("/proc/self/task/{}/comm", gettid())).unwrap();
+        assert_eq!(comm.trim_end(), "clonekit-name-t");
+        set_name(old.as_c_str()).unwrap();
+    }
+
+    #[test]
+    fn subreaper_and_pdeathsig_in_a_forked_child() {
+        let pid = raw_fork();
+        if pid == 0 {
+            let code = if get_child_subreaper() != Ok(false) {
+                1
+            } else if set_child_subreaper(true).is_err() || get_child_subreaper() != Ok(true) {
+                2
+            } else if get_pdeathsig() != Ok(None) {
+                3
+            } else if set_pdeathsig(Some(Signal::SIGTERM)).is_err()
+                || get_pdeathsig() != Ok(Some(Signal::SIGTERM))
+            {
+                4
+            } else {
+                0
+            };
+            exit_group(code);
+        }
+        assert_eq!(wait_exit_code(pid), 0);
+    }
+
+    #[test]
+    fn ioprio_get_set_on_self() {
+        let me = IoprioWho::Process(0);
+        let old = match ioprio_get(me) {
+            Err(Errno::ENOSYS) => {
+                skip("ioprio_get_set_on_self", "ioprio_get is ENOSYS (emulator)");
+                return;
+            }
+            r => r.unwrap(),
+        };
+        let want = IoPriority::new(IoprioClass::BestEffort, 6);
+        ioprio_set(me, want).unwrap();
+        let got = ioprio_get(IoprioWho::Process(gettid())).unwrap();
+        assert_eq!((got.class(), got.level()), (IoprioClass::BestEffort, 6));
+        ioprio_set(me, old).unwrap();
+        assert_eq!(ioprio_get(me).unwrap(), old);
+        assert_eq!(
+            ioprio_set(me, IoPriority(7 << IoPriority::CLASS_SHIFT)),
+            Err(Errno::EINVAL)
+        );
+    }
+
+    #[test]
+    fn ptrace_traceme_stop_and_cont() {
+        let pid = raw_fork();
+        if pid == 0 {
+            match ptrace_traceme() {
+                Ok(()) => {}
+                Err(Errno::ENOSYS) | Err(Errno::EPERM) => exit_group(77),
+                Err(_) => exit_group(1),
+            }
+            let _ = kill(getpid(), Signal::SIGSTOP);
+            exit_group(5);
+        }
+        match wait4(pid, WaitOptions::empty()).unwrap() {
+            Some((p, WaitStatus::Stopped(sig))) => {
+                assert_eq!(p, pid);
+                assert_eq!(sig, Signal::SIGSTOP);
+                // Suppress the SIGSTOP and let the child run to its exit.
+                ptrace_cont(pid, None).unwrap();
+                assert_eq!(wait_exit_code(pid), 5);
+            }
+            Some((_, WaitStatus::Exited(77))) => skip(
+                "ptrace_traceme_stop_and_cont",
+                "ptrace unavailable (emulator or seccomp)",
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exit_group_status_reaches_the_parent() {
+        let pid = raw_fork();
+        if pid == 0 {
+            exit_group(0x1_2a); // only the low 8 bits survive
+        }
+        assert_eq!(wait_exit_code(pid), 0x2a);
+    }
+}
