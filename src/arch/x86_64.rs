@@ -1,0 +1,230 @@
+//! x86_64: the `clone`/`clone3` trampolines, the thread pointer (FS base), the signal
+//! restorer and the `_start` glue of a static binary.
+//!
+//! Syscall ABI: number in `rax`; arguments in `rdi rsi rdx r10 r8 r9`; result in `rax`;
+//! `syscall` itself clobbers `rcx` (return address) and `r11` (saved flags). Note that
+//! `clone` takes `ctid` before `tls` here, the reverse of every other arch.
+
+use core::arch::{asm, naked_asm};
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use linux_raw_sys::general::{__NR_clone, __NR_clone3, __NR_rt_sigreturn, clone_args};
+
+use super::ChildFn;
+
+/// The alignment the ABI requires of the stack pointer at a call.
+pub(crate) const STACK_ALIGNMENT: usize = 16;
+
+/// Where, relative to the thread pointer, every Linux TCB layout has a readable word
+/// (glibc and musl keep the TCB's self pointer at `fs:0` and more fields after it); clonekit's
+/// control block keeps its tag there.
+pub(crate) const TCB_TAG_OFFSET: isize = 8;
+
+/// Legacy `clone`, with the child running `func(arg)` on `stack_top` and exiting with
+/// its return value.
+///
+/// # Safety
+/// See [`super::clone`]: the caller guarantees the stack, pointers and flags form a child
+/// that can run `func` without touching memory the parent still uses.
+#[inline(never)]
+pub(crate) unsafe fn clone(
+    flags: usize,
+    stack_top: *mut u8,
+    ptid: *mut i32,
+    ctid: *mut i32,
+    tls: usize,
+    func: ChildFn,
+    arg: *mut c_void,
+) -> usize {
+    let ret: usize;
+    // SAFETY: the caller upholds `super::clone`'s contract; the parent path only reads the
+    // syscall's result, the child path never returns into this function.
+    unsafe {
+        asm!(
+            "syscall",              // clone(flags, stack_top, ptid, ctid, tls) -> tid in rax.
+            "test rax, rax",        // Zero in the child; a tid or -errno in the parent.
+            "jnz 2f",               // The parent leaves the asm with the result.
+            "xor ebp, ebp",         // Child: zero the frame pointer so unwinders stop here.
+            "and rsp, -16",         // Align the stack (a fork-like child inherits any rsp).
+            "mov rdi, r9",          // First argument of the entry: the function.
+            "mov rsi, r12",         // Second argument: its argument.
+            "push rax",             // A zero return address: nothing to return to.
+            "jmp {entry}",          // Run the function; the entry ends with exit(2).
+            "2:",                   // Parent continues here.
+            entry = sym super::child_entry,
+            inlateout("rax") __NR_clone as usize => ret,
+            in("rdi") flags,
+            in("rsi") stack_top,
+            in("rdx") ptid,
+            in("r10") ctid,
+            in("r8") tls,
+            in("r9") func,
+            in("r12") arg,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    ret
+}
+
+/// `clone3`, with the child running `func(arg)` on the stack the kernel set up from
+/// `args.stack`/`args.stack_size` (or the parent's, copied, when none is given).
+///
+/// # Safety
+/// As [`clone`]; `args` must point to `size` readable bytes.
+#[inline(never)]
+pub(crate) unsafe fn clone3(
+    args: *mut clone_args,
+    size: usize,
+    func: ChildFn,
+    arg: *mut c_void,
+) -> usize {
+    let ret: usize;
+    // SAFETY: as in `clone`; func and arg ride in r9/r12, which `syscall` preserves,
+    // because the kernel gives the child a new stack pointer and nothing else.
+    unsafe {
+        asm!(
+            "syscall",              // clone3(args, size) -> tid in rax.
+            "test rax, rax",        // Zero in the child; a tid or -errno in the parent.
+            "jnz 2f",               // The parent leaves the asm with the result.
+            "xor ebp, ebp",         // Child: zero the frame pointer so unwinders stop here.
+            "and rsp, -16",         // Align the stack the kernel gave us.
+            "mov rdi, r9",          // First argument of the entry: the function.
+            "mov rsi, r12",         // Second argument: its argument.
+            "push rax",             // A zero return address: nothing to return to.
+            "jmp {entry}",          // Run the function; the entry ends with exit(2).
+            "2:",                   // Parent continues here.
+            entry = sym super::child_entry,
+            inlateout("rax") __NR_clone3 as usize => ret,
+            in("rdi") args,
+            in("rsi") size,
+            in("r9") func,
+            in("r12") arg,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    ret
+}
+
+/// The thread pointer: the FS base, read from the TCB's self pointer at `fs:0` (every
+/// Linux TCB layout on x86_64 keeps one there; reading it needs no syscall).
+#[inline]
+pub(crate) fn thread_pointer() -> usize {
+    let tp: usize;
+    // SAFETY: reads the word at fs:0. The kernel starts every thread with FS base 0 unless
+    // told otherwise, so a thread without a TCB would fault; clonekit only calls this after
+    // checking `has_thread_pointer`.
+    unsafe {
+        asm!(
+            "mov {}, qword ptr fs:0", // Load the TCB's self pointer.
+            out(reg) tp,
+            options(nostack, preserves_flags, readonly),
+        );
+    }
+    tp
+}
+
+/// Whether this thread has a thread pointer at all (FS base non-zero): asked once with
+/// `arch_prctl(ARCH_GET_FS)` and remembered, so later calls make no syscall. Threads inherit
+/// their creator's FS base or get one with `CLONE_SETTLS`, and a libc or clonekit's `_start`
+/// sets the main thread's before anything else runs, so the answer holds for the process.
+pub(crate) fn has_thread_pointer() -> bool {
+    match KNOWN.load(Ordering::Relaxed) {
+        YES => return true,
+        NO => return false,
+        _ => {}
+    }
+    let mut base: usize = 0;
+    // SAFETY: ARCH_GET_FS writes one usize to the address given, which is `base`.
+    let ret = unsafe {
+        sc::syscall2(
+            linux_raw_sys::general::__NR_arch_prctl as usize,
+            ARCH_GET_FS,
+            &mut base as *mut usize as usize,
+        )
+    };
+    let has = ret == 0 && base != 0;
+    KNOWN.store(if has { YES } else { NO }, Ordering::Relaxed);
+    has
+}
+
+/// Records that this process's threads now have a thread pointer (clonekit's `_start`).
+pub(crate) fn note_thread_pointer_set() {
+    KNOWN.store(YES, Ordering::Relaxed);
+}
+
+const UNKNOWN: u8 = 0;
+const YES: u8 = 1;
+const NO: u8 = 2;
+/// Whether the process's threads have an FS base: UNKNOWN until first asked.
+static KNOWN: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+const ARCH_SET_FS: usize = 0x1002;
+const ARCH_GET_FS: usize = 0x1003;
+
+/// Sets the thread pointer (FS base) with `arch_prctl(ARCH_SET_FS)`.
+///
+/// # Safety
+/// `tp` must point to a TCB whose first word is `tp` itself and which outlives the thread;
+/// in a program with a libc this breaks the libc's thread-local storage.
+pub(crate) unsafe fn set_thread_pointer(tp: *mut u8) {
+    // SAFETY: ARCH_SET_FS only changes this thread's FS base; the caller guarantees what
+    // it points to.
+    let ret = unsafe {
+        sc::syscall2(
+            linux_raw_sys::general::__NR_arch_prctl as usize,
+            ARCH_SET_FS,
+            tp as usize,
+        )
+    };
+    debug_assert_eq!(ret, 0, "arch_prctl(ARCH_SET_FS) failed");
+}
+
+/// The thread-pointer value to pass with `CLONE_SETTLS` for a TCB at `tcb`.
+pub(crate) fn tls_value(tcb: *mut u8) -> usize {
+    tcb as usize
+}
+
+/// Where `SA_RESTORER` points: x86_64 has no vdso signal trampoline, so the kernel's signal
+/// frame returns here, and this calls `rt_sigreturn`.
+#[unsafe(naked)]
+unsafe extern "C" fn restore_rt() {
+    naked_asm!(
+        "mov eax, {nr}",            // rt_sigreturn: restore the interrupted context.
+        "syscall",                  // Never returns.
+        "ud2",                      // Trap if it ever does.
+        nr = const __NR_rt_sigreturn,
+    );
+}
+
+/// The `sa_restorer` the kernel's signal frame returns to: x86_64 requires one.
+pub(crate) const SIGNAL_RESTORER: Option<unsafe extern "C" fn()> = Some(restore_rt);
+
+/// The program entry of a static binary: hands the initial stack pointer (argc, argv, envp)
+/// to `start` in Rust, with the frame pointer and return address zeroed and the stack aligned.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __clonekit_start {
+    ($main:path) => {
+        /// The ELF entry point.
+        ///
+        /// # Safety
+        /// Only the kernel calls this, with the initial process stack.
+        #[unsafe(naked)]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn _start() -> ! {
+            ::core::arch::naked_asm!(
+                "xor ebp, ebp",         // Outermost frame: zero frame pointer.
+                "mov rdi, rsp",         // First argument: the initial stack (argc at rsp).
+                "lea rsi, [rip + {main}]", // Second argument: the program's main.
+                "and rsp, -16",         // Align the stack for the call.
+                "push rbp",             // A zero return address (rbp is zero).
+                "jmp {start}",          // Into Rust; never returns.
+                main = sym $main,
+                start = sym $crate::rt::start,
+            )
+        }
+    };
+}

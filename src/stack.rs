@@ -1,0 +1,216 @@
+//! Child stacks: an mmap'd stack with a guard region below it, or a caller's static buffer.
+
+use core::fmt;
+use core::ptr::NonNull;
+
+use crate::errno::Errno;
+use crate::sys::mm::{self, MapFlags, ProtFlags};
+
+/// Size of the inaccessible region below a mapped stack: an overflow faults (`SIGSEGV`)
+/// instead of silently writing into whatever lies below. 64 KiB covers the largest Linux
+/// page size, so the guard is at least one page on every kernel.
+pub const GUARD_SIZE: usize = 64 * 1024;
+
+/// Why a stack was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackError {
+    /// Smaller than [`Stack::MIN_SIZE`].
+    TooSmall {
+        /// The size given.
+        size: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// A buffer whose start or length is not a multiple of 16 (the ABI's stack alignment).
+    Misaligned {
+        /// The buffer's address.
+        addr: usize,
+        /// Its length.
+        len: usize,
+    },
+    /// A size so large that it overflows when the guard is added.
+    TooLarge(usize),
+    /// `mmap` or `mprotect` failed.
+    Map(Errno),
+}
+
+impl fmt::Display for StackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StackError::TooSmall { size, min } => {
+                write!(f, "{size} bytes is below the minimum stack size of {min}")
+            }
+            StackError::Misaligned { addr, len } => write!(
+                f,
+                "a stack buffer must start and end on 16 bytes (got {addr:#x}, {len} bytes)"
+            ),
+            StackError::TooLarge(size) => write!(f, "{size} bytes is too large for a stack"),
+            StackError::Map(errno) => write!(f, "mapping the stack failed: {errno}"),
+        }
+    }
+}
+
+enum Memory {
+    /// Our own mapping, guard included: `len` bytes from `map`.
+    Mapped { map: NonNull<u8>, len: usize },
+    /// A caller's buffer, never freed.
+    Static,
+}
+
+/// Memory a child runs on: grows down from [`Stack::top`] to [`Stack::bottom`].
+///
+/// A mapped stack is unmapped on drop; clonekit's spawners keep the `Stack` until the
+/// kernel reports the child gone, so a stack is never freed under a running child.
+pub struct Stack {
+    bottom: NonNull<u8>,
+    size: usize,
+    memory: Memory,
+}
+
+// SAFETY: a Stack is plain memory owned by one value at a time; moving it to another
+// thread moves that ownership.
+unsafe impl Send for Stack {}
+
+impl Stack {
+    /// The smallest stack accepted: room for the child's control block, its closure, the
+    /// trampoline's frame and a little Rust code. Real work wants [`Stack::DEFAULT_SIZE`].
+    pub const MIN_SIZE: usize = 16 * 1024;
+
+    /// The size [`Stack::new_default`] maps: as much as glibc gives a thread by default
+    /// is wasteful for a `no_std` child; 256 KiB holds deep formatting and recursion.
+    pub const DEFAULT_SIZE: usize = 256 * 1024;
+
+    /// Maps a stack of `size` usable bytes (rounded up to 4 KiB) with a [`GUARD_SIZE`]
+    /// guard below it.
+    pub fn new(size: usize) -> Result<Stack, StackError> {
+        if size < Stack::MIN_SIZE {
+            return Err(StackError::TooSmall { size, min: Stack::MIN_SIZE });
+        }
+        let size = size.checked_next_multiple_of(4096).ok_or(StackError::TooLarge(size))?;
+        let len = size.checked_add(GUARD_SIZE).ok_or(StackError::TooLarge(size))?;
+        // Map it all inaccessible, then open the part above the guard: the guard never
+        // exists as writable memory, even for an instant.
+        let map = mm::mmap_anonymous(len, ProtFlags::empty(), MapFlags::NORESERVE | MapFlags::STACK)
+            .map_err(StackError::Map)?;
+        // SAFETY: `map` is a fresh mapping of `len` bytes only this function knows of.
+        let bottom = unsafe { map.add(GUARD_SIZE) };
+        // SAFETY: the range lies inside our fresh mapping.
+        let opened = unsafe {
+            mm::mprotect(bottom.as_ptr().cast(), size, ProtFlags::READ | ProtFlags::WRITE)
+        };
+        if let Err(errno) = opened {
+            // SAFETY: nothing refers to the mapping yet.
+            let _ = unsafe { mm::munmap(map.as_ptr().cast(), len) };
+            return Err(StackError::Map(errno));
+        }
+        Ok(Stack { bottom, size, memory: Memory::Mapped { map, len } })
+    }
+
+    /// Maps a stack of [`Stack::DEFAULT_SIZE`].
+    pub fn new_default() -> Result<Stack, StackError> {
+        Stack::new(Stack::DEFAULT_SIZE)
+    }
+
+    /// Uses a caller's buffer as a stack (for programs without `mmap`): it must be at least
+    /// [`Stack::MIN_SIZE`] bytes, and start and end on 16 bytes. It has no guard: an overflow
+    /// writes below it.
+    pub fn from_static(buffer: &'static mut [u8]) -> Result<Stack, StackError> {
+        let addr = buffer.as_mut_ptr() as usize;
+        let len = buffer.len();
+        if len < Stack::MIN_SIZE {
+            return Err(StackError::TooSmall { size: len, min: Stack::MIN_SIZE });
+        }
+        if addr % 16 != 0 || len % 16 != 0 {
+            return Err(StackError::Misaligned { addr, len });
+        }
+        let bottom = NonNull::from(buffer).cast::<u8>();
+        Ok(Stack { bottom, size: len, memory: Memory::Static })
+    }
+
+    /// The lowest usable address.
+    pub fn bottom(&self) -> *mut u8 {
+        self.bottom.as_ptr()
+    }
+
+    /// One past the highest usable address: where the stack pointer starts (16-aligned).
+    pub fn top(&self) -> *mut u8 {
+        // SAFETY: `size` bytes from `bottom` are ours, so one past the end is in bounds.
+        unsafe { self.bottom.as_ptr().add(self.size) }
+    }
+
+    /// The usable size in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Whether a guard region lies below the stack.
+    pub fn has_guard(&self) -> bool {
+        matches!(self.memory, Memory::Mapped { .. })
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Memory::Mapped { map, len } = self.memory {
+            // SAFETY: the mapping is ours; whoever lent it to a child kept the Stack alive
+            // until the child was gone, so nothing runs on it any more.
+            let _ = unsafe { mm::munmap(map.as_ptr().cast(), len) };
+        }
+    }
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("bottom", &self.bottom)
+            .field("size", &self.size)
+            .field("guard", &self.has_guard())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_below_the_minimum_are_refused() {
+        assert_eq!(
+            Stack::new(0).unwrap_err(),
+            StackError::TooSmall { size: 0, min: Stack::MIN_SIZE }
+        );
+        assert!(matches!(Stack::new(100), Err(StackError::TooSmall { .. })));
+        assert!(matches!(Stack::new(usize::MAX), Err(StackError::TooLarge(_))));
+    }
+
+    #[test]
+    fn a_mapped_stack_is_writable_and_aligned() {
+        let stack = Stack::new(Stack::MIN_SIZE + 1).unwrap();
+        assert_eq!(stack.size(), Stack::MIN_SIZE + 4096);
+        assert_eq!(stack.top() as usize % 16, 0);
+        assert!(stack.has_guard());
+        // SAFETY: both ends are inside the usable range.
+        unsafe {
+            stack.bottom().write(1);
+            stack.top().sub(1).write(2);
+        }
+    }
+
+    #[test]
+    fn static_buffers_are_checked() {
+        extern crate std;
+        use std::boxed::Box;
+        use std::vec;
+        let small: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
+        assert!(matches!(Stack::from_static(small), Err(StackError::TooSmall { .. })));
+        #[repr(align(16))]
+        struct Aligned([u8; Stack::MIN_SIZE + 16]);
+        let buf = Box::leak(Box::new(Aligned([0; Stack::MIN_SIZE + 16])));
+        let misaligned = &mut buf.0[1..Stack::MIN_SIZE + 1];
+        assert!(matches!(Stack::from_static(misaligned), Err(StackError::Misaligned { .. })));
+        let buf = Box::leak(Box::new(Aligned([0; Stack::MIN_SIZE + 16])));
+        let stack = Stack::from_static(&mut buf.0[..]).unwrap();
+        assert!(!stack.has_guard());
+        assert_eq!(stack.size(), Stack::MIN_SIZE + 16);
+    }
+}

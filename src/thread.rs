@@ -1,0 +1,315 @@
+//! Threads: `spawn` a closure with the NPTL flag set, `join` it through `CLONE_CHILD_CLEARTID`.
+//!
+//! Each thread gets a [`Stack`] and, at the top of it, a control block (its TCB) that the
+//! thread pointer points at (`CLONE_SETTLS`). The kernel stores the thread's TID in the
+//! TCB before `clone` returns (`CLONE_PARENT_SETTID`, race-free) and clears it with a futex
+//! wake when the thread has exited (`CLONE_CHILD_CLEARTID`): [`JoinHandle::join`] sleeps on
+//! that word, and frees the stack only after the kernel has cleared it, when the thread can
+//! no longer touch its stack. No allocator is involved: the closure is moved onto the
+//! thread's own stack.
+//!
+//! In a program with a libc (any std program), a clonekit thread must not call into libc or
+//! std: see [`raw`](crate::raw#what-the-child-may-touch). The closure must not panic
+//! there either (a panic cannot unwind out of the thread and aborts the process).
+
+use core::ffi::c_void;
+use core::mem::{ManuallyDrop, align_of, size_of};
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+
+use crate::arch;
+use crate::errno::Errno;
+use crate::error::Error;
+use crate::flags::{CloneFlags, ExitSignal};
+use crate::stack::{Stack, StackError};
+use crate::sys::Pid;
+use crate::sys::futex;
+
+/// Marks a thread control block as clonekit's, so [`current`] can tell it from a libc's.
+const TCB_TAG: usize = usize::from_ne_bytes(*b"clonekit");
+
+/// Stack a thread keeps free below its closure for its own frames, at the least.
+const MIN_FREE_STACK: usize = 8 * 1024;
+
+/// A thread's control block, at the top of its stack; the thread pointer points at it.
+///
+/// The layout serves every arch at once: the self pointer at offset 0 is what x86_64's
+/// `fs:0` convention needs, and the tag at offset 8 is where [`arch::TCB_TAG_OFFSET`] looks
+/// (riscv64 biases its thread pointer by 16 so that `tp - 8` lands here too).
+#[repr(C, align(16))]
+pub(crate) struct Tcb {
+    self_ptr: *mut Tcb,
+    tag: usize,
+    /// The thread's TID: written by the kernel before `clone` returns, cleared (with a
+    /// futex wake) when the thread exits.
+    tid: AtomicU32,
+    /// The closure's return value, stored before the thread exits.
+    result: AtomicI32,
+    /// The closure, moved onto the thread's stack.
+    closure: *mut c_void,
+}
+
+impl Tcb {
+    /// A TCB at `at` (not yet with its TID), for a closure at `closure`.
+    ///
+    /// # Safety
+    /// `at` must be valid for writing a `Tcb` and aligned for it.
+    pub(crate) unsafe fn init(at: *mut Tcb, tid: u32, closure: *mut c_void) {
+        let tcb = Tcb {
+            self_ptr: at,
+            tag: TCB_TAG,
+            tid: AtomicU32::new(tid),
+            result: AtomicI32::new(0),
+            closure,
+        };
+        // SAFETY: the caller guarantees `at` is writable and aligned.
+        unsafe { at.write(tcb) };
+    }
+
+    /// The thread-pointer value for this TCB.
+    pub(crate) fn thread_pointer_for(at: *mut Tcb) -> usize {
+        arch::tls_value(at.cast())
+    }
+}
+
+/// The TID of the calling thread, read from its control block without a syscall; `None`
+/// when the thread pointer does not point at a clonekit TCB (the main thread of a libc
+/// program, for instance: use [`gettid`](crate::sys::process::gettid) there).
+///
+/// Inside clonekit threads, and in a program started by [`entry!`](crate::entry), it is
+/// always `Some`.
+pub fn current() -> Option<Pid> {
+    let tcb = current_tcb()?;
+    // SAFETY: a clonekit TCB lives as long as its thread.
+    Some(unsafe { (*tcb).tid.load(Ordering::Relaxed) } as Pid)
+}
+
+/// After a fork-like clone (the child runs on a copy of the parent's memory, TCB included):
+/// makes the copied TCB hold the child's own TID, so [`current`] stays right in the child.
+/// Call it first thing in such a child; a no-op where the thread pointer is not clonekit's.
+pub(crate) fn refresh_current_tid() {
+    if let Some(tcb) = current_tcb() {
+        let tid = crate::sys::process::gettid() as u32;
+        // SAFETY: the TCB is this task's private (copy-on-write) copy.
+        unsafe { (*tcb).tid.store(tid, Ordering::Relaxed) };
+    }
+}
+
+/// The calling thread's clonekit TCB, if its thread pointer points at one.
+fn current_tcb() -> Option<*const Tcb> {
+    if !arch::has_thread_pointer() {
+        return None;
+    }
+    let tp = arch::thread_pointer();
+    let tag = tp.wrapping_add_signed(arch::TCB_TAG_OFFSET) as *const usize;
+    // SAFETY: every Linux TCB layout (glibc's, musl's, clonekit's) has a readable word at
+    // TCB_TAG_OFFSET from the thread pointer; see the arch files.
+    if unsafe { tag.read_volatile() } != TCB_TAG {
+        return None;
+    }
+    let bias = arch::tls_value(ptr::null_mut());
+    Some((tp - bias) as *const Tcb)
+}
+
+/// The flags every clonekit thread is created with: the NPTL set (interview Q3).
+pub const THREAD_FLAGS: CloneFlags = CloneFlags::NPTL_THREAD;
+
+/// Starts `f` in a new thread on a fresh [`Stack::DEFAULT_SIZE`] stack.
+///
+/// The thread runs with [`THREAD_FLAGS`]; its return value is what [`JoinHandle::join`]
+/// returns (and its exit status). See the [module docs](self) for what it may call.
+pub fn spawn<F>(f: F) -> Result<JoinHandle, Error>
+where
+    F: FnOnce() -> i32 + Send + 'static,
+{
+    Builder::new().spawn(f)
+}
+
+/// Thread options: stack size, or a stack to reuse.
+#[derive(Debug, Default)]
+pub struct Builder {
+    stack_size: Option<usize>,
+    stack: Option<Stack>,
+}
+
+impl Builder {
+    /// Default options: a fresh mapped stack of [`Stack::DEFAULT_SIZE`].
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// A fresh mapped stack of `size` bytes.
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Runs the thread on `stack` (for instance one returned by [`JoinHandle::join_reclaim`]),
+    /// saving the `mmap`/`munmap` of a fresh one.
+    pub fn stack(mut self, stack: Stack) -> Builder {
+        self.stack = Some(stack);
+        self
+    }
+
+    /// Starts `f` in a new thread. On failure the stack, if one was given, is dropped.
+    pub fn spawn<F>(self, f: F) -> Result<JoinHandle, Error>
+    where
+        F: FnOnce() -> i32 + Send + 'static,
+    {
+        let stack = match self.stack {
+            Some(stack) => stack,
+            None => Stack::new(self.stack_size.unwrap_or(Stack::DEFAULT_SIZE))?,
+        };
+        spawn_on(stack, f)
+    }
+}
+
+/// Lays out the TCB and the closure at the top of `stack` and clones the thread.
+fn spawn_on<F>(stack: Stack, f: F) -> Result<JoinHandle, Error>
+where
+    F: FnOnce() -> i32 + Send + 'static,
+{
+    let top = stack.top() as usize;
+    let tcb_addr = (top - size_of::<Tcb>()) & !(align_of::<Tcb>() - 1);
+    let closure_align = align_of::<F>().max(arch::STACK_ALIGNMENT);
+    let closure_addr = tcb_addr.checked_sub(size_of::<F>()).map(|a| a & !(closure_align - 1));
+    let sp = closure_addr.map(|a| a & !(arch::STACK_ALIGNMENT - 1));
+    let needed = top - sp.unwrap_or(0) + MIN_FREE_STACK;
+    let Some(sp) = sp.filter(|_| needed <= stack.size()) else {
+        return Err(StackError::TooSmall { size: stack.size(), min: needed }.into());
+    };
+    let closure_ptr = sp as *mut F;
+    let tcb = tcb_addr as *mut Tcb;
+    // SAFETY: both lie inside the stack, above `sp`, aligned, and nothing else uses the
+    // stack yet (we own it).
+    unsafe {
+        closure_ptr.write(f);
+        Tcb::init(tcb, 0, closure_ptr.cast());
+    }
+    // SAFETY: PARENT_SETTID and CHILD_CLEARTID point at the TCB's tid word, which lives as
+    // long as the stack, which the JoinHandle keeps until the kernel has cleared that word;
+    // SETTLS points the thread pointer at the TCB; the stack below `sp` is the thread's
+    // alone; `thread_start::<F>` only touches the TCB, the closure, and what `F` owns
+    // (F: Send + 'static).
+    let spawned = unsafe {
+        let tid_word = (*tcb).tid.as_ptr().cast::<Pid>();
+        crate::raw::clone(
+            THREAD_FLAGS,
+            ExitSignal::NONE,
+            sp as *mut u8,
+            tid_word,
+            tid_word,
+            Tcb::thread_pointer_for(tcb),
+            thread_start::<F>,
+            tcb.cast(),
+        )
+    };
+    match spawned {
+        Ok(tid) => Ok(JoinHandle {
+            tcb: NonNull::new(tcb).expect("inside the stack"),
+            stack: ManuallyDrop::new(stack),
+            tid,
+        }),
+        Err(e) => {
+            // SAFETY: no thread was created: the closure is still ours to drop.
+            unsafe { ptr::drop_in_place(closure_ptr) };
+            Err(e)
+        }
+    }
+}
+
+/// The new thread's function: takes the closure off its stack, runs it, publishes the result.
+///
+/// # Safety
+/// `arg` is the TCB `spawn_on` built, whose `closure` holds an `F` moved there for us.
+unsafe extern "C" fn thread_start<F>(arg: *mut c_void) -> i32
+where
+    F: FnOnce() -> i32,
+{
+    let tcb = arg.cast::<Tcb>();
+    // SAFETY: the closure was written for us and nobody else reads it.
+    let f = unsafe { ptr::read((*tcb).closure.cast::<F>()) };
+    let result = f();
+    // SAFETY: the TCB outlives this thread (its stack is freed only after CLEARTID).
+    unsafe { (*tcb).result.store(result, Ordering::Release) };
+    result
+}
+
+/// A running clonekit thread: join it to get its return value and free its stack.
+///
+/// Dropping a handle without joining detaches the thread: if it is still running, its stack
+/// is left mapped (leaked) rather than pulled from under it.
+#[derive(Debug)]
+pub struct JoinHandle {
+    tcb: NonNull<Tcb>,
+    stack: ManuallyDrop<Stack>,
+    tid: Pid,
+}
+
+// SAFETY: the handle only reads atomics in the TCB and owns the stack; any thread may join.
+unsafe impl Send for JoinHandle {}
+
+impl JoinHandle {
+    /// The thread's TID (as `clone` returned it; the kernel also stored it in the TCB).
+    pub fn tid(&self) -> Pid {
+        self.tid
+    }
+
+    /// The TID word in the TCB: the thread's TID while it runs, 0 once the kernel has
+    /// cleared it (`CLONE_CHILD_CLEARTID`).
+    pub fn tid_word(&self) -> u32 {
+        self.word().load(Ordering::Acquire)
+    }
+
+    /// Whether the thread has exited (the kernel cleared its TID word).
+    pub fn is_finished(&self) -> bool {
+        self.tid_word() == 0
+    }
+
+    fn word(&self) -> &AtomicU32 {
+        // SAFETY: the TCB lives in the stack this handle owns.
+        unsafe { &self.tcb.as_ref().tid }
+    }
+
+    /// Waits for the thread to exit and returns its closure's return value.
+    pub fn join(self) -> i32 {
+        self.join_reclaim().0
+    }
+
+    /// Waits for the thread to exit, and returns its return value and its stack for reuse.
+    pub fn join_reclaim(self) -> (i32, Stack) {
+        wait_cleared(self.word());
+        // SAFETY: the thread has exited; its TCB is still in our stack.
+        let result = unsafe { self.tcb.as_ref().result.load(Ordering::Acquire) };
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the stack moves out once.
+        let stack = unsafe { ManuallyDrop::take(&mut this.stack) };
+        (result, stack)
+    }
+}
+
+impl Drop for JoinHandle {
+    fn drop(&mut self) {
+        if self.is_finished() {
+            // SAFETY: the thread is gone and the stack is dropped exactly once, here.
+            unsafe { ManuallyDrop::drop(&mut self.stack) };
+        }
+        // Still running: the mapping is leaked rather than unmapped under the thread.
+    }
+}
+
+/// Sleeps until the kernel clears `word` (`CLONE_CHILD_CLEARTID`): a *shared* futex wait,
+/// because the kernel's wake on thread exit is not a private one; retried on `EINTR` and
+/// spurious wakes.
+fn wait_cleared(word: &AtomicU32) {
+    loop {
+        let tid = word.load(Ordering::Acquire);
+        if tid == 0 {
+            return;
+        }
+        match futex::futex_wait(word, tid, None, false) {
+            Ok(()) | Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
+            Err(errno) => panic!("futex_wait on a thread's TID word: {errno}"),
+        }
+    }
+}

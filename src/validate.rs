@@ -1,0 +1,516 @@
+//! The kernel's rules for combining `CLONE_*` flags, checked before the syscall.
+//!
+//! [`validate`] mirrors `kernel/fork.c` (`clone3` argument copying, `clone3_args_valid`,
+//! `kernel_clone`, `copy_process`) and `kernel/nsproxy.c` (`copy_namespaces`), in the kernel's
+//! own order, so the one [`FlagError`] it returns is the rule the kernel would trip first and
+//! carries the kernel's errno. Where the kernel would accept, it accepts. The differential
+//! test in `tests/differential.rs` holds it to that against the running kernel.
+//!
+//! A few refusals are not the kernel's but the encoding's: a flag legacy `clone()` cannot
+//! carry ([`FlagError::Clone3OnlyFlags`]) would otherwise be dropped silently, and a flag
+//! older than the running kernel ([`FlagError::NeedsKernel`]) would be ignored by it.
+
+use core::fmt;
+
+use crate::errno::Errno;
+use crate::flags::{CloneFlags, ExitSignal};
+use crate::kernel_version::KernelVersion;
+
+/// Which system call the request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syscall {
+    /// Legacy `clone()`: flags and exit signal in one word, the pidfd returned through `ptid`.
+    Clone,
+    /// `clone3()` with a `struct clone_args`.
+    Clone3,
+}
+
+/// The parts of a `struct clone_args` the kernel checks, beyond flags and exit signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clone3Shape {
+    /// The `size` argument of `clone3()`.
+    pub size: usize,
+    /// Whether any byte past the 88 the kernel knows is non-zero (only when `size > 88`).
+    pub trailing_nonzero: bool,
+    /// `clone_args.stack_size`.
+    pub stack_size: u64,
+    /// `clone_args.set_tid_size`.
+    pub set_tid_len: u64,
+    /// Whether `clone_args.set_tid` is non-null.
+    pub set_tid_given: bool,
+    /// `clone_args.cgroup` (an fd, with `CLONE_INTO_CGROUP`).
+    pub cgroup: u64,
+    /// Whether `clone_args.pidfd` and `clone_args.parent_tid` are the same address.
+    pub pidfd_aliases_parent_tid: bool,
+    /// The kernel's page size, the largest `size` it takes.
+    pub page_size: usize,
+}
+
+impl Clone3Shape {
+    /// The shape clonekit's own `clone3` builder produces: the full version-2 struct
+    /// (88 bytes), no `set_tid`, distinct pidfd and ptid slots, 4 KiB pages.
+    pub const DEFAULT: Clone3Shape = Clone3Shape {
+        size: 88,
+        trailing_nonzero: false,
+        stack_size: 0,
+        set_tid_len: 0,
+        set_tid_given: false,
+        cgroup: 0,
+        pidfd_aliases_parent_tid: false,
+        page_size: 4096,
+    };
+}
+
+/// What the kernel knows about the caller that its rules depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// The caller is the init (PID 1) of its PID namespace.
+    pub is_ns_init: bool,
+    /// The caller has `CAP_SYS_ADMIN` in its user namespace.
+    pub cap_sys_admin: bool,
+    /// The caller's PID namespace depth (0 for the initial one), when known.
+    pub pid_ns_level: Option<u32>,
+    /// The caller's user namespace depth (0 for the initial one), when known.
+    pub user_ns_level: Option<u32>,
+}
+
+impl Caller {
+    /// A privileged caller that is not an init, nesting unknown.
+    pub const PRIVILEGED: Caller = Caller {
+        is_ns_init: false,
+        cap_sys_admin: true,
+        pid_ns_level: None,
+        user_ns_level: None,
+    };
+}
+
+/// One `clone()` or `clone3()` call, as the validator sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// Legacy `clone()` or `clone3()`.
+    pub syscall: Syscall,
+    /// The flags.
+    pub flags: CloneFlags,
+    /// The exit signal.
+    pub exit_signal: ExitSignal,
+    /// Whether a child stack is given (the `stack` argument or `clone_args.stack` non-zero).
+    pub stack_given: bool,
+    /// The rest of `struct clone_args`; ignored for legacy `clone()`.
+    pub clone3: Clone3Shape,
+    /// The caller's state.
+    pub caller: Caller,
+    /// The running kernel's version.
+    pub kernel: KernelVersion,
+}
+
+impl Request {
+    /// A legacy `clone()` request with a stack, from a privileged non-init caller on
+    /// `kernel`. Adjust the public fields for anything else.
+    pub const fn legacy(flags: CloneFlags, exit_signal: ExitSignal, kernel: KernelVersion) -> Self {
+        Request {
+            syscall: Syscall::Clone,
+            flags,
+            exit_signal,
+            stack_given: true,
+            clone3: Clone3Shape::DEFAULT,
+            caller: Caller::PRIVILEGED,
+            kernel,
+        }
+    }
+
+    /// A `clone3()` request with the default [`Clone3Shape`] (no stack), from a privileged
+    /// non-init caller on `kernel`.
+    pub const fn clone3(flags: CloneFlags, exit_signal: ExitSignal, kernel: KernelVersion) -> Self {
+        Request {
+            syscall: Syscall::Clone3,
+            flags,
+            exit_signal,
+            stack_given: false,
+            clone3: Clone3Shape::DEFAULT,
+            caller: Caller::PRIVILEGED,
+            kernel,
+        }
+    }
+}
+
+/// The one kernel rule a request breaks. [`FlagError::errno`] is the errno the kernel gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlagError {
+    /// Bits that are no `CLONE_*` flag (the exit-signal byte included).
+    UnknownBits(u64),
+    /// An exit signal above 64 (`_NSIG`).
+    ExitSignalOutOfRange(u32),
+    /// A flag the running kernel predates; it would ignore or refuse it.
+    NeedsKernel {
+        /// The flags concerned.
+        flags: CloneFlags,
+        /// The first kernel that has them.
+        since: KernelVersion,
+    },
+    /// `clone3()` on a kernel before 5.3.
+    Clone3Unsupported,
+    /// Flags legacy `clone()` cannot carry: `CLONE_CLEAR_SIGHAND`, `CLONE_INTO_CGROUP`
+    /// (above its 32 bits) and `CLONE_NEWTIME` (inside its exit-signal byte).
+    Clone3OnlyFlags(CloneFlags),
+    /// `clone3()` with `size` below 64 (`CLONE_ARGS_SIZE_VER0`).
+    Clone3ArgsTooSmall(usize),
+    /// `clone3()` with `size` above a page.
+    Clone3ArgsTooLarge(usize),
+    /// `clone3()` with non-zero bytes past the struct the kernel knows.
+    Clone3TrailingBytes,
+    /// `clone_args.set_tid_size` above 32 (`MAX_PID_NS_LEVEL`).
+    SetTidTooLong(u64),
+    /// `set_tid` given without a length, or a length without `set_tid`.
+    SetTidMismatch,
+    /// `CLONE_INTO_CGROUP` with a `clone_args` smaller than version 2 (88 bytes).
+    IntoCgroupNeedsVer2,
+    /// `CLONE_INTO_CGROUP` with a cgroup fd above `INT_MAX`.
+    IntoCgroupBadFd(u64),
+    /// `CLONE_DETACHED` passed to `clone3()`.
+    Clone3Detached,
+    /// `CLONE_NEWTIME` passed to `clone3()` before Linux 6.3.
+    NewtimeInClone3Before6_3,
+    /// `CLONE_SIGHAND` together with `CLONE_CLEAR_SIGHAND`.
+    ClearSighandWithSighand,
+    /// `clone3()` with `CLONE_THREAD` or `CLONE_PARENT` and a non-zero exit signal.
+    ExitSignalWithThreadOrParent,
+    /// `clone3()` with a stack size but no stack.
+    StackSizeWithoutStack,
+    /// `clone3()` with a stack but a zero stack size.
+    StackWithoutSize,
+    /// `CLONE_PIDFD` with `CLONE_PARENT_SETTID` writing to the same slot.
+    PidfdWithParentSettid,
+    /// `CLONE_NEWNS` together with `CLONE_FS`.
+    NewnsWithFs,
+    /// `CLONE_NEWUSER` together with `CLONE_FS`.
+    NewuserWithFs,
+    /// `CLONE_THREAD` without `CLONE_SIGHAND`.
+    ThreadRequiresSighand,
+    /// `CLONE_SIGHAND` without `CLONE_VM`.
+    SighandRequiresVm,
+    /// `CLONE_PARENT` from the init of a PID namespace.
+    ParentFromNsInit,
+    /// `CLONE_THREAD` together with `CLONE_NEWUSER`.
+    ThreadWithNewuser,
+    /// `CLONE_THREAD` together with `CLONE_NEWPID`.
+    ThreadWithNewpid,
+    /// `CLONE_PIDFD` together with `CLONE_DETACHED`.
+    PidfdWithDetached,
+    /// `CLONE_PIDFD` together with `CLONE_THREAD` before Linux 6.9.
+    PidfdWithThreadBefore6_9,
+    /// `CLONE_NEWUSER` from a user namespace already 33 levels deep.
+    UserNestingTooDeep,
+    /// A `CLONE_NEW*` flag other than `CLONE_NEWUSER`, without `CAP_SYS_ADMIN` and without
+    /// a new user namespace to grant it.
+    NamespaceNeedsCapSysAdmin(CloneFlags),
+    /// `CLONE_NEWIPC` together with `CLONE_SYSVSEM`.
+    NewipcWithSysvsem,
+    /// `CLONE_NEWPID` from a PID namespace already 32 levels deep.
+    PidNestingTooDeep,
+    /// `set_tid` with more entries than the child has PID namespace levels.
+    SetTidDeeperThanNamespaces,
+    /// `set_tid` without `CAP_SYS_ADMIN` (or `CAP_CHECKPOINT_RESTORE`).
+    SetTidNeedsPrivilege,
+}
+
+impl FlagError {
+    /// The errno the kernel returns for this rule (`EINVAL`, `E2BIG`, `EPERM`, `ENOSPC` or
+    /// `ENOSYS`).
+    pub const fn errno(&self) -> Errno {
+        match self {
+            FlagError::Clone3Unsupported => Errno::ENOSYS,
+            FlagError::Clone3ArgsTooLarge(_) | FlagError::Clone3TrailingBytes => Errno::E2BIG,
+            FlagError::NamespaceNeedsCapSysAdmin(_) | FlagError::SetTidNeedsPrivilege => {
+                Errno::EPERM
+            }
+            FlagError::UserNestingTooDeep | FlagError::PidNestingTooDeep => Errno::ENOSPC,
+            _ => Errno::EINVAL,
+        }
+    }
+}
+
+impl fmt::Display for FlagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlagError::UnknownBits(bits) => write!(f, "unknown clone flag bits {bits:#x}"),
+            FlagError::ExitSignalOutOfRange(sig) => {
+                write!(f, "exit signal {sig} is not a valid signal (0 to 64)")
+            }
+            FlagError::NeedsKernel { flags, since } => {
+                write!(f, "{flags:?} needs Linux {since} or later")
+            }
+            FlagError::Clone3Unsupported => f.write_str("clone3() needs Linux 5.3 or later"),
+            FlagError::Clone3OnlyFlags(flags) => {
+                write!(f, "{flags:?} can only be passed to clone3(), not legacy clone()")
+            }
+            FlagError::Clone3ArgsTooSmall(size) => {
+                write!(f, "clone_args size {size} is below the first version's 64 bytes")
+            }
+            FlagError::Clone3ArgsTooLarge(size) => {
+                write!(f, "clone_args size {size} is larger than a page")
+            }
+            FlagError::Clone3TrailingBytes => {
+                f.write_str("clone_args has non-zero bytes past the fields this kernel knows")
+            }
+            FlagError::SetTidTooLong(n) => {
+                write!(f, "set_tid has {n} entries; at most 32 PID namespace levels exist")
+            }
+            FlagError::SetTidMismatch => {
+                f.write_str("set_tid and set_tid_size must be given together")
+            }
+            FlagError::IntoCgroupNeedsVer2 => {
+                f.write_str("CLONE_INTO_CGROUP needs the 88-byte clone_args (version 2)")
+            }
+            FlagError::IntoCgroupBadFd(fd) => {
+                write!(f, "CLONE_INTO_CGROUP cgroup fd {fd} is out of range")
+            }
+            FlagError::Clone3Detached => {
+                f.write_str("CLONE_DETACHED is reserved in clone3() and refused")
+            }
+            FlagError::NewtimeInClone3Before6_3 => {
+                f.write_str("CLONE_NEWTIME is accepted by clone3() only from Linux 6.3")
+            }
+            FlagError::ClearSighandWithSighand => f.write_str(
+                "CLONE_CLEAR_SIGHAND resets the child's handlers, so it cannot share them \
+                 with CLONE_SIGHAND",
+            ),
+            FlagError::ExitSignalWithThreadOrParent => f.write_str(
+                "clone3() with CLONE_THREAD or CLONE_PARENT takes no exit signal \
+                 (exit_signal must be 0)",
+            ),
+            FlagError::StackSizeWithoutStack => {
+                f.write_str("clone3() stack_size is set but stack is not")
+            }
+            FlagError::StackWithoutSize => f.write_str("clone3() stack is set but stack_size is 0"),
+            FlagError::PidfdWithParentSettid => f.write_str(
+                "CLONE_PIDFD returns the pidfd through the ptid slot, which \
+                 CLONE_PARENT_SETTID also writes",
+            ),
+            FlagError::NewnsWithFs => f.write_str(
+                "CLONE_NEWNS and CLONE_FS cannot be used together: NEWNS gives a private \
+                 namespace copy, CLONE_FS would share root and cwd back with the parent",
+            ),
+            FlagError::NewuserWithFs => f.write_str(
+                "CLONE_NEWUSER and CLONE_FS cannot be used together: a new user namespace \
+                 must not share root and cwd with the parent",
+            ),
+            FlagError::ThreadRequiresSighand => f.write_str(
+                "CLONE_THREAD requires CLONE_SIGHAND: threads of one group share signal \
+                 dispositions",
+            ),
+            FlagError::SighandRequiresVm => f.write_str(
+                "CLONE_SIGHAND requires CLONE_VM: signal handlers are pointers into the \
+                 address space, valid only if it is shared",
+            ),
+            FlagError::ParentFromNsInit => f.write_str(
+                "CLONE_PARENT from a PID namespace's init would create a sibling of init, \
+                 which nobody reaps",
+            ),
+            FlagError::ThreadWithNewuser => f.write_str(
+                "CLONE_THREAD with CLONE_NEWUSER: a thread group cannot span user namespaces",
+            ),
+            FlagError::ThreadWithNewpid => f.write_str(
+                "CLONE_THREAD with CLONE_NEWPID: a thread group cannot span PID namespaces",
+            ),
+            FlagError::PidfdWithDetached => {
+                f.write_str("CLONE_PIDFD with CLONE_DETACHED is refused (the bit is reserved)")
+            }
+            FlagError::PidfdWithThreadBefore6_9 => {
+                f.write_str("CLONE_PIDFD with CLONE_THREAD needs Linux 6.9 or later")
+            }
+            FlagError::UserNestingTooDeep => {
+                f.write_str("user namespaces nest at most 32 levels deep")
+            }
+            FlagError::NamespaceNeedsCapSysAdmin(flags) => {
+                write!(f, "{flags:?} needs CAP_SYS_ADMIN (or CLONE_NEWUSER alongside)")
+            }
+            FlagError::NewipcWithSysvsem => f.write_str(
+                "CLONE_NEWIPC and CLONE_SYSVSEM cannot be used together: the semaphore undo \
+                 list cannot be shared across IPC namespaces",
+            ),
+            FlagError::PidNestingTooDeep => {
+                f.write_str("PID namespaces nest at most 32 levels deep")
+            }
+            FlagError::SetTidDeeperThanNamespaces => {
+                f.write_str("set_tid has more entries than the child has PID namespace levels")
+            }
+            FlagError::SetTidNeedsPrivilege => {
+                f.write_str("set_tid needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE")
+            }
+        }
+    }
+}
+
+impl core::error::Error for FlagError {}
+
+/// Namespaces whose creation needs `CAP_SYS_ADMIN` (all but the user namespace).
+const PRIVILEGED_NAMESPACES: CloneFlags = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
+
+/// Flags and the first kernel that has them.
+const FLAG_INTRODUCED: [(CloneFlags, KernelVersion); 5] = [
+    (CloneFlags::NEWCGROUP, KernelVersion::V4_6),
+    (CloneFlags::PIDFD, KernelVersion::V5_2),
+    (CloneFlags::CLEAR_SIGHAND, KernelVersion::V5_5),
+    (CloneFlags::NEWTIME, KernelVersion::V5_6),
+    (CloneFlags::INTO_CGROUP, KernelVersion::V5_7),
+];
+
+/// Checks `request` against the kernel's rules, in the kernel's order.
+///
+/// Returns the first rule broken, or `Ok(())` where the kernel would accept the flags (it may
+/// still fail for resources: `EAGAIN`, `ENOMEM`, a bad fd or address).
+pub fn validate(request: &Request) -> Result<(), FlagError> {
+    let flags = request.flags;
+    let kernel = request.kernel;
+    for (flag, since) in FLAG_INTRODUCED {
+        if flags.contains(flag) && kernel < since {
+            return Err(FlagError::NeedsKernel { flags: flag, since });
+        }
+    }
+    match request.syscall {
+        Syscall::Clone => check_legacy_encoding(flags)?,
+        Syscall::Clone3 => check_clone3_args(request)?,
+    }
+    // kernel_clone(): legacy clone() returns the pidfd through ptid.
+    let pidfd_slot_shared =
+        request.syscall == Syscall::Clone || request.clone3.pidfd_aliases_parent_tid;
+    if flags.contains(CloneFlags::PIDFD | CloneFlags::PARENT_SETTID) && pidfd_slot_shared {
+        return Err(FlagError::PidfdWithParentSettid);
+    }
+    check_copy_process(request)?;
+    check_namespaces(request)
+}
+
+/// What legacy `clone()` can carry in its one word.
+fn check_legacy_encoding(flags: CloneFlags) -> Result<(), FlagError> {
+    let unencodable = flags & CloneFlags::CLONE3_ONLY;
+    if !unencodable.is_empty() {
+        return Err(FlagError::Clone3OnlyFlags(unencodable));
+    }
+    Ok(())
+}
+
+/// `clone3()`: `copy_clone_args_from_user()` then `clone3_args_valid()`.
+fn check_clone3_args(request: &Request) -> Result<(), FlagError> {
+    let shape = &request.clone3;
+    let flags = request.flags;
+    if request.kernel < KernelVersion::V5_3 {
+        return Err(FlagError::Clone3Unsupported);
+    }
+    if shape.size > shape.page_size {
+        return Err(FlagError::Clone3ArgsTooLarge(shape.size));
+    }
+    if shape.size < 64 {
+        return Err(FlagError::Clone3ArgsTooSmall(shape.size));
+    }
+    if shape.trailing_nonzero {
+        return Err(FlagError::Clone3TrailingBytes);
+    }
+    if shape.set_tid_len > 32 {
+        return Err(FlagError::SetTidTooLong(shape.set_tid_len));
+    }
+    if shape.set_tid_given != (shape.set_tid_len > 0) {
+        return Err(FlagError::SetTidMismatch);
+    }
+    if flags.contains(CloneFlags::INTO_CGROUP) {
+        if shape.cgroup > i32::MAX as u64 {
+            return Err(FlagError::IntoCgroupBadFd(shape.cgroup));
+        }
+        if shape.size < 88 {
+            return Err(FlagError::IntoCgroupNeedsVer2);
+        }
+    }
+    if flags.contains(CloneFlags::DETACHED) {
+        return Err(FlagError::Clone3Detached);
+    }
+    if flags.contains(CloneFlags::NEWTIME) && request.kernel < KernelVersion::V6_3 {
+        return Err(FlagError::NewtimeInClone3Before6_3);
+    }
+    if flags.contains(CloneFlags::SIGHAND | CloneFlags::CLEAR_SIGHAND) {
+        return Err(FlagError::ClearSighandWithSighand);
+    }
+    if flags.intersects(CloneFlags::THREAD | CloneFlags::PARENT) && request.exit_signal.raw() != 0
+    {
+        return Err(FlagError::ExitSignalWithThreadOrParent);
+    }
+    match (request.stack_given, shape.stack_size) {
+        (false, size) if size > 0 => Err(FlagError::StackSizeWithoutStack),
+        (true, 0) => Err(FlagError::StackWithoutSize),
+        _ => Ok(()),
+    }
+}
+
+/// `copy_process()`: the flag-dependency rules.
+fn check_copy_process(request: &Request) -> Result<(), FlagError> {
+    let flags = request.flags;
+    let has = |f: CloneFlags| flags.contains(f);
+    if has(CloneFlags::NEWNS | CloneFlags::FS) {
+        return Err(FlagError::NewnsWithFs);
+    }
+    if has(CloneFlags::NEWUSER | CloneFlags::FS) {
+        return Err(FlagError::NewuserWithFs);
+    }
+    if has(CloneFlags::THREAD) && !has(CloneFlags::SIGHAND) {
+        return Err(FlagError::ThreadRequiresSighand);
+    }
+    if has(CloneFlags::SIGHAND) && !has(CloneFlags::VM) {
+        return Err(FlagError::SighandRequiresVm);
+    }
+    if has(CloneFlags::PARENT) && request.caller.is_ns_init {
+        return Err(FlagError::ParentFromNsInit);
+    }
+    if has(CloneFlags::THREAD | CloneFlags::NEWUSER) {
+        return Err(FlagError::ThreadWithNewuser);
+    }
+    if has(CloneFlags::THREAD | CloneFlags::NEWPID) {
+        return Err(FlagError::ThreadWithNewpid);
+    }
+    if has(CloneFlags::PIDFD) {
+        if has(CloneFlags::DETACHED) {
+            return Err(FlagError::PidfdWithDetached);
+        }
+        if has(CloneFlags::THREAD) && request.kernel < KernelVersion::V6_9 {
+            return Err(FlagError::PidfdWithThreadBefore6_9);
+        }
+    }
+    Ok(())
+}
+
+/// `copy_creds()` (a new user namespace), `copy_namespaces()` and `alloc_pid()`.
+fn check_namespaces(request: &Request) -> Result<(), FlagError> {
+    let flags = request.flags;
+    let caller = &request.caller;
+    if flags.contains(CloneFlags::NEWUSER) && caller.user_ns_level.is_some_and(|l| l > 32) {
+        return Err(FlagError::UserNestingTooDeep);
+    }
+    // Other namespaces are owned by the child's user namespace: a new one grants the
+    // child every capability inside it.
+    let privileged = flags & PRIVILEGED_NAMESPACES;
+    let has_cap = caller.cap_sys_admin || flags.contains(CloneFlags::NEWUSER);
+    if !privileged.is_empty() && !has_cap {
+        return Err(FlagError::NamespaceNeedsCapSysAdmin(privileged));
+    }
+    if flags.contains(CloneFlags::NEWIPC | CloneFlags::SYSVSEM) {
+        return Err(FlagError::NewipcWithSysvsem);
+    }
+    let new_pid_ns = flags.contains(CloneFlags::NEWPID);
+    if new_pid_ns && caller.pid_ns_level.is_some_and(|l| l + 1 > 32) {
+        return Err(FlagError::PidNestingTooDeep);
+    }
+    if request.syscall == Syscall::Clone3 && request.clone3.set_tid_given {
+        if let Some(level) = caller.pid_ns_level {
+            let child_levels = u64::from(level) + 1 + u64::from(new_pid_ns);
+            if request.clone3.set_tid_len > child_levels {
+                return Err(FlagError::SetTidDeeperThanNamespaces);
+            }
+        }
+        if !has_cap {
+            return Err(FlagError::SetTidNeedsPrivilege);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,397 @@
+//! Threads: the seed's Example 2, the SETTID/CLEARTID flags (Section D), the thread pointer,
+//! the trampoline's promises (alignment, registers, exit status), and 64 threads at once.
+//!
+//! Every closure that runs in a clonekit thread touches only atomics and clonekit::sys: a
+//! clonekit thread must not call into libc or std. These run natively and under qemu-user
+//! (the NPTL flag set is what qemu-user supports).
+
+use core::ffi::c_void;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
+
+use clonekit::sys::futex::{futex_wait, futex_wake};
+use clonekit::sys::process::{getpid, gettid};
+use clonekit::thread::{self, Builder, JoinHandle};
+use clonekit::{CloneFlags, Error, ExitSignal, FlagError, Stack, raw};
+
+/// Waits until `word` is 0 (a CHILD_CLEARTID word), as `JoinHandle::join` does.
+fn wait_zero(word: &AtomicU32) {
+    loop {
+        let v = word.load(Ordering::Acquire);
+        if v == 0 {
+            return;
+        }
+        let _ = futex_wait(word, v, None, false);
+    }
+}
+
+#[test]
+fn example2_thread_shares_tgid_but_has_its_own_tid() {
+    static TGID: AtomicI32 = AtomicI32::new(0);
+    static TID: AtomicI32 = AtomicI32::new(0);
+    let handle = thread::spawn(|| {
+        TGID.store(getpid(), Ordering::SeqCst);
+        TID.store(gettid(), Ordering::SeqCst);
+        0
+    })
+    .unwrap();
+    let returned_tid = handle.tid();
+    assert_eq!(handle.join(), 0);
+    // [Thread] PID (TGID) via getpid() = SAME as parent; TID via gettid() = different.
+    assert_eq!(TGID.load(Ordering::SeqCst), getpid());
+    assert_ne!(TID.load(Ordering::SeqCst), gettid());
+    assert_eq!(TID.load(Ordering::SeqCst), returned_tid);
+}
+
+#[test]
+fn the_return_value_is_what_join_returns() {
+    for value in [0, 1, 42, -7, i32::MAX] {
+        assert_eq!(thread::spawn(move || value).unwrap().join(), value);
+    }
+}
+
+#[test]
+fn parent_settid_is_written_before_clone_returns() {
+    // The child blocks on `gate` before doing anything, so whatever `ptid` holds when clone
+    // returns was written by the kernel, not by the child.
+    static GATE: AtomicU32 = AtomicU32::new(0);
+    static PTID: AtomicI32 = AtomicI32::new(0);
+    static CTID: AtomicU32 = AtomicU32::new(u32::MAX);
+    unsafe extern "C" fn child(_: *mut c_void) -> i32 {
+        while GATE.load(Ordering::Acquire) == 0 {
+            let _ = futex_wait(&GATE, 0, None, true);
+        }
+        0
+    }
+    let stack = Stack::new(64 * 1024).unwrap();
+    let flags = CloneFlags::NPTL_THREAD - CloneFlags::SETTLS;
+    // SAFETY: the child runs on `stack`, which outlives it (we wait for CLEARTID below), and
+    // touches only statics.
+    let tid = unsafe {
+        raw::clone(
+            flags,
+            ExitSignal::NONE,
+            stack.top(),
+            PTID.as_ptr(),
+            CTID.as_ptr().cast(),
+            0,
+            child,
+            core::ptr::null_mut(),
+        )
+    }
+    .unwrap();
+    assert_eq!(PTID.load(Ordering::SeqCst), tid, "ptid holds the TID as clone returns");
+    GATE.store(1, Ordering::Release);
+    futex_wake(&GATE, 1, true).unwrap();
+    wait_zero(&CTID);
+    assert_eq!(CTID.load(Ordering::SeqCst), 0, "CLEARTID zeroed ctid");
+    drop(stack);
+}
+
+#[test]
+fn child_settid_writes_the_tid_in_the_childs_memory() {
+    // In legacy clone() one `ctid` pointer serves CHILD_SETTID and CHILD_CLEARTID: the
+    // kernel stores the TID there as the child starts and zeroes it when the child exits.
+    static WORD: AtomicU32 = AtomicU32::new(u32::MAX);
+    static SEEN: AtomicI32 = AtomicI32::new(0);
+    unsafe extern "C" fn child(_: *mut c_void) -> i32 {
+        SEEN.store(WORD.load(Ordering::SeqCst) as i32, Ordering::SeqCst);
+        0
+    }
+    let stack = Stack::new(64 * 1024).unwrap();
+    let flags = CloneFlags::NPTL_THREAD - CloneFlags::SETTLS - CloneFlags::PARENT_SETTID
+        | CloneFlags::CHILD_SETTID;
+    // SAFETY: the child runs on `stack`, kept until the kernel clears WORD (it exited), and
+    // touches only statics.
+    let tid = unsafe {
+        raw::clone(
+            flags,
+            ExitSignal::NONE,
+            stack.top(),
+            core::ptr::null_mut(),
+            WORD.as_ptr().cast(),
+            0,
+            child,
+            core::ptr::null_mut(),
+        )
+    }
+    .unwrap();
+    wait_zero(&WORD);
+    assert_eq!(SEEN.load(Ordering::SeqCst), tid, "the child found its own TID at ctid");
+    assert_eq!(WORD.load(Ordering::SeqCst), 0, "and CLEARTID zeroed it on exit");
+}
+
+#[test]
+fn join_waits_for_the_kernel_to_clear_the_tid_word() {
+    static RELEASE: AtomicU32 = AtomicU32::new(0);
+    let handle = thread::spawn(|| {
+        while RELEASE.load(Ordering::Acquire) == 0 {
+            let _ = futex_wait(&RELEASE, 0, None, true);
+        }
+        7
+    })
+    .unwrap();
+    assert_eq!(handle.tid_word(), handle.tid() as u32, "PARENT_SETTID filled the TCB");
+    assert!(!handle.is_finished());
+    RELEASE.store(1, Ordering::Release);
+    futex_wake(&RELEASE, 1, true).unwrap();
+    let (value, stack) = handle.join_reclaim();
+    assert_eq!(value, 7);
+    // The reclaimed stack runs another thread.
+    let handle = Builder::new().stack(stack).spawn(|| 8).unwrap();
+    assert_eq!(handle.join(), 8);
+}
+
+#[test]
+fn each_thread_sees_its_own_thread_pointer() {
+    // In a std program the main thread's thread pointer is glibc's: not clonekit's.
+    assert_eq!(thread::current(), None);
+    let handles: Vec<JoinHandle> = (0..4)
+        .map(|_| {
+            thread::spawn(|| {
+                // `current()` reads the TID from this thread's own TCB, no syscall.
+                let from_tcb = thread::current().unwrap_or(-1);
+                if from_tcb == gettid() { 1 } else { 0 }
+            })
+            .unwrap()
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join(), 1, "current() matched gettid() in the thread");
+    }
+}
+
+/// Counts this process's threads in /proc/self/task.
+fn task_count() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+#[test]
+fn a_threads_exit_leaves_the_process_running() {
+    static RELEASE: AtomicU32 = AtomicU32::new(0);
+    let before = task_count();
+    let handle = thread::spawn(|| {
+        while RELEASE.load(Ordering::Acquire) == 0 {
+            let _ = futex_wait(&RELEASE, 0, None, true);
+        }
+        3
+    })
+    .unwrap();
+    assert!(task_count() > before - 1);
+    let pid = getpid();
+    RELEASE.store(1, Ordering::Release);
+    futex_wake(&RELEASE, 1, true).unwrap();
+    assert_eq!(handle.join(), 3);
+    // The thread used exit(), not exit_group(): we are still here, same process.
+    assert_eq!(getpid(), pid);
+    let mut tries = 0;
+    while task_count() > before && tries < 1000 {
+        tries += 1;
+        std::thread::yield_now();
+    }
+    assert!(task_count() <= before, "the thread is gone from /proc/self/task");
+}
+
+#[test]
+fn the_child_stack_is_16_byte_aligned() {
+    #[repr(align(16))]
+    struct Aligned(#[allow(dead_code)] [u8; 16]);
+    static MISALIGNED: AtomicUsize = AtomicUsize::new(usize::MAX);
+    static DONE: AtomicU32 = AtomicU32::new(u32::MAX);
+    #[inline(never)]
+    fn probe() -> usize {
+        // An align(16) local is placed relative to the incoming stack pointer: it is
+        // misaligned exactly when the trampoline entered Rust with a misaligned stack.
+        let local = Aligned([0; 16]);
+        std::hint::black_box(&local) as *const Aligned as usize % 16
+    }
+    unsafe extern "C" fn child(_: *mut c_void) -> i32 {
+        MISALIGNED.store(probe(), Ordering::SeqCst);
+        0
+    }
+    let stack = Stack::new(64 * 1024).unwrap();
+    let flags = CloneFlags::NPTL_THREAD - CloneFlags::SETTLS - CloneFlags::PARENT_SETTID;
+    // Hand the trampoline a top 8 bytes off alignment: it must realign.
+    let top = unsafe { stack.top().sub(8) };
+    // SAFETY: the child runs on `stack`, kept until CLEARTID; touches only statics.
+    unsafe {
+        raw::clone(
+            flags,
+            ExitSignal::NONE,
+            top,
+            core::ptr::null_mut(),
+            DONE.as_ptr().cast(),
+            0,
+            child,
+            core::ptr::null_mut(),
+        )
+    }
+    .unwrap();
+    wait_zero(&DONE);
+    assert_eq!(MISALIGNED.load(Ordering::SeqCst), 0);
+    // And through the safe API.
+    assert_eq!(thread::spawn(|| probe() as i32).unwrap().join(), 0);
+}
+
+#[test]
+fn sixty_four_threads_add_to_one_atomic() {
+    static SUM: AtomicUsize = AtomicUsize::new(0);
+    let handles: Vec<JoinHandle> = (1..=64usize)
+        .map(|i| {
+            Builder::new()
+                .stack_size(Stack::MIN_SIZE * 2)
+                .spawn(move || {
+                    for _ in 0..1000 {
+                        SUM.fetch_add(i, Ordering::Relaxed);
+                    }
+                    i as i32
+                })
+                .unwrap()
+        })
+        .collect();
+    let returned: i32 = handles.into_iter().map(JoinHandle::join).sum();
+    assert_eq!(returned, (1..=64).sum::<i32>());
+    assert_eq!(SUM.load(Ordering::SeqCst), 1000 * (1..=64).sum::<usize>());
+}
+
+#[test]
+fn bad_requests_are_refused_before_the_syscall() {
+    assert!(matches!(
+        Builder::new().stack_size(100).spawn(|| 0),
+        Err(Error::Stack(clonekit::stack::StackError::TooSmall { .. }))
+    ));
+    // A closure too big for the stack it is given.
+    let big = [7u8; 32 * 1024];
+    let r = Builder::new().stack_size(Stack::MIN_SIZE).spawn(move || big[0] as i32);
+    assert!(matches!(r, Err(Error::Stack(_))), "{r:?}");
+    // The raw entry point names the rule the kernel would trip.
+    let stack = Stack::new(Stack::MIN_SIZE).unwrap();
+    unsafe extern "C" fn never(_: *mut c_void) -> i32 {
+        0
+    }
+    // SAFETY: refused before any syscall; no child is created.
+    let r = unsafe {
+        raw::clone(
+            CloneFlags::SIGHAND,
+            ExitSignal::SIGCHLD,
+            stack.top(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            0,
+            never,
+            core::ptr::null_mut(),
+        )
+    };
+    assert_eq!(r, Err(Error::Flags(FlagError::SighandRequiresVm)));
+}
+
+/// A fork-like clone and wait, called from the register test's asm.
+extern "C" fn fork_and_wait() -> i32 {
+    unsafe extern "C" fn child(_: *mut c_void) -> i32 {
+        5
+    }
+    // SAFETY: fork-like (no CLONE_VM, no stack): the child runs `child` on a copy of our
+    // stack and exits at once.
+    let pid = unsafe {
+        raw::clone(
+            CloneFlags::empty(),
+            ExitSignal::SIGCHLD,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            0,
+            child,
+            core::ptr::null_mut(),
+        )
+    }
+    .unwrap();
+    match clonekit::sys::wait::wait4(pid, clonekit::sys::wait::WaitOptions::ALL) {
+        Ok(Some((_, clonekit::sys::wait::WaitStatus::Exited(code)))) => code,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn callee_saved_registers_survive_in_the_parent() {
+    let (out, code) = callee_saved_around_clone();
+    assert_eq!(code, 5, "the fork-like child's status");
+    for (i, v) in out.iter().enumerate() {
+        assert_eq!(*v, MAGIC + i as u64, "callee-saved register {i} changed");
+    }
+}
+
+const MAGIC: u64 = 0x5eed_0000_0000_0000;
+
+/// Loads distinct values into the callee-saved registers the asm may name, calls a clone
+/// through a plain C call, and reads them back.
+#[cfg(target_arch = "x86_64")]
+fn callee_saved_around_clone() -> ([u64; 5], i32) {
+    let mut r = [MAGIC, MAGIC + 1, MAGIC + 2, MAGIC + 3, MAGIC + 4];
+    let code: i32;
+    // SAFETY: rbx is saved and restored around the call; r12-r15 are declared operands;
+    // clobber_abi covers the caller-saved registers; the stack is aligned at asm entry and
+    // the push/sub keep it aligned for the call.
+    unsafe {
+        core::arch::asm!(
+            "push rbx",
+            "sub rsp, 8",
+            "mov rbx, rdi",
+            "call {f}",
+            "mov rdi, rbx",
+            "add rsp, 8",
+            "pop rbx",
+            f = sym fork_and_wait,
+            inout("rdi") r[4],
+            inout("r12") r[0],
+            inout("r13") r[1],
+            inout("r14") r[2],
+            inout("r15") r[3],
+            out("eax") code,
+            clobber_abi("C"),
+        );
+    }
+    (r, code)
+}
+
+#[cfg(target_arch = "aarch64")]
+fn callee_saved_around_clone() -> ([u64; 5], i32) {
+    let mut r = [MAGIC, MAGIC + 1, MAGIC + 2, MAGIC + 3, MAGIC + 4];
+    let code: i32;
+    // SAFETY: x20-x24 are declared operands that the callee must preserve; clobber_abi
+    // covers the caller-saved registers and the link register.
+    unsafe {
+        core::arch::asm!(
+            "bl {f}",
+            f = sym fork_and_wait,
+            inout("x20") r[0],
+            inout("x21") r[1],
+            inout("x22") r[2],
+            inout("x23") r[3],
+            inout("x24") r[4],
+            out("w0") code,
+            clobber_abi("C"),
+        );
+    }
+    (r, code)
+}
+
+#[cfg(target_arch = "riscv64")]
+fn callee_saved_around_clone() -> ([u64; 5], i32) {
+    let mut r = [MAGIC, MAGIC + 1, MAGIC + 2, MAGIC + 3, MAGIC + 4];
+    let code: i64;
+    // SAFETY: s2-s6 are declared operands that the callee must preserve; clobber_abi
+    // covers the caller-saved registers and ra.
+    unsafe {
+        core::arch::asm!(
+            "call {f}",
+            f = sym fork_and_wait,
+            inout("s2") r[0],
+            inout("s3") r[1],
+            inout("s4") r[2],
+            inout("s5") r[3],
+            inout("s6") r[4],
+            out("a0") code,
+            clobber_abi("C"),
+        );
+    }
+    (r, code as i32)
+}
