@@ -1,7 +1,7 @@
 //! Linux error numbers as a typed value, and the kernel's error-return convention.
 //!
 //! A raw syscall returns `-errno` in the range `-4095..=-1` on failure and anything
-//! else on success; [`from_syscall`] turns that into a [`Result`]. [`Errno`] carries
+//! else on success; the crate-private `from_syscall` turns that into a [`Result`]. [`Errno`] carries
 //! the number, its name (`"EINVAL"`) and glibc's `strerror` text in lower case.
 //!
 //! The values come from `linux_raw_sys::errno` (the asm-generic numbering, shared by

@@ -690,19 +690,22 @@ mod tests {
     fn chdir_and_fchdir_in_a_forked_child() {
         use crate::sys::process::exit_group;
         use crate::sys::testutil::{raw_fork, wait_exit_code};
-        let root = openat(AT_FDCWD, c"/", OFlags::RDONLY | OFlags::DIRECTORY, 0).unwrap();
+        // "/proc", not "/": qemu-user's `-L` prefix remaps an absolute openat("/").
+        let proc = openat(AT_FDCWD, c"/proc", OFlags::RDONLY | OFlags::DIRECTORY, 0).unwrap();
         let pid = raw_fork();
         if pid == 0 {
             // Child: raw syscalls only.
             let mut buf = [0u8; 64];
-            let code = if chdir(c"/proc").is_err() {
+            let code = if chdir(c"/").is_err() {
                 1
-            } else if getcwd(&mut buf).map(|c| c.to_bytes() == b"/proc") != Ok(true) {
-                2
-            } else if fchdir(root.as_raw()).is_err() {
-                3
             } else if getcwd(&mut buf).map(|c| c.to_bytes() == b"/") != Ok(true) {
+                2
+            } else if fchdir(proc.as_raw()).is_err() {
+                3
+            } else if getcwd(&mut buf).map(|c| c.to_bytes() == b"/proc") != Ok(true) {
                 4
+            } else if chdir(c"/nonexistent-clonekit") != Err(Errno::ENOENT) {
+                5
             } else {
                 0
             };

@@ -176,10 +176,8 @@ mod tests {
         unsafe { munmap(base.cast(), LEN) }.unwrap();
         // The kernel no longer knows the range: mprotect on it fails with ENOMEM.
         // SAFETY: nothing lives in the range we just unmapped.
-        assert_eq!(
-            unsafe { mprotect(base.cast(), LEN, ProtFlags::READ) },
-            Err(Errno::ENOMEM)
-        );
+        let again = unsafe { mprotect(base.cast(), LEN, ProtFlags::READ) };
+        assert_eq!(again, Err(Errno::ENOMEM));
     }
 
     #[test]

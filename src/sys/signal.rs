@@ -294,9 +294,7 @@ fn to_kernel(act: &SigAction) -> g::kernel_sigaction {
     k.sa_handler_kernel =
         unsafe { core::mem::transmute::<usize, g::__kernel_sighandler_t>(handler) };
     k.sa_flags = flags;
-    k.sa_mask = g::kernel_sigset_t {
-        sig: [act.mask.0 as c_ulong],
-    };
+    k.sa_mask = g::kernel_sigset_t { sig: [act.mask.0] };
     set_restorer(&mut k, act.restorer);
     k
 }
@@ -351,15 +349,16 @@ fn from_kernel(k: &g::kernel_sigaction) -> SigAction {
         _ if siginfo => SigHandler::SigInfo(unsafe {
             core::mem::transmute::<usize, extern "C" fn(c_int, *mut c_void, *mut c_void)>(raw)
         }),
-        // SAFETY: as above, for a one-argument handler.
         _ => {
-            SigHandler::Handler(unsafe { core::mem::transmute::<usize, extern "C" fn(c_int)>(raw) })
+            // SAFETY: as above, for a one-argument handler.
+            let f = unsafe { core::mem::transmute::<usize, extern "C" fn(c_int)>(raw) };
+            SigHandler::Handler(f)
         }
     };
     SigAction {
         handler,
         flags: SaFlags::from_bits_truncate(k.sa_flags as u32),
-        mask: SigSet(k.sa_mask.sig[0] as u64),
+        mask: SigSet(k.sa_mask.sig[0]),
         restorer: restorer_of(k),
     }
 }
