@@ -9,6 +9,7 @@ pub mod sys;
 
 mod arch;
 pub mod clone_args;
+pub mod differential;
 pub mod error;
 pub mod flags;
 pub mod kernel_version;

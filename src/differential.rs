@@ -1,0 +1,291 @@
+//! The validator against the running kernel: random flag combinations, each run for real as
+//! a child that exits at once, the kernel's verdict compared with [`validate`]'s.
+//!
+//! Used by the host test `tests/differential.rs` and by the init demo in the QEMU guest; it
+//! is public so that a user's CI can run the same check on its own kernel. Everything here is
+//! `no_std` and allocation-free, so it can run in a forked child of a std program.
+
+use core::ffi::c_void;
+use core::ptr;
+
+use crate::arch::ChildFn;
+use crate::clone_args::{CloneArgs, SIZE_VER2};
+use crate::errno::Errno;
+use crate::fd::RawFd;
+use crate::flags::{CloneFlags, ExitSignal};
+use crate::kernel_version::KernelVersion;
+use crate::raw;
+use crate::stack::Stack;
+use crate::sys::Pid;
+use crate::sys::signal::Signal;
+use crate::sys::wait::{WaitOptions, wait4};
+use crate::validate::{Caller, Request, Syscall, validate};
+
+/// One request to try: a syscall, flags and an exit signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Combo {
+    /// Legacy `clone()` or `clone3()`.
+    pub syscall: Syscall,
+    /// The flags.
+    pub flags: CloneFlags,
+    /// The exit signal.
+    pub exit_signal: ExitSignal,
+}
+
+/// What the caller and kernel look like for a batch of combos.
+#[derive(Debug, Clone, Copy)]
+pub struct Env {
+    /// The running kernel.
+    pub kernel: KernelVersion,
+    /// The process making the clones.
+    pub caller: Caller,
+    /// A cgroup2 directory fd for `CLONE_INTO_CGROUP`, if the generator may use that flag.
+    pub cgroup_fd: Option<RawFd>,
+}
+
+/// A seeded generator of combos (xorshift64*), biased so that both accepted and refused
+/// combinations are common: each flag is drawn on its own, `CLONE_VM` and its dependants
+/// more often than the rest.
+#[derive(Debug, Clone)]
+pub struct ComboGenerator {
+    state: u64,
+    with_cgroup: bool,
+}
+
+/// Each flag with its chance of being drawn, in 256ths.
+const FLAG_ODDS: [(CloneFlags, u32); 28] = [
+    (CloneFlags::VM, 128),
+    (CloneFlags::FS, 64),
+    (CloneFlags::FILES, 64),
+    (CloneFlags::SIGHAND, 96),
+    (CloneFlags::PIDFD, 48),
+    (CloneFlags::PTRACE, 32),
+    (CloneFlags::VFORK, 32),
+    (CloneFlags::PARENT, 32),
+    (CloneFlags::THREAD, 80),
+    (CloneFlags::NEWNS, 40),
+    (CloneFlags::SYSVSEM, 48),
+    (CloneFlags::SETTLS, 48),
+    (CloneFlags::PARENT_SETTID, 48),
+    (CloneFlags::CHILD_CLEARTID, 48),
+    (CloneFlags::DETACHED, 24),
+    (CloneFlags::UNTRACED, 32),
+    (CloneFlags::CHILD_SETTID, 48),
+    (CloneFlags::NEWCGROUP, 32),
+    (CloneFlags::NEWUTS, 40),
+    (CloneFlags::NEWIPC, 40),
+    (CloneFlags::NEWUSER, 40),
+    (CloneFlags::NEWPID, 40),
+    (CloneFlags::NEWNET, 24),
+    (CloneFlags::IO, 32),
+    (CloneFlags::NEWTIME, 32),
+    (CloneFlags::CLEAR_SIGHAND, 40),
+    (CloneFlags::INTO_CGROUP, 32),
+    (CloneFlags::empty(), 0),
+];
+
+impl ComboGenerator {
+    /// A generator from `seed`; `with_cgroup` lets it draw `CLONE_INTO_CGROUP`.
+    pub fn new(seed: u64, with_cgroup: bool) -> ComboGenerator {
+        ComboGenerator { state: seed | 1, with_cgroup }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.state = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn chance(&mut self, in_256: u32) -> bool {
+        ((self.next_u64() >> 56) as u32) < in_256
+    }
+
+    /// The next combo.
+    pub fn next_combo(&mut self) -> Combo {
+        let syscall = if self.chance(128) { Syscall::Clone } else { Syscall::Clone3 };
+        let mut flags = CloneFlags::empty();
+        for (flag, odds) in FLAG_ODDS {
+            if self.chance(odds) {
+                flags |= flag;
+            }
+        }
+        if syscall == Syscall::Clone {
+            // Legacy clone() cannot carry these (Clone3OnlyFlags is an encoding rule).
+            flags -= CloneFlags::CLONE3_ONLY;
+        }
+        if !self.with_cgroup {
+            flags -= CloneFlags::INTO_CGROUP;
+        }
+        // SIGURG's default action is to ignore it, so the runner survives receiving it.
+        let exit_signal = match self.next_u64() % 3 {
+            0 => ExitSignal::NONE,
+            1 => ExitSignal::SIGCHLD,
+            _ => ExitSignal::new(Signal::SIGURG.raw() as u32).unwrap_or(ExitSignal::SIGCHLD),
+        };
+        Combo { syscall, flags, exit_signal }
+    }
+}
+
+/// The validator's verdict on `combo`, as the errno the kernel should give (`Ok` to accept).
+pub fn predict(combo: &Combo, env: &Env) -> Result<(), Errno> {
+    let mut request = match combo.syscall {
+        Syscall::Clone => Request::legacy(combo.flags, combo.exit_signal, env.kernel),
+        Syscall::Clone3 => Request::clone3(combo.flags, combo.exit_signal, env.kernel),
+    };
+    request.caller = env.caller;
+    let needs_stack = combo.flags.contains(CloneFlags::VM);
+    request.stack_given = needs_stack;
+    request.clone3.stack_size = if needs_stack { STACK_SIZE as u64 } else { 0 };
+    request.clone3.cgroup = env.cgroup_fd.unwrap_or(0) as u64;
+    validate(&request).map_err(|rule| rule.errno())
+}
+
+/// What the kernel did with a combo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Refused with this errno.
+    Refused(Errno),
+    /// Accepted; the child was reaped (or, a thread, is gone).
+    Reaped,
+    /// Accepted with `CLONE_PARENT`: the child (this pid) is the caller's parent's to reap.
+    ParentMustReap(Pid),
+}
+
+impl Outcome {
+    /// The outcome as a verdict comparable with [`predict`].
+    pub fn verdict(&self) -> Result<(), Errno> {
+        match self {
+            Outcome::Refused(errno) => Err(*errno),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Stack size for children that share memory: room for the trampoline and an exit.
+const STACK_SIZE: usize = Stack::MIN_SIZE;
+
+/// The scratch words a child's flags make the kernel write, kept with the child's stack so
+/// they outlive the call when the child shares our memory.
+#[repr(C, align(64))]
+struct Scratch {
+    ptid: Pid,
+    ctid: Pid,
+    pidfd: i32,
+    tls: [usize; 6],
+}
+
+unsafe extern "C" fn exit_at_once(_: *mut c_void) -> i32 {
+    0
+}
+
+/// Runs `combo` for real: the child exits at once. Call it from a single-threaded process
+/// that is not PID 1 of its namespace unless `env.caller` says so; children with
+/// `CLONE_PARENT` become the caller's parent's, which must reap them.
+pub fn try_in_kernel(combo: &Combo, env: &Env) -> Outcome {
+    let shares_memory = combo.flags.contains(CloneFlags::VM);
+    let stack = if shares_memory {
+        match Stack::new(STACK_SIZE) {
+            Ok(stack) => Some(stack),
+            Err(_) => return Outcome::Refused(Errno::ENOMEM),
+        }
+    } else {
+        None
+    };
+    let mut local = Scratch { ptid: 0, ctid: 0, pidfd: -1, tls: [0; 6] };
+    let (scratch, stack_top): (*mut Scratch, *mut u8) = match &stack {
+        Some(stack) => {
+            let at = (stack.top() as usize - core::mem::size_of::<Scratch>()) & !63;
+            let at = at as *mut Scratch;
+            // SAFETY: `at` lies inside the stack, aligned, and nothing else uses it yet.
+            unsafe { at.write(Scratch { ptid: 0, ctid: 0, pidfd: -1, tls: [0; 6]}) };
+            (at, at.cast())
+        }
+        None => (&mut local, ptr::null_mut()),
+    };
+    // SAFETY: `scratch` is valid (a local for a child that copies our memory, inside the
+    // child's stack mapping otherwise); the fields are plain integers.
+    let (ptid, ctid, pidfd, tls) = unsafe {
+        (
+            &raw mut (*scratch).ptid,
+            &raw mut (*scratch).ctid,
+            &raw mut (*scratch).pidfd,
+            (&raw mut (*scratch).tls) as usize,
+        )
+    };
+    let func: ChildFn = exit_at_once;
+    let result = match combo.syscall {
+        // SAFETY: the child runs `exit_at_once` on its own stack (or a copy of ours without
+        // CLONE_VM); every pointer the flags hand the kernel is valid for as long as the
+        // child may use it: the stack is kept until the child is gone.
+        Syscall::Clone => unsafe {
+            raw::clone_unchecked(
+                combo.flags,
+                combo.exit_signal,
+                stack_top,
+                ptid,
+                ctid,
+                tls,
+                func,
+                ptr::null_mut(),
+            )
+        },
+        Syscall::Clone3 => {
+            let mut args = CloneArgs::new(combo.flags, combo.exit_signal);
+            args.pidfd = pidfd as u64;
+            args.parent_tid = ptid as u64;
+            args.child_tid = ctid as u64;
+            args.tls = tls as u64;
+            if let Some(stack) = &stack {
+                args.stack = stack.bottom() as u64;
+                args.stack_size = (stack_top as usize - stack.bottom() as usize) as u64;
+            }
+            args.cgroup = env.cgroup_fd.unwrap_or(0) as u64;
+            // SAFETY: as for legacy clone.
+            unsafe { raw::clone3_unchecked(&mut args, SIZE_VER2, func, ptr::null_mut()) }
+        }
+    };
+    let pid = match result {
+        Ok(pid) => pid,
+        Err(errno) => return Outcome::Refused(errno),
+    };
+    if combo.flags.contains(CloneFlags::PIDFD) {
+        // SAFETY: reading back the word the kernel wrote (legacy: ptid; clone3: pidfd).
+        let fd = unsafe {
+            if combo.syscall == Syscall::Clone { *ptid } else { *pidfd }
+        };
+        let _ = crate::sys::fs::close(fd);
+    }
+    if combo.flags.contains(CloneFlags::THREAD) {
+        wait_thread_gone(pid);
+    } else if combo.flags.contains(CloneFlags::PARENT) {
+        // Not ours to wait for; a child sharing our memory may still run on its stack.
+        core::mem::forget(stack);
+        return Outcome::ParentMustReap(pid);
+    } else {
+        reap(pid);
+    }
+    drop(stack);
+    Outcome::Reaped
+}
+
+/// Waits for child `pid` of any exit signal, retrying on `EINTR`.
+pub fn reap(pid: Pid) {
+    loop {
+        match wait4(pid, WaitOptions::ALL) {
+            Err(Errno::EINTR) => continue,
+            _ => return,
+        }
+    }
+}
+
+/// Waits until thread `tid` of this process no longer exists (a thread is released by the
+/// kernel once it has exited, after which it can no longer touch its stack).
+fn wait_thread_gone(tid: Pid) {
+    // kill(tid, 0) finds a thread by its TID until the kernel releases it.
+    while crate::sys::signal::kill_probe(tid).is_ok() {
+        crate::sys::process::sched_yield();
+    }
+}

@@ -1,0 +1,162 @@
+//! The validator against the real kernel: at least 5,000 seeded random flag combinations,
+//! legacy clone() and clone3(), each run for real, the verdicts compared.
+//!
+//! The combos run in a forked runner (a clonekit child that makes only raw syscalls), so
+//! that children created with CLONE_PARENT become this test process's children and are
+//! reaped here by pid. Needs root (namespaces); under qemu-user it is skipped, because
+//! qemu-user refuses most of these flags itself (see abi.md): there, EINVAL proves nothing.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use clonekit::differential::{Combo, ComboGenerator, Env, Outcome, predict, reap, try_in_kernel};
+use clonekit::sys::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
+use clonekit::sys::process::geteuid;
+use clonekit::validate::{Caller, Syscall};
+use clonekit::{CloneFlags, Errno, ExitSignal, KernelVersion, raw};
+
+const COMBOS: usize = 5_000;
+const DEFAULT_SEED: u64 = 0x00c1_0e4b_17c0_ffee;
+
+/// One result slot in memory shared with the runner: the errno (0 = accepted), and the
+/// pid of a CLONE_PARENT child we must reap (0 if none).
+#[repr(C)]
+struct Slot {
+    errno: AtomicI32,
+    parent_pid: AtomicI32,
+}
+
+/// Why this test cannot run here, if it cannot.
+fn skip_reason() -> Option<&'static str> {
+    if geteuid() != 0 {
+        return Some("not root: the namespace flags need CAP_SYS_ADMIN");
+    }
+    let mut args = clonekit::CloneArgs::new(CloneFlags::empty(), ExitSignal::SIGCHLD);
+    args.exit_signal = 65; // refused before anything is created, whatever the kernel
+    unsafe extern "C" fn never(_: *mut core::ffi::c_void) -> i32 {
+        0
+    }
+    // SAFETY: an invalid exit signal: the kernel refuses before creating a child.
+    let probe = unsafe { raw::clone3_unchecked(&mut args, 88, never, core::ptr::null_mut()) };
+    if probe == Err(Errno::ENOSYS) {
+        return Some("qemu-user: clone3 is ENOSYS and most CLONE_* flags are refused by qemu itself");
+    }
+    None
+}
+
+/// A cgroup2 directory to test CLONE_INTO_CGROUP with: our own cgroup (moving a child into
+/// its parent's cgroup is always allowed).
+fn cgroup2_dir() -> Option<std::path::PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?.trim_start_matches('/').to_owned();
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    let root = mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_owned())
+    })?;
+    Some(std::path::Path::new(&root).join(rel))
+}
+
+#[test]
+fn validator_agrees_with_the_kernel_on_5000_combinations() {
+    if let Some(reason) = skip_reason() {
+        eprintln!("SKIP validator_agrees_with_the_kernel_on_5000_combinations: {reason}");
+        return;
+    }
+    let seed = std::env::var("CLONEKIT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SEED);
+    let cgroup = cgroup2_dir().and_then(|d| std::fs::File::open(d).ok());
+    let cgroup_fd = cgroup.as_ref().map(|f| std::os::fd::AsRawFd::as_raw_fd(f));
+    let env = Env {
+        kernel: KernelVersion::cached(),
+        caller: Caller { is_ns_init: false, ..Caller::PRIVILEGED },
+        cgroup_fd,
+    };
+    let mut generator = ComboGenerator::new(seed, cgroup_fd.is_some());
+    let combos: Vec<Combo> = (0..COMBOS).map(|_| generator.next_combo()).collect();
+
+    let len = COMBOS * std::mem::size_of::<Slot>();
+    let shared = mmap_anonymous(len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED)
+        .expect("shared result memory");
+    let slots: &[Slot] =
+        // SAFETY: a fresh, zeroed, shared mapping of COMBOS slots; Slot is two atomics.
+        unsafe { std::slice::from_raw_parts(shared.as_ptr().cast::<Slot>(), COMBOS) };
+
+    struct Job<'a> {
+        combos: &'a [Combo],
+        slots: &'a [Slot],
+        env: Env,
+    }
+    let job = Job { combos: &combos, slots, env };
+    unsafe extern "C" fn runner(arg: *mut core::ffi::c_void) -> i32 {
+        // SAFETY: `arg` is the Job on the parent's stack, which this fork-like child has a
+        // copy of; the slots are shared memory. Only clonekit runs here, never std.
+        let job = unsafe { &*(arg as *const Job) };
+        for (combo, slot) in job.combos.iter().zip(job.slots) {
+            match try_in_kernel(combo, &job.env) {
+                Outcome::Refused(errno) => slot.errno.store(errno.raw(), Ordering::Relaxed),
+                Outcome::Reaped => {}
+                Outcome::ParentMustReap(pid) => slot.parent_pid.store(pid, Ordering::Relaxed),
+            }
+        }
+        0
+    }
+    let started = std::time::Instant::now();
+    // SAFETY: fork-like (no CLONE_VM, no stack): the runner works on a copy of our memory
+    // plus the shared slots, and makes only raw syscalls.
+    let runner_pid = unsafe {
+        raw::clone(
+            CloneFlags::empty(),
+            ExitSignal::SIGCHLD,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            0,
+            runner,
+            &job as *const Job as *mut core::ffi::c_void,
+        )
+    }
+    .expect("fork the runner");
+    reap(runner_pid);
+    let mut reaped_for_runner = 0;
+    let mut disagreements = Vec::new();
+    let (mut accepted, mut refused) = (0, 0);
+    for (i, (combo, slot)) in combos.iter().zip(slots).enumerate() {
+        let parent_pid = slot.parent_pid.load(Ordering::Relaxed);
+        if parent_pid != 0 {
+            reap(parent_pid);
+            reaped_for_runner += 1;
+        }
+        let kernel = match slot.errno.load(Ordering::Relaxed) {
+            0 => Ok(()),
+            e => Err(Errno::from_raw(e)),
+        };
+        if kernel.is_ok() { accepted += 1 } else { refused += 1 }
+        let validator = predict(combo, &env);
+        if validator != kernel {
+            disagreements.push(format!(
+                "#{i} {:?} {:?} exit_signal {}: validator {validator:?}, kernel {kernel:?}",
+                combo.syscall,
+                combo.flags,
+                combo.exit_signal.raw()
+            ));
+        }
+    }
+    let elapsed = started.elapsed();
+    // SAFETY: the runner is gone; nothing else uses the mapping.
+    unsafe { munmap(shared.as_ptr().cast(), len) }.unwrap();
+    eprintln!(
+        "differential: {COMBOS} combos (seed {seed:#x}, kernel {}), {accepted} accepted, \
+         {refused} refused, {reaped_for_runner} CLONE_PARENT children reaped, {:.1?}",
+        env.kernel, elapsed
+    );
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements (seed {seed:#x}):\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    assert!(accepted > COMBOS / 10 && refused > COMBOS / 10, "the generator covers both verdicts");
+    let _ = Syscall::Clone;
+}
