@@ -24,12 +24,30 @@ impl Arch {
         }
     }
 
+    /// The Rust target triple the crate and the init binary are built for.
+    pub fn triple(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+            Arch::Aarch64 => "aarch64-unknown-linux-gnu",
+            Arch::Riscv64 => "riscv64gc-unknown-linux-gnu",
+        }
+    }
+
     /// Debian's architecture name (`dpkg --print-architecture`).
     pub fn debian(self) -> &'static str {
         match self {
             Arch::X86_64 => "amd64",
             Arch::Aarch64 => "arm64",
             Arch::Riscv64 => "riscv64",
+        }
+    }
+
+    /// The binutils `strip` that understands this architecture's ELF files.
+    pub fn strip_tool(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "strip",
+            Arch::Aarch64 => "aarch64-linux-gnu-strip",
+            Arch::Riscv64 => "riscv64-linux-gnu-strip",
         }
     }
 }

@@ -1,13 +1,30 @@
-//! `build <arch>`: the static init binary and the initramfs that carries it.
+//! `build <arch>`: the static init binary and the initramfs that carries it as `/init`.
 
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{steps, workspace};
+use crate::arch::Arch;
+use crate::{newc, progress, steps, workspace};
 
 /// The package (and binary) name of the guest init.
 pub const INIT_PACKAGE: &str = "init-demo";
+
+/// The cargo profile the init is built in (defined in the root `Cargo.toml`).
+pub const INIT_PROFILE: &str = "init";
+
+/// The error every command gives while the init crate does not exist.
+pub const NOT_BUILT_YET: &str = "init-demo is not built yet (issue 4)";
+
+/// An initramfs ready to boot.
+#[derive(Debug)]
+pub struct Initramfs {
+    pub path: PathBuf,
+    /// Size of `/init` inside it (the stripped binary for init-demo).
+    pub init_size: u64,
+}
 
 /// Whether the workspace has an `init-demo` package yet.
 pub fn init_demo_exists() -> Result<bool> {
@@ -30,4 +47,159 @@ pub fn init_demo_exists() -> Result<bool> {
     }
     let json = String::from_utf8_lossy(&out.stdout);
     Ok(json.contains(&format!("\"name\":\"{INIT_PACKAGE}\",\"version\"")))
+}
+
+/// `CARGO_TARGET_<TRIPLE>_<KEY>` for a target triple.
+fn target_env(triple: &str, key: &str) -> String {
+    format!(
+        "CARGO_TARGET_{}_{key}",
+        triple.to_ascii_uppercase().replace(['-', '.'], "_")
+    )
+}
+
+/// The cargo invocation that builds the init for `arch`: a static, non-PIE executable
+/// linked by the toolchain's own rust-lld, so no cross C toolchain is involved (see
+/// shared notes, toolchain.md: without these flags the output is static-pie and nothing
+/// applies its relocations).
+pub fn cargo_build_command(arch: Arch) -> Command {
+    let triple = arch.triple();
+    let mut cmd = Command::new(steps::cargo_bin());
+    cmd.args(["build", "-p", INIT_PACKAGE, "--profile", INIT_PROFILE])
+        .args(["--target", triple])
+        .env(target_env(triple, "LINKER"), "rust-lld")
+        .env(
+            target_env(triple, "RUSTFLAGS"),
+            "-C relocation-model=static -C target-feature=+crt-static",
+        )
+        .env("CARGO_TARGET_DIR", workspace::init_target_dir())
+        // A global RUSTFLAGS would replace the per-target flags above.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .current_dir(workspace::root());
+    cmd
+}
+
+/// Builds init-demo for `arch`, strips it and packs `target/qemu/<arch>/initramfs.cpio`.
+pub fn build(arch: Arch) -> Result<Initramfs> {
+    if !init_demo_exists()? {
+        bail!("{NOT_BUILT_YET}: the workspace has no `{INIT_PACKAGE}` package");
+    }
+    progress::line(format_args!("build: {INIT_PACKAGE} for {arch}"));
+    let status = cargo_build_command(arch)
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build -p {INIT_PACKAGE} for {arch} failed ({status})");
+    }
+    let binary = workspace::init_target_dir()
+        .join(arch.triple())
+        .join(INIT_PROFILE)
+        .join(INIT_PACKAGE);
+    let out_dir = arch_dir(arch)?;
+    let stripped = out_dir.join(format!("{INIT_PACKAGE}.stripped"));
+    let status = Command::new(arch.strip_tool())
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&binary)
+        .status()
+        .with_context(|| {
+            format!(
+                "running {} (cargo qemu setup installs it)",
+                arch.strip_tool()
+            )
+        })?;
+    if !status.success() {
+        bail!(
+            "{} {} failed ({status})",
+            arch.strip_tool(),
+            binary.display()
+        );
+    }
+    let initramfs = pack(arch, &stripped, "initramfs.cpio")?;
+    progress::line(format_args!(
+        "build: {} is {} bytes stripped ({} unstripped); {}",
+        INIT_PACKAGE,
+        initramfs.init_size,
+        fs::metadata(&binary).map(|m| m.len()).unwrap_or(0),
+        initramfs.path.display()
+    ));
+    Ok(initramfs)
+}
+
+/// Packs any init binary (`boot --init <path>`) into `target/qemu/<arch>/initramfs-custom.cpio`.
+pub fn pack_custom(arch: Arch, init: &Path) -> Result<Initramfs> {
+    pack(arch, init, "initramfs-custom.cpio")
+}
+
+fn arch_dir(arch: Arch) -> Result<PathBuf> {
+    let dir = workspace::qemu_dir().join(arch.name());
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn pack(arch: Arch, init: &Path, name: &str) -> Result<Initramfs> {
+    let bytes = fs::read(init).with_context(|| format!("reading {}", init.display()))?;
+    if !bytes.starts_with(b"\x7fELF") {
+        bail!("{} is not an ELF executable", init.display());
+    }
+    let path = arch_dir(arch)?.join(name);
+    fs::write(&path, newc::initramfs(&bytes))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(Initramfs {
+        path,
+        init_size: bytes.len() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_target_env_names_follow_cargo_spelling() {
+        assert_eq!(
+            target_env("riscv64gc-unknown-linux-gnu", "LINKER"),
+            "CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_GNU_LINKER"
+        );
+    }
+
+    #[test]
+    fn init_is_built_static_with_rust_lld_in_its_own_target_dir() {
+        let cmd = cargo_build_command(Arch::Aarch64);
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "build",
+                "-p",
+                "init-demo",
+                "--profile",
+                "init",
+                "--target",
+                "aarch64-unknown-linux-gnu"
+            ]
+        );
+        let env = |key: &str| {
+            cmd.get_envs()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
+        };
+        assert_eq!(
+            env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER").as_deref(),
+            Some("rust-lld")
+        );
+        assert!(
+            env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS")
+                .unwrap()
+                .contains("relocation-model=static")
+        );
+        assert!(
+            env("CARGO_TARGET_DIR")
+                .unwrap()
+                .ends_with("target/init-demo")
+        );
+    }
 }

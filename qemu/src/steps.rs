@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::{progress, setup, workspace};
+use crate::arch::Arch;
+use crate::boot::BootOptions;
+use crate::{boot, kernel, progress, setup, workspace};
 
 /// What a step does.
 pub enum Action {
@@ -16,6 +18,9 @@ pub enum Action {
         args: &'static [&'static str],
         env: &'static [(&'static str, &'static str)],
     },
+    /// `cargo qemu boot <arch> --kernel <kernel>`: build init-demo, boot it, check the
+    /// KTAP report.
+    Boot { arch: Arch, kernel: &'static str },
 }
 
 /// One check of `cargo qemu test`.
@@ -39,6 +44,13 @@ const fn cargo_env(
     Step {
         name,
         action: Action::Cargo { args, env },
+    }
+}
+
+const fn boot(name: &'static str, arch: Arch, kernel: &'static str) -> Step {
+    Step {
+        name,
+        action: Action::Boot { arch, kernel },
     }
 }
 
@@ -112,6 +124,11 @@ pub const STEPS: &[Step] = &[
             "riscv64gc-unknown-linux-gnu",
         ],
     ),
+    boot("boot x86_64 6.12", Arch::X86_64, "6.12"),
+    boot("boot aarch64 6.12", Arch::Aarch64, "6.12"),
+    boot("boot riscv64 6.12", Arch::Riscv64, "6.12"),
+    boot("boot x86_64 6.1", Arch::X86_64, "6.1"),
+    boot("boot aarch64 6.1", Arch::Aarch64, "6.1"),
 ];
 
 /// The outcome of one step.
@@ -177,12 +194,17 @@ fn describe(action: &Action) -> String {
             let env: String = env.iter().map(|(k, v)| format!("{k}=\"{v}\" ")).collect();
             format!("{env}cargo {}", args.join(" "))
         }
+        Action::Boot { arch, kernel } => format!("cargo qemu boot {arch} --kernel {kernel}"),
     }
 }
 
 fn run_action(action: &Action) -> Result<()> {
     match action {
         Action::Cargo { args, env } => run_cargo(args, env),
+        Action::Boot { arch, kernel } => {
+            let boot = boot::run(&BootOptions::new(*arch, kernel::release(kernel)?))?;
+            boot.verdict.map_err(anyhow::Error::msg)
+        }
     }
 }
 
@@ -247,6 +269,38 @@ fn print_summary(outcomes: &[Outcome]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_cross_target_is_built_and_tested() {
+        for arch in Arch::ALL {
+            let uses = |verb: &str| {
+                STEPS.iter().any(|s| match &s.action {
+                    Action::Cargo { args, .. } => args[0] == verb && args.contains(&arch.triple()),
+                    Action::Boot { .. } => false,
+                })
+            };
+            assert!(uses("build"), "no build step for {arch}");
+            if arch != Arch::X86_64 {
+                assert!(uses("test"), "no cross test step for {arch}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_boot_step_names_a_kernel_that_has_its_arch() {
+        let mut boots = 0;
+        for step in STEPS {
+            if let Action::Boot { arch, kernel } = &step.action {
+                boots += 1;
+                assert!(
+                    kernel::release(kernel).unwrap().package(*arch).is_ok(),
+                    "{}",
+                    step.name
+                );
+            }
+        }
+        assert_eq!(boots, 5);
+    }
 
     #[test]
     fn step_names_are_unique() {

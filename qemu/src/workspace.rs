@@ -12,3 +12,15 @@ pub fn root() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or(manifest_dir)
 }
+
+/// `target/qemu/`: serial logs and initramfs images (under the workspace, never the
+/// cache: they are products of this checkout).
+pub fn qemu_dir() -> PathBuf {
+    root().join("target").join("qemu")
+}
+
+/// The init binary's own target directory, kept apart from the host build so the
+/// `init` profile's static, rust-lld-linked artifacts never mix with the host ones.
+pub fn init_target_dir() -> PathBuf {
+    root().join("target").join("init-demo")
+}

@@ -1,0 +1,631 @@
+//! A KTAP v1 parser for the report the guest prints on its console.
+//!
+//! Format (Documentation/dev-tools/ktap.rst): a version line `KTAP version 1`, a plan
+//! `1..N`, result lines `ok|not ok N name [# SKIP reason]`, `# ` diagnostic lines, and
+//! subtests indented by two spaces with their own version line and plan, closed by their
+//! parent's result line. `Bail out!` aborts. Anything else (kernel log lines, firmware
+//! banners before the version line) is ignored, and `\r` is stripped.
+//!
+//! Besides the results, the parser decides whether the report is *complete*: started,
+//! with a plan at every level, every plan met, every subtest closed by its result line.
+//! A report that never started or stopped half way is a [`Problem`], never a pass.
+
+use std::fmt;
+
+/// The outcome of one test or subtest case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    NotOk,
+    /// `# SKIP` directive (on `ok` or `not ok`).
+    Skip,
+}
+
+/// One result line, with the diagnostics printed before it and its subtests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestResult {
+    pub number: usize,
+    pub name: String,
+    pub status: Status,
+    /// The text after `# SKIP` (or another directive).
+    pub directive: Option<String>,
+    /// `# ` lines printed (at this test's level) since the previous result line.
+    pub diagnostics: Vec<String>,
+    /// The cases of a test that has subtests.
+    pub subtests: Vec<TestResult>,
+}
+
+/// Why a report is not a complete one: each rule has a name a user sees in the error and
+/// a test names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// No `KTAP version 1` line at all: the init never ran, or printed nothing.
+    NeverStarted,
+    /// A level without a `1..N` plan.
+    NoPlan { level: String },
+    /// Fewer results than planned: the output stopped half way.
+    Stopped {
+        level: String,
+        seen: usize,
+        planned: usize,
+    },
+    /// More results than planned.
+    TooMany {
+        level: String,
+        seen: usize,
+        planned: usize,
+    },
+    /// A subtest block whose parent result line never came.
+    NoSummary { level: String },
+    /// A result numbered out of sequence.
+    OutOfOrder {
+        level: String,
+        expected: usize,
+        found: usize,
+    },
+    /// `Bail out!` (with its reason).
+    BailOut { reason: String },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::NeverStarted => write!(
+                f,
+                "the KTAP report never started (no `KTAP version 1` line)"
+            ),
+            Problem::NoPlan { level } => write!(f, "{level} has no plan line (`1..N`)"),
+            Problem::Stopped {
+                level,
+                seen,
+                planned,
+            } => {
+                write!(f, "{level} stopped half way: {seen} of {planned} results")
+            }
+            Problem::TooMany {
+                level,
+                seen,
+                planned,
+            } => {
+                write!(f, "{level} has {seen} results but planned {planned}")
+            }
+            Problem::NoSummary { level } => {
+                write!(f, "{level} was never closed by its result line")
+            }
+            Problem::OutOfOrder {
+                level,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "{level}: result numbered {found} where {expected} was expected"
+                )
+            }
+            Problem::BailOut { reason } => write!(f, "the guest bailed out: {reason}"),
+        }
+    }
+}
+
+/// Counts of leaf cases (a test with subtests counts its subtests, not itself).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub ok: usize,
+    pub not_ok: usize,
+    pub skip: usize,
+}
+
+/// A parsed report.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// The top-level results.
+    pub tests: Vec<TestResult>,
+    pub plan: Option<usize>,
+    /// Empty if and only if the report is complete.
+    pub problems: Vec<Problem>,
+    /// Index (0-based, in the input's lines) of the version line and of the line that
+    /// completed the report.
+    pub start_line: Option<usize>,
+    pub end_line: Option<usize>,
+}
+
+impl Report {
+    pub fn is_complete(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub fn counts(&self) -> Counts {
+        fn walk(tests: &[TestResult], c: &mut Counts) {
+            for t in tests {
+                if !t.subtests.is_empty() {
+                    walk(&t.subtests, c);
+                    continue;
+                }
+                match t.status {
+                    Status::Ok => c.ok += 1,
+                    Status::NotOk => c.not_ok += 1,
+                    Status::Skip => c.skip += 1,
+                }
+            }
+        }
+        let mut c = Counts::default();
+        walk(&self.tests, &mut c);
+        c
+    }
+
+    /// Every result (at any level) that is `not ok`, and, unless `allow_skip`, every
+    /// skipped leaf case: `(path, result)`.
+    pub fn failures(&self, allow_skip: bool) -> Vec<(String, &TestResult)> {
+        fn walk<'a>(
+            tests: &'a [TestResult],
+            prefix: &str,
+            allow_skip: bool,
+            out: &mut Vec<(String, &'a TestResult)>,
+        ) {
+            for t in tests {
+                let path = format!("{prefix}{}", t.name);
+                let leaf_skip = t.status == Status::Skip && t.subtests.is_empty();
+                if t.status == Status::NotOk || (leaf_skip && !allow_skip) {
+                    out.push((path.clone(), t));
+                }
+                walk(&t.subtests, &format!("{path}."), allow_skip, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.tests, "", allow_skip, &mut out);
+        out
+    }
+}
+
+/// One classified line (the indentation is handled by the caller).
+#[derive(Debug, PartialEq, Eq)]
+enum Line<'a> {
+    Version,
+    Plan(usize),
+    Result {
+        ok: bool,
+        number: usize,
+        description: &'a str,
+    },
+    Subtest(&'a str),
+    Diagnostic(&'a str),
+    BailOut(&'a str),
+    Unknown,
+}
+
+fn classify(content: &str) -> Line<'_> {
+    let content = content.trim_end();
+    if content.starts_with("KTAP version ") || content.starts_with("TAP version ") {
+        return Line::Version;
+    }
+    if let Some(n) = content.strip_prefix("1..")
+        && let Ok(n) = n.parse()
+    {
+        return Line::Plan(n);
+    }
+    if let Some(reason) = content.strip_prefix("Bail out!") {
+        return Line::BailOut(reason.trim());
+    }
+    if let Some(name) = content.strip_prefix("# Subtest:") {
+        return Line::Subtest(name.trim());
+    }
+    if content == "#" {
+        return Line::Diagnostic("");
+    }
+    if let Some(text) = content.strip_prefix("# ") {
+        return Line::Diagnostic(text);
+    }
+    let (ok, rest) = if let Some(rest) = content.strip_prefix("ok ") {
+        (true, rest)
+    } else if let Some(rest) = content.strip_prefix("not ok ") {
+        (false, rest)
+    } else {
+        return Line::Unknown;
+    };
+    let (number, description) = rest.split_once(' ').unwrap_or((rest, ""));
+    match number.parse() {
+        Ok(number) => Line::Result {
+            ok,
+            number,
+            description,
+        },
+        Err(_) => Line::Unknown,
+    }
+}
+
+/// `name # SKIP reason` -> (name, status, directive).
+fn split_description(ok: bool, description: &str) -> (String, Status, Option<String>) {
+    let split = description
+        .split_once(" # ")
+        .or_else(|| description.strip_prefix("# ").map(|d| ("", d)));
+    let (name, directive) = match split {
+        Some((name, directive)) => (name, Some(directive.trim().to_string())),
+        None => (description, None),
+    };
+    let name = name.trim().trim_start_matches("- ").trim().to_string();
+    let skip = directive
+        .as_deref()
+        .is_some_and(|d| d.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("skip")));
+    let status = match (skip, ok) {
+        (true, _) => Status::Skip,
+        (false, true) => Status::Ok,
+        (false, false) => Status::NotOk,
+    };
+    let directive = directive.map(|d| if skip { d[4..].trim().to_string() } else { d });
+    (name, status, directive)
+}
+
+/// An open level of the report: the top level, or a subtest block.
+#[derive(Default)]
+struct Group {
+    name: Option<String>,
+    plan: Option<usize>,
+    tests: Vec<TestResult>,
+    pending_diagnostics: Vec<String>,
+}
+
+impl Group {
+    fn level(&self, depth: usize) -> String {
+        match (&self.name, depth) {
+            (_, 0) => "the report".to_string(),
+            (Some(name), _) => format!("subtest `{name}`"),
+            (None, _) => format!("an unnamed subtest at depth {depth}"),
+        }
+    }
+
+    /// Plan problems of a finished or abandoned level.
+    fn check_plan(&self, depth: usize, problems: &mut Vec<Problem>) {
+        let level = self.level(depth);
+        let seen = self.tests.len();
+        match self.plan {
+            None => problems.push(Problem::NoPlan { level }),
+            Some(planned) if seen < planned => problems.push(Problem::Stopped {
+                level,
+                seen,
+                planned,
+            }),
+            Some(planned) if seen > planned => problems.push(Problem::TooMany {
+                level,
+                seen,
+                planned,
+            }),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Parses the console output of a guest (the whole of it: firmware, kernel log, report).
+pub fn parse(output: &str) -> Report {
+    let mut report = Report::default();
+    let mut stack: Vec<Group> = Vec::new();
+    let mut bailed = false;
+    for (index, raw) in output.split('\n').enumerate() {
+        let line = raw.replace('\r', "");
+        if report.start_line.is_none() {
+            // Firmware escape codes may precede the version line on the same line.
+            if line.contains("KTAP version ") {
+                report.start_line = Some(index);
+                stack.push(Group::default());
+            }
+            continue;
+        }
+        let content = line.trim_start_matches(' ');
+        let indent = line.len() - content.len();
+        let kind = classify(content);
+        if kind == Line::Unknown || indent % 2 != 0 {
+            continue;
+        }
+        let depth = indent / 2;
+        let current = stack.len() - 1;
+        if let Line::BailOut(reason) = kind {
+            report.problems.push(Problem::BailOut {
+                reason: reason.to_string(),
+            });
+            report.end_line = Some(index);
+            bailed = true;
+            break;
+        }
+        if depth > current + 1 {
+            continue; // deeper than anything open: not ours
+        }
+        if depth == current + 1 {
+            match kind {
+                // A new subtest block opens with its version, `# Subtest:` or plan line.
+                Line::Version | Line::Subtest(_) | Line::Plan(_) | Line::Result { .. } => {
+                    stack.push(Group::default())
+                }
+                _ => continue,
+            }
+        }
+        let group = &mut stack[depth];
+        match kind {
+            Line::Version => {}
+            Line::Subtest(name) if group.tests.is_empty() && group.name.is_none() => {
+                group.name = Some(name.to_string())
+            }
+            Line::Subtest(name) => group.pending_diagnostics.push(format!("Subtest: {name}")),
+            Line::Plan(n) if group.plan.is_none() => group.plan = Some(n),
+            Line::Plan(_) => {}
+            Line::Diagnostic(text) => group.pending_diagnostics.push(text.to_string()),
+            Line::Result {
+                ok,
+                number,
+                description,
+            } => {
+                // Close the levels below this one: the block right below is this test's
+                // subtests; anything deeper lost its own result line.
+                let mut children = None;
+                while stack.len() - 1 > depth {
+                    let child_depth = stack.len() - 1;
+                    let mut group = stack.pop().expect("deeper level");
+                    if child_depth == depth + 1 {
+                        children = Some(group);
+                    } else {
+                        if group.name.is_none() {
+                            group.name = Some(format!("(inside test {number})"));
+                        }
+                        report.problems.push(Problem::NoSummary {
+                            level: group.level(child_depth),
+                        });
+                        group.check_plan(child_depth, &mut report.problems);
+                    }
+                }
+                let (name, status, directive) = split_description(ok, description);
+                let subtests = match children {
+                    Some(mut block) => {
+                        block.name.get_or_insert_with(|| name.clone());
+                        block.check_plan(depth + 1, &mut report.problems);
+                        block.tests
+                    }
+                    None => Vec::new(),
+                };
+                let group = &mut stack[depth];
+                let expected = group.tests.len() + 1;
+                if number != expected {
+                    report.problems.push(Problem::OutOfOrder {
+                        level: group.level(depth),
+                        expected,
+                        found: number,
+                    });
+                }
+                group.tests.push(TestResult {
+                    number,
+                    name,
+                    status,
+                    directive,
+                    diagnostics: std::mem::take(&mut group.pending_diagnostics),
+                    subtests,
+                });
+                if depth == 0 && group.plan.is_some_and(|p| group.tests.len() >= p) {
+                    report.end_line = Some(index);
+                    break;
+                }
+            }
+            Line::BailOut(_) | Line::Unknown => unreachable!("handled above"),
+        }
+    }
+    if report.start_line.is_none() {
+        report.problems.push(Problem::NeverStarted);
+        return report;
+    }
+    if bailed {
+        // The bail-out is the problem; what was open is expected to be unfinished.
+        let top = stack.swap_remove(0);
+        report.plan = top.plan;
+        report.tests = top.tests;
+        return report;
+    }
+    // Whatever is still open at the end of the output.
+    while stack.len() > 1 {
+        let depth = stack.len() - 1;
+        let group = stack.pop().expect("open level");
+        report.problems.push(Problem::NoSummary {
+            level: group.level(depth),
+        });
+        group.check_plan(depth, &mut report.problems);
+    }
+    let top = stack.pop().expect("top level");
+    top.check_plan(0, &mut report.problems);
+    report.plan = top.plan;
+    report.tests = top.tests;
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMPLETE: &str = "\
+KTAP version 1
+1..2
+  KTAP version 1
+  # Subtest: threads
+  1..2
+  ok 1 shared_counter
+  ok 2 clone3
+ok 1 threads
+ok 2 pid1_reaps
+";
+
+    #[test]
+    fn complete_report_has_every_case_ok() {
+        let r = parse(COMPLETE);
+        assert!(r.is_complete(), "{:?}", r.problems);
+        assert_eq!(r.plan, Some(2));
+        assert_eq!(r.tests.len(), 2);
+        assert_eq!(r.tests[0].name, "threads");
+        assert_eq!(r.tests[0].subtests.len(), 2);
+        assert_eq!(r.tests[0].subtests[1].name, "clone3");
+        assert_eq!(
+            r.counts(),
+            Counts {
+                ok: 3,
+                not_ok: 0,
+                skip: 0
+            }
+        );
+        assert!(r.failures(false).is_empty());
+        assert_eq!((r.start_line, r.end_line), (Some(0), Some(8)));
+    }
+
+    #[test]
+    fn failing_case_is_reported_with_its_diagnostics() {
+        let log = "KTAP version 1\n1..2\n# expected 1, got 2\nnot ok 1 hostname_isolated\nok 2 - pid_is_1\n";
+        let r = parse(log);
+        assert!(r.is_complete());
+        assert_eq!(
+            r.counts(),
+            Counts {
+                ok: 1,
+                not_ok: 1,
+                skip: 0
+            }
+        );
+        let failures = r.failures(true);
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].0, "hostname_isolated");
+        assert_eq!(failures[0].1.diagnostics, ["expected 1, got 2"]);
+        assert_eq!(r.tests[1].name, "pid_is_1");
+    }
+
+    #[test]
+    fn skip_directive_counts_as_skip_and_fails_unless_allowed() {
+        let log = "KTAP version 1\n1..1\n  KTAP version 1\n  # Subtest: ns\n  1..2\n  ok 1 newuts\n  ok 2 newtime # SKIP CONFIG_TIME_NS not set\nok 1 ns\n";
+        let r = parse(log);
+        assert!(r.is_complete());
+        assert_eq!(
+            r.counts(),
+            Counts {
+                ok: 1,
+                not_ok: 0,
+                skip: 1
+            }
+        );
+        let case = &r.tests[0].subtests[1];
+        assert_eq!(case.status, Status::Skip);
+        assert_eq!(case.name, "newtime");
+        assert_eq!(case.directive.as_deref(), Some("CONFIG_TIME_NS not set"));
+        assert_eq!(r.failures(false)[0].0, "ns.newtime");
+        assert!(r.failures(true).is_empty());
+    }
+
+    #[test]
+    fn truncated_report_is_stopped_half_way() {
+        let cut = &COMPLETE[..COMPLETE.find("  ok 2 clone3").unwrap()];
+        let r = parse(cut);
+        assert!(!r.is_complete());
+        assert!(r.problems.contains(&Problem::NoSummary {
+            level: "subtest `threads`".into()
+        }));
+        assert!(r.problems.contains(&Problem::Stopped {
+            level: "subtest `threads`".into(),
+            seen: 1,
+            planned: 2
+        }));
+        assert!(r.problems.contains(&Problem::Stopped {
+            level: "the report".into(),
+            seen: 0,
+            planned: 2
+        }));
+    }
+
+    #[test]
+    fn report_cut_before_the_plan_has_no_plan() {
+        let r = parse("KTAP version 1\n");
+        assert_eq!(
+            r.problems,
+            [Problem::NoPlan {
+                level: "the report".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn missing_report_never_started() {
+        let r = parse(
+            "[    0.000000] Linux version 6.12\nKernel panic - not syncing: No working init found.\n",
+        );
+        assert_eq!(r.problems, [Problem::NeverStarted]);
+        assert_eq!(r.counts(), Counts::default());
+        assert_eq!(parse("").problems, [Problem::NeverStarted]);
+    }
+
+    #[test]
+    fn bail_out_stops_the_report_with_its_reason() {
+        let r = parse("KTAP version 1\n1..3\nok 1 a\nBail out! clone failed: ENOMEM\nok 2 b\n");
+        assert_eq!(
+            r.problems,
+            [Problem::BailOut {
+                reason: "clone failed: ENOMEM".into()
+            }]
+        );
+        assert_eq!(r.tests.len(), 1);
+    }
+
+    #[test]
+    fn too_many_and_out_of_order_results_are_problems() {
+        let r = parse("KTAP version 1\n1..1\n  1..1\n  ok 1 x\n  ok 2 y\nok 1 a\n");
+        assert!(r.problems.contains(&Problem::TooMany {
+            level: "subtest `a`".into(),
+            seen: 2,
+            planned: 1
+        }));
+        let r = parse("KTAP version 1\n1..2\nok 2 b\nok 1 a\n");
+        assert!(matches!(
+            r.problems[0],
+            Problem::OutOfOrder {
+                expected: 1,
+                found: 2,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn noisy_console_with_firmware_banner_kernel_log_and_crlf_parses() {
+        let log = "\
+\x1b[2J\x1b[01;01HSeaBIOS (version 1.16.2-debian-1.16.2-1)\r
+\r
+OpenSBI v1.1\r
+   ____                    _____ ____ _____\r
+Platform Name             : riscv-virtio,qemu\r
+[    0.000000] Linux version 6.12.57+deb13-riscv64\r
+\x1b[0m\x1b[?7hKTAP version 1\r
+1..2\r
+[    1.234567] random: crng init done\r
+  KTAP version 1\r
+  # Subtest: threads\r
+  1..1\r
+[    1.300000] clocksource: Switched to clocksource riscv_clocksource\r
+  ok 1 shared_counter\r
+ok 1 threads\r
+# diagnostic at top\r
+ok 2 pid1_reaps # SKIP not applicable\r
+[    2.000000] reboot: Power down\r
+";
+        let r = parse(log);
+        assert!(r.is_complete(), "{:?}", r.problems);
+        assert_eq!(
+            r.counts(),
+            Counts {
+                ok: 1,
+                not_ok: 0,
+                skip: 1
+            }
+        );
+        assert_eq!(r.tests[1].diagnostics, ["diagnostic at top"]);
+        assert_eq!(r.start_line, Some(6));
+        assert_eq!(r.end_line, Some(16));
+    }
+
+    #[test]
+    fn problems_read_as_sentences() {
+        let p = Problem::Stopped {
+            level: "the report".into(),
+            seen: 3,
+            planned: 5,
+        };
+        assert_eq!(p.to_string(), "the report stopped half way: 3 of 5 results");
+        assert!(Problem::NeverStarted.to_string().contains("never started"));
+    }
+}
