@@ -53,17 +53,47 @@ const_assert_eq!(size_of::<CloneArgs>(), SIZE_VER2);
 const_assert_eq!(SIZE_VER0, 64);
 const_assert_eq!(SIZE_VER1, 80);
 const_assert_eq!(SIZE_VER2, 88);
-const_assert_eq!(offset_of!(CloneArgs, flags), offset_of!(k::clone_args, flags));
-const_assert_eq!(offset_of!(CloneArgs, pidfd), offset_of!(k::clone_args, pidfd));
-const_assert_eq!(offset_of!(CloneArgs, child_tid), offset_of!(k::clone_args, child_tid));
-const_assert_eq!(offset_of!(CloneArgs, parent_tid), offset_of!(k::clone_args, parent_tid));
-const_assert_eq!(offset_of!(CloneArgs, exit_signal), offset_of!(k::clone_args, exit_signal));
-const_assert_eq!(offset_of!(CloneArgs, stack), offset_of!(k::clone_args, stack));
-const_assert_eq!(offset_of!(CloneArgs, stack_size), offset_of!(k::clone_args, stack_size));
+const_assert_eq!(
+    offset_of!(CloneArgs, flags),
+    offset_of!(k::clone_args, flags)
+);
+const_assert_eq!(
+    offset_of!(CloneArgs, pidfd),
+    offset_of!(k::clone_args, pidfd)
+);
+const_assert_eq!(
+    offset_of!(CloneArgs, child_tid),
+    offset_of!(k::clone_args, child_tid)
+);
+const_assert_eq!(
+    offset_of!(CloneArgs, parent_tid),
+    offset_of!(k::clone_args, parent_tid)
+);
+const_assert_eq!(
+    offset_of!(CloneArgs, exit_signal),
+    offset_of!(k::clone_args, exit_signal)
+);
+const_assert_eq!(
+    offset_of!(CloneArgs, stack),
+    offset_of!(k::clone_args, stack)
+);
+const_assert_eq!(
+    offset_of!(CloneArgs, stack_size),
+    offset_of!(k::clone_args, stack_size)
+);
 const_assert_eq!(offset_of!(CloneArgs, tls), offset_of!(k::clone_args, tls));
-const_assert_eq!(offset_of!(CloneArgs, set_tid), offset_of!(k::clone_args, set_tid));
-const_assert_eq!(offset_of!(CloneArgs, set_tid_size), offset_of!(k::clone_args, set_tid_size));
-const_assert_eq!(offset_of!(CloneArgs, cgroup), offset_of!(k::clone_args, cgroup));
+const_assert_eq!(
+    offset_of!(CloneArgs, set_tid),
+    offset_of!(k::clone_args, set_tid)
+);
+const_assert_eq!(
+    offset_of!(CloneArgs, set_tid_size),
+    offset_of!(k::clone_args, set_tid_size)
+);
+const_assert_eq!(
+    offset_of!(CloneArgs, cgroup),
+    offset_of!(k::clone_args, cgroup)
+);
 // Version 0 ends after `tls`, version 1 after `set_tid_size`, version 2 after `cgroup`.
 const_assert_eq!(offset_of!(CloneArgs, tls) + 8, SIZE_VER0);
 const_assert_eq!(offset_of!(CloneArgs, set_tid_size) + 8, SIZE_VER1);

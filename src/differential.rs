@@ -87,7 +87,10 @@ const FLAG_ODDS: [(CloneFlags, u32); 28] = [
 impl ComboGenerator {
     /// A generator from `seed`; `with_cgroup` lets it draw `CLONE_INTO_CGROUP`.
     pub fn new(seed: u64, with_cgroup: bool) -> ComboGenerator {
-        ComboGenerator { state: seed | 1, with_cgroup }
+        ComboGenerator {
+            state: seed | 1,
+            with_cgroup,
+        }
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -105,7 +108,11 @@ impl ComboGenerator {
 
     /// The next combo.
     pub fn next_combo(&mut self) -> Combo {
-        let syscall = if self.chance(128) { Syscall::Clone } else { Syscall::Clone3 };
+        let syscall = if self.chance(128) {
+            Syscall::Clone
+        } else {
+            Syscall::Clone3
+        };
         let mut flags = CloneFlags::empty();
         for (flag, odds) in FLAG_ODDS {
             if self.chance(odds) {
@@ -125,7 +132,11 @@ impl ComboGenerator {
             1 => ExitSignal::SIGCHLD,
             _ => ExitSignal::new(Signal::SIGURG.raw() as u32).unwrap_or(ExitSignal::SIGCHLD),
         };
-        Combo { syscall, flags, exit_signal }
+        Combo {
+            syscall,
+            flags,
+            exit_signal,
+        }
     }
 }
 
@@ -194,13 +205,25 @@ pub fn try_in_kernel(combo: &Combo, env: &Env) -> Outcome {
     } else {
         None
     };
-    let mut local = Scratch { ptid: 0, ctid: 0, pidfd: -1, tls: [0; 6] };
+    let mut local = Scratch {
+        ptid: 0,
+        ctid: 0,
+        pidfd: -1,
+        tls: [0; 6],
+    };
     let (scratch, stack_top): (*mut Scratch, *mut u8) = match &stack {
         Some(stack) => {
             let at = (stack.top() as usize - core::mem::size_of::<Scratch>()) & !63;
             let at = at as *mut Scratch;
             // SAFETY: `at` lies inside the stack, aligned, and nothing else uses it yet.
-            unsafe { at.write(Scratch { ptid: 0, ctid: 0, pidfd: -1, tls: [0; 6]}) };
+            unsafe {
+                at.write(Scratch {
+                    ptid: 0,
+                    ctid: 0,
+                    pidfd: -1,
+                    tls: [0; 6],
+                })
+            };
             (at, at.cast())
         }
         None => (&mut local, ptr::null_mut()),
@@ -254,7 +277,11 @@ pub fn try_in_kernel(combo: &Combo, env: &Env) -> Outcome {
     if combo.flags.contains(CloneFlags::PIDFD) {
         // SAFETY: reading back the word the kernel wrote (legacy: ptid; clone3: pidfd).
         let fd = unsafe {
-            if combo.syscall == Syscall::Clone { *ptid } else { *pidfd }
+            if combo.syscall == Syscall::Clone {
+                *ptid
+            } else {
+                *pidfd
+            }
         };
         let _ = crate::sys::fs::close(fd);
     }

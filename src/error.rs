@@ -44,7 +44,10 @@ impl fmt::Display for Error {
         match self {
             Error::Flags(rule) => write!(f, "refused before the syscall: {rule}"),
             Error::ManagedFlags(flags) => {
-                write!(f, "{flags:?} are set by this API itself and cannot be passed")
+                write!(
+                    f,
+                    "{flags:?} are set by this API itself and cannot be passed"
+                )
             }
             Error::StackRequired => {
                 f.write_str("CLONE_VM without a child stack would share the parent's stack")

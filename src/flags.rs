@@ -251,8 +251,14 @@ mod tests {
         assert_eq!(ExitSignal::new(0), Ok(ExitSignal::NONE));
         assert_eq!(ExitSignal::new(17), Ok(ExitSignal::SIGCHLD));
         assert_eq!(ExitSignal::new(64).map(ExitSignal::raw), Ok(64));
-        assert_eq!(ExitSignal::new(65), Err(FlagError::ExitSignalOutOfRange(65)));
-        assert_eq!(ExitSignal::new(255), Err(FlagError::ExitSignalOutOfRange(255)));
+        assert_eq!(
+            ExitSignal::new(65),
+            Err(FlagError::ExitSignalOutOfRange(65))
+        );
+        assert_eq!(
+            ExitSignal::new(255),
+            Err(FlagError::ExitSignalOutOfRange(255))
+        );
     }
 
     #[test]

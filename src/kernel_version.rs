@@ -36,7 +36,11 @@ impl KernelVersion {
 
     /// A version from its three numbers.
     pub const fn new(major: u16, minor: u16, patch: u16) -> KernelVersion {
-        KernelVersion { major, minor, patch }
+        KernelVersion {
+            major,
+            minor,
+            patch,
+        }
     }
 
     /// Parses a `uname -r` release string such as `6.12.117+deb13-amd64` or `6.1.0-56-arm64`:
@@ -109,7 +113,10 @@ mod tests {
     #[test]
     fn parses_debian_and_upstream_release_strings() {
         let v = |s: &str| KernelVersion::parse(s.as_bytes());
-        assert_eq!(v("6.12.117+deb13-amd64"), Some(KernelVersion::new(6, 12, 117)));
+        assert_eq!(
+            v("6.12.117+deb13-amd64"),
+            Some(KernelVersion::new(6, 12, 117))
+        );
         assert_eq!(v("6.1.0-56-arm64"), Some(KernelVersion::new(6, 1, 0)));
         assert_eq!(v("6.18.44-fc-v595"), Some(KernelVersion::new(6, 18, 44)));
         assert_eq!(v("5.10"), Some(KernelVersion::new(5, 10, 0)));

@@ -38,7 +38,8 @@ pub(crate) fn caller_for(flags: CloneFlags) -> Caller {
     let namespaces = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
     Caller {
         is_ns_init: flags.contains(CloneFlags::PARENT) && crate::sys::process::getpid() == 1,
-        cap_sys_admin: !flags.intersects(namespaces) || crate::sys::process::capget(0)
+        cap_sys_admin: !flags.intersects(namespaces)
+            || crate::sys::process::capget(0)
                 .is_ok_and(|caps| caps.has_effective(crate::sys::process::CAP_SYS_ADMIN)),
         pid_ns_level: None,
         user_ns_level: None,

@@ -85,7 +85,11 @@ pub unsafe extern "C" fn start(sp: *const usize, main: fn(&Args) -> i32) -> ! {
     let args = unsafe {
         let argc = *sp;
         let argv = sp.add(1).cast::<*const c_char>();
-        Args { argc, argv, envp: argv.add(argc + 1) }
+        Args {
+            argc,
+            argv,
+            envp: argv.add(argc + 1),
+        }
     };
     let tid = crate::sys::process::gettid() as u32;
     // SAFETY: single-threaded start: nothing else refers to MAIN_TCB yet; it is static, so

@@ -84,26 +84,45 @@ impl Stack {
     /// guard below it.
     pub fn new(size: usize) -> Result<Stack, StackError> {
         if size < Stack::MIN_SIZE {
-            return Err(StackError::TooSmall { size, min: Stack::MIN_SIZE });
+            return Err(StackError::TooSmall {
+                size,
+                min: Stack::MIN_SIZE,
+            });
         }
-        let size = size.checked_next_multiple_of(4096).ok_or(StackError::TooLarge(size))?;
-        let len = size.checked_add(GUARD_SIZE).ok_or(StackError::TooLarge(size))?;
+        let size = size
+            .checked_next_multiple_of(4096)
+            .ok_or(StackError::TooLarge(size))?;
+        let len = size
+            .checked_add(GUARD_SIZE)
+            .ok_or(StackError::TooLarge(size))?;
         // Map it all inaccessible, then open the part above the guard: the guard never
         // exists as writable memory, even for an instant.
-        let map = mm::mmap_anonymous(len, ProtFlags::empty(), MapFlags::NORESERVE | MapFlags::STACK)
-            .map_err(StackError::Map)?;
+        let map = mm::mmap_anonymous(
+            len,
+            ProtFlags::empty(),
+            MapFlags::NORESERVE | MapFlags::STACK,
+        )
+        .map_err(StackError::Map)?;
         // SAFETY: `map` is a fresh mapping of `len` bytes only this function knows of.
         let bottom = unsafe { map.add(GUARD_SIZE) };
         // SAFETY: the range lies inside our fresh mapping.
         let opened = unsafe {
-            mm::mprotect(bottom.as_ptr().cast(), size, ProtFlags::READ | ProtFlags::WRITE)
+            mm::mprotect(
+                bottom.as_ptr().cast(),
+                size,
+                ProtFlags::READ | ProtFlags::WRITE,
+            )
         };
         if let Err(errno) = opened {
             // SAFETY: nothing refers to the mapping yet.
             let _ = unsafe { mm::munmap(map.as_ptr().cast(), len) };
             return Err(StackError::Map(errno));
         }
-        Ok(Stack { bottom, size, memory: Memory::Mapped { map, len } })
+        Ok(Stack {
+            bottom,
+            size,
+            memory: Memory::Mapped { map, len },
+        })
     }
 
     /// Maps a stack of [`Stack::DEFAULT_SIZE`].
@@ -118,13 +137,20 @@ impl Stack {
         let addr = buffer.as_mut_ptr() as usize;
         let len = buffer.len();
         if len < Stack::MIN_SIZE {
-            return Err(StackError::TooSmall { size: len, min: Stack::MIN_SIZE });
+            return Err(StackError::TooSmall {
+                size: len,
+                min: Stack::MIN_SIZE,
+            });
         }
-        if addr % 16 != 0 || len % 16 != 0 {
+        if !addr.is_multiple_of(16) || !len.is_multiple_of(16) {
             return Err(StackError::Misaligned { addr, len });
         }
         let bottom = NonNull::from(buffer).cast::<u8>();
-        Ok(Stack { bottom, size: len, memory: Memory::Static })
+        Ok(Stack {
+            bottom,
+            size: len,
+            memory: Memory::Static,
+        })
     }
 
     /// The lowest usable address.
@@ -177,10 +203,16 @@ mod tests {
     fn sizes_below_the_minimum_are_refused() {
         assert_eq!(
             Stack::new(0).unwrap_err(),
-            StackError::TooSmall { size: 0, min: Stack::MIN_SIZE }
+            StackError::TooSmall {
+                size: 0,
+                min: Stack::MIN_SIZE
+            }
         );
         assert!(matches!(Stack::new(100), Err(StackError::TooSmall { .. })));
-        assert!(matches!(Stack::new(usize::MAX), Err(StackError::TooLarge(_))));
+        assert!(matches!(
+            Stack::new(usize::MAX),
+            Err(StackError::TooLarge(_))
+        ));
     }
 
     #[test]
@@ -202,12 +234,18 @@ mod tests {
         use std::boxed::Box;
         use std::vec;
         let small: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
-        assert!(matches!(Stack::from_static(small), Err(StackError::TooSmall { .. })));
+        assert!(matches!(
+            Stack::from_static(small),
+            Err(StackError::TooSmall { .. })
+        ));
         #[repr(align(16))]
         struct Aligned([u8; Stack::MIN_SIZE + 16]);
         let buf = Box::leak(Box::new(Aligned([0; Stack::MIN_SIZE + 16])));
         let misaligned = &mut buf.0[1..Stack::MIN_SIZE + 1];
-        assert!(matches!(Stack::from_static(misaligned), Err(StackError::Misaligned { .. })));
+        assert!(matches!(
+            Stack::from_static(misaligned),
+            Err(StackError::Misaligned { .. })
+        ));
         let buf = Box::leak(Box::new(Aligned([0; Stack::MIN_SIZE + 16])));
         let stack = Stack::from_static(&mut buf.0[..]).unwrap();
         assert!(!stack.has_guard());

@@ -87,6 +87,7 @@ pub fn current() -> Option<Pid> {
 /// After a fork-like clone (the child runs on a copy of the parent's memory, TCB included):
 /// makes the copied TCB hold the child's own TID, so [`current`] stays right in the child.
 /// Call it first thing in such a child; a no-op where the thread pointer is not clonekit's.
+#[allow(dead_code)] // Used by the process module.
 pub(crate) fn refresh_current_tid() {
     if let Some(tcb) = current_tcb() {
         let tid = crate::sys::process::gettid() as u32;
@@ -172,11 +173,17 @@ where
     let top = stack.top() as usize;
     let tcb_addr = (top - size_of::<Tcb>()) & !(align_of::<Tcb>() - 1);
     let closure_align = align_of::<F>().max(arch::STACK_ALIGNMENT);
-    let closure_addr = tcb_addr.checked_sub(size_of::<F>()).map(|a| a & !(closure_align - 1));
+    let closure_addr = tcb_addr
+        .checked_sub(size_of::<F>())
+        .map(|a| a & !(closure_align - 1));
     let sp = closure_addr.map(|a| a & !(arch::STACK_ALIGNMENT - 1));
     let needed = top - sp.unwrap_or(0) + MIN_FREE_STACK;
     let Some(sp) = sp.filter(|_| needed <= stack.size()) else {
-        return Err(StackError::TooSmall { size: stack.size(), min: needed }.into());
+        return Err(StackError::TooSmall {
+            size: stack.size(),
+            min: needed,
+        }
+        .into());
     };
     let closure_ptr = sp as *mut F;
     let tcb = tcb_addr as *mut Tcb;

@@ -242,10 +242,16 @@ impl fmt::Display for FlagError {
             }
             FlagError::Clone3Unsupported => f.write_str("clone3() needs Linux 5.3 or later"),
             FlagError::Clone3OnlyFlags(flags) => {
-                write!(f, "{flags:?} can only be passed to clone3(), not legacy clone()")
+                write!(
+                    f,
+                    "{flags:?} can only be passed to clone3(), not legacy clone()"
+                )
             }
             FlagError::Clone3ArgsTooSmall(size) => {
-                write!(f, "clone_args size {size} is below the first version's 64 bytes")
+                write!(
+                    f,
+                    "clone_args size {size} is below the first version's 64 bytes"
+                )
             }
             FlagError::Clone3ArgsTooLarge(size) => {
                 write!(f, "clone_args size {size} is larger than a page")
@@ -254,7 +260,10 @@ impl fmt::Display for FlagError {
                 f.write_str("clone_args has non-zero bytes past the fields this kernel knows")
             }
             FlagError::SetTidTooLong(n) => {
-                write!(f, "set_tid has {n} entries; at most 32 PID namespace levels exist")
+                write!(
+                    f,
+                    "set_tid has {n} entries; at most 32 PID namespace levels exist"
+                )
             }
             FlagError::SetTidMismatch => {
                 f.write_str("set_tid and set_tid_size must be given together")
@@ -323,7 +332,10 @@ impl fmt::Display for FlagError {
                 f.write_str("user namespaces nest at most 32 levels deep")
             }
             FlagError::NamespaceNeedsCapSysAdmin(flags) => {
-                write!(f, "{flags:?} needs CAP_SYS_ADMIN (or CLONE_NEWUSER alongside)")
+                write!(
+                    f,
+                    "{flags:?} needs CAP_SYS_ADMIN (or CLONE_NEWUSER alongside)"
+                )
             }
             FlagError::NewipcWithSysvsem => f.write_str(
                 "CLONE_NEWIPC and CLONE_SYSVSEM cannot be used together: the semaphore undo \
@@ -345,7 +357,8 @@ impl fmt::Display for FlagError {
 impl core::error::Error for FlagError {}
 
 /// Namespaces whose creation needs `CAP_SYS_ADMIN` (all but the user namespace).
-const PRIVILEGED_NAMESPACES: CloneFlags = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
+const PRIVILEGED_NAMESPACES: CloneFlags =
+    CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
 
 /// Flags and the first kernel that has them.
 const FLAG_INTRODUCED: [(CloneFlags, KernelVersion); 5] = [
@@ -430,8 +443,7 @@ fn check_clone3_args(request: &Request) -> Result<(), FlagError> {
     if flags.contains(CloneFlags::SIGHAND | CloneFlags::CLEAR_SIGHAND) {
         return Err(FlagError::ClearSighandWithSighand);
     }
-    if flags.intersects(CloneFlags::THREAD | CloneFlags::PARENT) && request.exit_signal.raw() != 0
-    {
+    if flags.intersects(CloneFlags::THREAD | CloneFlags::PARENT) && request.exit_signal.raw() != 0 {
         return Err(FlagError::ExitSignalWithThreadOrParent);
     }
     match (request.stack_given, shape.stack_size) {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use clonekit::differential::{Combo, ComboGenerator, Env, Outcome, predict, reap, try_in_kernel};
 use clonekit::sys::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 use clonekit::sys::process::geteuid;
-use clonekit::validate::{Caller, Syscall};
+use clonekit::validate::Caller;
 use clonekit::{CloneFlags, Errno, ExitSignal, KernelVersion, raw};
 
 const COMBOS: usize = 5_000;
@@ -38,7 +38,9 @@ fn skip_reason() -> Option<&'static str> {
     // SAFETY: an invalid exit signal: the kernel refuses before creating a child.
     let probe = unsafe { raw::clone3_unchecked(&mut args, 88, never, core::ptr::null_mut()) };
     if probe == Err(Errno::ENOSYS) {
-        return Some("qemu-user: clone3 is ENOSYS and most CLONE_* flags are refused by qemu itself");
+        return Some(
+            "qemu-user: clone3 is ENOSYS and most CLONE_* flags are refused by qemu itself",
+        );
     }
     None
 }
@@ -47,7 +49,11 @@ fn skip_reason() -> Option<&'static str> {
 /// its parent's cgroup is always allowed).
 fn cgroup2_dir() -> Option<std::path::PathBuf> {
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?.trim_start_matches('/').to_owned();
+    let rel = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))?
+        .trim_start_matches('/')
+        .to_owned();
     let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
     let root = mounts.lines().find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
@@ -67,10 +73,13 @@ fn validator_agrees_with_the_kernel_on_5000_combinations() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_SEED);
     let cgroup = cgroup2_dir().and_then(|d| std::fs::File::open(d).ok());
-    let cgroup_fd = cgroup.as_ref().map(|f| std::os::fd::AsRawFd::as_raw_fd(f));
+    let cgroup_fd = cgroup.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
     let env = Env {
         kernel: KernelVersion::cached(),
-        caller: Caller { is_ns_init: false, ..Caller::PRIVILEGED },
+        caller: Caller {
+            is_ns_init: false,
+            ..Caller::PRIVILEGED
+        },
         cgroup_fd,
     };
     let mut generator = ComboGenerator::new(seed, cgroup_fd.is_some());
@@ -88,7 +97,11 @@ fn validator_agrees_with_the_kernel_on_5000_combinations() {
         slots: &'a [Slot],
         env: Env,
     }
-    let job = Job { combos: &combos, slots, env };
+    let job = Job {
+        combos: &combos,
+        slots,
+        env,
+    };
     unsafe extern "C" fn runner(arg: *mut core::ffi::c_void) -> i32 {
         // SAFETY: `arg` is the Job on the parent's stack, which this fork-like child has a
         // copy of; the slots are shared memory. Only clonekit runs here, never std.
@@ -132,7 +145,11 @@ fn validator_agrees_with_the_kernel_on_5000_combinations() {
             0 => Ok(()),
             e => Err(Errno::from_raw(e)),
         };
-        if kernel.is_ok() { accepted += 1 } else { refused += 1 }
+        if kernel.is_ok() {
+            accepted += 1
+        } else {
+            refused += 1
+        }
         let validator = predict(combo, &env);
         if validator != kernel {
             disagreements.push(format!(
@@ -157,6 +174,8 @@ fn validator_agrees_with_the_kernel_on_5000_combinations() {
         disagreements.len(),
         disagreements.join("\n")
     );
-    assert!(accepted > COMBOS / 10 && refused > COMBOS / 10, "the generator covers both verdicts");
-    let _ = Syscall::Clone;
+    assert!(
+        accepted > COMBOS / 10 && refused > COMBOS / 10,
+        "the generator covers both verdicts"
+    );
 }

@@ -79,7 +79,11 @@ fn parent_settid_is_written_before_clone_returns() {
         )
     }
     .unwrap();
-    assert_eq!(PTID.load(Ordering::SeqCst), tid, "ptid holds the TID as clone returns");
+    assert_eq!(
+        PTID.load(Ordering::SeqCst),
+        tid,
+        "ptid holds the TID as clone returns"
+    );
     GATE.store(1, Ordering::Release);
     futex_wake(&GATE, 1, true).unwrap();
     wait_zero(&CTID);
@@ -98,7 +102,7 @@ fn child_settid_writes_the_tid_in_the_childs_memory() {
         0
     }
     let stack = Stack::new(64 * 1024).unwrap();
-    let flags = CloneFlags::NPTL_THREAD - CloneFlags::SETTLS - CloneFlags::PARENT_SETTID
+    let flags = (CloneFlags::NPTL_THREAD - CloneFlags::SETTLS - CloneFlags::PARENT_SETTID)
         | CloneFlags::CHILD_SETTID;
     // SAFETY: the child runs on `stack`, kept until the kernel clears WORD (it exited), and
     // touches only statics.
@@ -116,8 +120,16 @@ fn child_settid_writes_the_tid_in_the_childs_memory() {
     }
     .unwrap();
     wait_zero(&WORD);
-    assert_eq!(SEEN.load(Ordering::SeqCst), tid, "the child found its own TID at ctid");
-    assert_eq!(WORD.load(Ordering::SeqCst), 0, "and CLEARTID zeroed it on exit");
+    assert_eq!(
+        SEEN.load(Ordering::SeqCst),
+        tid,
+        "the child found its own TID at ctid"
+    );
+    assert_eq!(
+        WORD.load(Ordering::SeqCst),
+        0,
+        "and CLEARTID zeroed it on exit"
+    );
 }
 
 #[test]
@@ -130,7 +142,11 @@ fn join_waits_for_the_kernel_to_clear_the_tid_word() {
         7
     })
     .unwrap();
-    assert_eq!(handle.tid_word(), handle.tid() as u32, "PARENT_SETTID filled the TCB");
+    assert_eq!(
+        handle.tid_word(),
+        handle.tid() as u32,
+        "PARENT_SETTID filled the TCB"
+    );
     assert!(!handle.is_finished());
     RELEASE.store(1, Ordering::Release);
     futex_wake(&RELEASE, 1, true).unwrap();
@@ -188,7 +204,10 @@ fn a_threads_exit_leaves_the_process_running() {
         tries += 1;
         std::thread::yield_now();
     }
-    assert!(task_count() <= before, "the thread is gone from /proc/self/task");
+    assert!(
+        task_count() <= before,
+        "the thread is gone from /proc/self/task"
+    );
 }
 
 #[test]
@@ -211,6 +230,7 @@ fn the_child_stack_is_16_byte_aligned() {
     let stack = Stack::new(64 * 1024).unwrap();
     let flags = CloneFlags::NPTL_THREAD - CloneFlags::SETTLS - CloneFlags::PARENT_SETTID;
     // Hand the trampoline a top 8 bytes off alignment: it must realign.
+    // SAFETY: 8 bytes below the top is still inside the stack.
     let top = unsafe { stack.top().sub(8) };
     // SAFETY: the child runs on `stack`, kept until CLEARTID; touches only statics.
     unsafe {
@@ -261,7 +281,9 @@ fn bad_requests_are_refused_before_the_syscall() {
     ));
     // A closure too big for the stack it is given.
     let big = [7u8; 32 * 1024];
-    let r = Builder::new().stack_size(Stack::MIN_SIZE).spawn(move || big[0] as i32);
+    let r = Builder::new()
+        .stack_size(Stack::MIN_SIZE)
+        .spawn(move || big[0] as i32);
     assert!(matches!(r, Err(Error::Stack(_))), "{r:?}");
     // The raw entry point names the rule the kernel would trip.
     let stack = Stack::new(Stack::MIN_SIZE).unwrap();

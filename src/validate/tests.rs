@@ -127,7 +127,12 @@ fn pidfd_with_thread_depends_on_kernel_version() {
 fn parent_from_ns_init() {
     let mut init = legacy(CloneFlags::PARENT);
     init.caller.is_ns_init = true;
-    pair(FlagError::ParentFromNsInit, Errno::EINVAL, init, legacy(CloneFlags::PARENT));
+    pair(
+        FlagError::ParentFromNsInit,
+        Errno::EINVAL,
+        init,
+        legacy(CloneFlags::PARENT),
+    );
 }
 
 #[test]
@@ -137,11 +142,26 @@ fn clone3_size_rules() {
         r.clone3.size = size;
         r
     };
-    pair(FlagError::Clone3ArgsTooSmall(63), Errno::EINVAL, sized(63), sized(64));
-    pair(FlagError::Clone3ArgsTooLarge(4097), Errno::E2BIG, sized(4097), sized(4096));
+    pair(
+        FlagError::Clone3ArgsTooSmall(63),
+        Errno::EINVAL,
+        sized(63),
+        sized(64),
+    );
+    pair(
+        FlagError::Clone3ArgsTooLarge(4097),
+        Errno::E2BIG,
+        sized(4097),
+        sized(4096),
+    );
     let mut trailing = sized(96);
     trailing.clone3.trailing_nonzero = true;
-    pair(FlagError::Clone3TrailingBytes, Errno::E2BIG, trailing, sized(96));
+    pair(
+        FlagError::Clone3TrailingBytes,
+        Errno::E2BIG,
+        trailing,
+        sized(96),
+    );
 }
 
 #[test]
@@ -152,32 +172,67 @@ fn clone3_set_tid_rules() {
         r.clone3.set_tid_given = given;
         r
     };
-    pair(FlagError::SetTidTooLong(33), Errno::EINVAL, with(33, true), with(1, true));
-    pair(FlagError::SetTidMismatch, Errno::EINVAL, with(0, true), with(0, false));
-    pair(FlagError::SetTidMismatch, Errno::EINVAL, with(2, false), with(2, true));
+    pair(
+        FlagError::SetTidTooLong(33),
+        Errno::EINVAL,
+        with(33, true),
+        with(1, true),
+    );
+    pair(
+        FlagError::SetTidMismatch,
+        Errno::EINVAL,
+        with(0, true),
+        with(0, false),
+    );
+    pair(
+        FlagError::SetTidMismatch,
+        Errno::EINVAL,
+        with(2, false),
+        with(2, true),
+    );
     let mut deep = with(3, true);
     deep.caller.pid_ns_level = Some(0);
     let mut fits = with(2, true);
     fits.caller.pid_ns_level = Some(0);
-    pair(FlagError::SetTidDeeperThanNamespaces, Errno::EINVAL, deep, fits);
+    pair(
+        FlagError::SetTidDeeperThanNamespaces,
+        Errno::EINVAL,
+        deep,
+        fits,
+    );
     let mut unprivileged = with(1, true);
     unprivileged.caller.cap_sys_admin = false;
     unprivileged.flags = CloneFlags::empty();
     let mut in_new_userns = unprivileged;
     in_new_userns.flags = CloneFlags::NEWUSER;
-    pair(FlagError::SetTidNeedsPrivilege, Errno::EPERM, unprivileged, in_new_userns);
+    pair(
+        FlagError::SetTidNeedsPrivilege,
+        Errno::EPERM,
+        unprivileged,
+        in_new_userns,
+    );
 }
 
 #[test]
 fn clone3_into_cgroup_rules() {
     let mut v1 = clone3(CloneFlags::INTO_CGROUP);
     v1.clone3.size = 80;
-    pair(FlagError::IntoCgroupNeedsVer2, Errno::EINVAL, v1, clone3(CloneFlags::INTO_CGROUP));
+    pair(
+        FlagError::IntoCgroupNeedsVer2,
+        Errno::EINVAL,
+        v1,
+        clone3(CloneFlags::INTO_CGROUP),
+    );
     let mut bad_fd = clone3(CloneFlags::INTO_CGROUP);
     bad_fd.clone3.cgroup = 1 << 31;
     let mut good_fd = bad_fd;
     good_fd.clone3.cgroup = (1 << 31) - 1;
-    pair(FlagError::IntoCgroupBadFd(1 << 31), Errno::EINVAL, bad_fd, good_fd);
+    pair(
+        FlagError::IntoCgroupBadFd(1 << 31),
+        Errno::EINVAL,
+        bad_fd,
+        good_fd,
+    );
 }
 
 #[test]
@@ -234,20 +289,36 @@ fn clone3_stack_rules() {
         r.clone3.stack_size = size;
         r
     };
-    pair(FlagError::StackSizeWithoutStack, Errno::EINVAL, stack(false, 4096), stack(true, 4096));
-    pair(FlagError::StackWithoutSize, Errno::EINVAL, stack(true, 0), stack(false, 0));
+    pair(
+        FlagError::StackSizeWithoutStack,
+        Errno::EINVAL,
+        stack(false, 4096),
+        stack(true, 4096),
+    );
+    pair(
+        FlagError::StackWithoutSize,
+        Errno::EINVAL,
+        stack(true, 0),
+        stack(false, 0),
+    );
 }
 
 #[test]
 fn exit_signal_out_of_range() {
-    assert_eq!(ExitSignal::new(65), Err(FlagError::ExitSignalOutOfRange(65)));
+    assert_eq!(
+        ExitSignal::new(65),
+        Err(FlagError::ExitSignalOutOfRange(65))
+    );
     assert_eq!(FlagError::ExitSignalOutOfRange(65).errno(), Errno::EINVAL);
     assert!(ExitSignal::new(64).is_ok());
 }
 
 #[test]
 fn unknown_bits() {
-    assert_eq!(CloneFlags::try_from_bits(1 << 34), Err(FlagError::UnknownBits(1 << 34)));
+    assert_eq!(
+        CloneFlags::try_from_bits(1 << 34),
+        Err(FlagError::UnknownBits(1 << 34))
+    );
     assert_eq!(FlagError::UnknownBits(1 << 34).errno(), Errno::EINVAL);
     assert!(CloneFlags::try_from_bits(1 << 33).is_ok());
 }
@@ -261,7 +332,11 @@ fn clone3_needs_5_3() {
 
 #[test]
 fn flags_newer_than_the_kernel() {
-    let old = Request::clone3(CloneFlags::INTO_CGROUP, SIGCHLD, KernelVersion::new(5, 6, 0));
+    let old = Request::clone3(
+        CloneFlags::INTO_CGROUP,
+        SIGCHLD,
+        KernelVersion::new(5, 6, 0),
+    );
     let new = Request::clone3(CloneFlags::INTO_CGROUP, SIGCHLD, KernelVersion::V5_7);
     let rule = FlagError::NeedsKernel {
         flags: CloneFlags::INTO_CGROUP,
@@ -270,14 +345,26 @@ fn flags_newer_than_the_kernel() {
     pair(rule, Errno::EINVAL, old, new);
     let old = Request::legacy(CloneFlags::PIDFD, SIGCHLD, KernelVersion::new(5, 1, 0));
     let new = Request::legacy(CloneFlags::PIDFD, SIGCHLD, KernelVersion::V5_2);
-    let rule = FlagError::NeedsKernel { flags: CloneFlags::PIDFD, since: KernelVersion::V5_2 };
+    let rule = FlagError::NeedsKernel {
+        flags: CloneFlags::PIDFD,
+        since: KernelVersion::V5_2,
+    };
     pair(rule, Errno::EINVAL, old, new);
 }
 
 #[test]
 fn clone3_only_flags_in_legacy_clone() {
-    for flag in [CloneFlags::NEWTIME, CloneFlags::CLEAR_SIGHAND, CloneFlags::INTO_CGROUP] {
-        pair(FlagError::Clone3OnlyFlags(flag), Errno::EINVAL, legacy(flag), clone3(flag));
+    for flag in [
+        CloneFlags::NEWTIME,
+        CloneFlags::CLEAR_SIGHAND,
+        CloneFlags::INTO_CGROUP,
+    ] {
+        pair(
+            FlagError::Clone3OnlyFlags(flag),
+            Errno::EINVAL,
+            legacy(flag),
+            clone3(flag),
+        );
     }
 }
 
@@ -304,12 +391,22 @@ fn namespace_nesting_limits() {
     deep_pid.caller.pid_ns_level = Some(32);
     let mut ok_pid = deep_pid;
     ok_pid.caller.pid_ns_level = Some(31);
-    pair(FlagError::PidNestingTooDeep, Errno::ENOSPC, deep_pid, ok_pid);
+    pair(
+        FlagError::PidNestingTooDeep,
+        Errno::ENOSPC,
+        deep_pid,
+        ok_pid,
+    );
     let mut deep_user = legacy(CloneFlags::NEWUSER);
     deep_user.caller.user_ns_level = Some(33);
     let mut ok_user = deep_user;
     ok_user.caller.user_ns_level = Some(32);
-    pair(FlagError::UserNestingTooDeep, Errno::ENOSPC, deep_user, ok_user);
+    pair(
+        FlagError::UserNestingTooDeep,
+        Errno::ENOSPC,
+        deep_user,
+        ok_user,
+    );
 }
 
 #[test]
@@ -329,7 +426,10 @@ fn every_rule_has_a_message_in_the_seeds_words() {
     impl Write for Buf {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
             let end = self.1 + s.len();
-            self.0.get_mut(self.1..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
+            self.0
+                .get_mut(self.1..end)
+                .ok_or(core::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
             self.1 = end;
             Ok(())
         }
@@ -337,13 +437,20 @@ fn every_rule_has_a_message_in_the_seeds_words() {
     let mut buf = Buf([0; 256], 0);
     write!(buf, "{}", FlagError::SighandRequiresVm).unwrap();
     let text = core::str::from_utf8(&buf.0[..buf.1]).unwrap();
-    assert!(text.starts_with("CLONE_SIGHAND requires CLONE_VM"), "{text}");
+    assert!(
+        text.starts_with("CLONE_SIGHAND requires CLONE_VM"),
+        "{text}"
+    );
 }
 
 #[test]
 fn the_nptl_flag_set_is_valid_for_a_thread() {
     assert_eq!(
-        validate(&Request::legacy(CloneFlags::NPTL_THREAD, ExitSignal::NONE, LATEST)),
+        validate(&Request::legacy(
+            CloneFlags::NPTL_THREAD,
+            ExitSignal::NONE,
+            LATEST
+        )),
         Ok(())
     );
 }
