@@ -15,6 +15,19 @@ impl Arch {
     /// Every architecture, in the order reports list them.
     pub const ALL: [Arch; 3] = [Arch::X86_64, Arch::Aarch64, Arch::Riscv64];
 
+    /// The architecture this tool runs on, if it is one of the three.
+    pub fn host() -> Option<Arch> {
+        if cfg!(target_arch = "x86_64") {
+            Some(Arch::X86_64)
+        } else if cfg!(target_arch = "aarch64") {
+            Some(Arch::Aarch64)
+        } else if cfg!(target_arch = "riscv64") {
+            Some(Arch::Riscv64)
+        } else {
+            None
+        }
+    }
+
     /// The name used on the command line and in file names (`x86_64`, ...).
     pub fn name(self) -> &'static str {
         match self {

@@ -61,21 +61,30 @@ fn target_env(triple: &str, key: &str) -> String {
 /// linked by the toolchain's own rust-lld, so no cross C toolchain is involved (see
 /// shared notes, toolchain.md: without these flags the output is static-pie and nothing
 /// applies its relocations).
+///
+/// `CARGO_TARGET_<TRIPLE>_LINKER` also applies to build scripts when the triple is the
+/// host's (cargo's target-applies-to-host), and a std build script cannot be linked by a
+/// bare rust-lld (`unable to find library -lc`). So the linker is named in the per-target
+/// rustflags, which with `--target` reach only the target's units; the `LINKER`
+/// variable is set too for the cross triples, to override `.cargo/config.toml`'s
+/// qemu-user test linkers.
 pub fn cargo_build_command(arch: Arch) -> Command {
     let triple = arch.triple();
     let mut cmd = Command::new(steps::cargo_bin());
     cmd.args(["build", "-p", INIT_PACKAGE, "--profile", INIT_PROFILE])
         .args(["--target", triple])
-        .env(target_env(triple, "LINKER"), "rust-lld")
         .env(
             target_env(triple, "RUSTFLAGS"),
-            "-C relocation-model=static -C target-feature=+crt-static",
+            "-C linker=rust-lld -C relocation-model=static -C target-feature=+crt-static",
         )
         .env("CARGO_TARGET_DIR", workspace::init_target_dir())
         // A global RUSTFLAGS would replace the per-target flags above.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .current_dir(workspace::root());
+    if Some(arch) != Arch::host() {
+        cmd.env(target_env(triple, "LINKER"), "rust-lld");
+    }
     cmd
 }
 
@@ -194,6 +203,11 @@ mod tests {
         assert!(
             env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS")
                 .unwrap()
+                .contains("linker=rust-lld")
+        );
+        assert!(
+            env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS")
+                .unwrap()
                 .contains("relocation-model=static")
         );
         assert!(
@@ -201,5 +215,20 @@ mod tests {
                 .unwrap()
                 .ends_with("target/init-demo")
         );
+    }
+
+    #[test]
+    fn the_host_triple_names_its_linker_only_in_target_rustflags() {
+        // CARGO_TARGET_<host>_LINKER would also link build scripts with a bare rust-lld.
+        let Some(host) = Arch::host() else { return };
+        let cmd = cargo_build_command(host);
+        let linker_var = target_env(host.triple(), "LINKER");
+        assert!(
+            !cmd.get_envs()
+                .any(|(k, _)| k.to_string_lossy() == linker_var)
+        );
+        let flags_var = target_env(host.triple(), "RUSTFLAGS");
+        assert!(cmd.get_envs().any(|(k, v)| k.to_string_lossy() == flags_var
+            && v.is_some_and(|v| v.to_string_lossy().contains("-C linker=rust-lld"))));
     }
 }
