@@ -445,6 +445,16 @@ pub fn for_each_dir_entry(
     }
 }
 
+/// The number of entries of the open directory `fd` other than `.` and `..` (e.g. the
+/// open descriptors, for `/proc/self/fd`), read through `buf`.
+///
+/// Reading advances `fd`'s position: open the directory afresh for each count.
+pub fn count_dir_entries(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
+    let mut dots = 0;
+    let all = for_each_dir_entry(fd, buf, |e| dots += usize::from(e.is_dot_or_dotdot()))?;
+    Ok(all - dots)
+}
+
 bitflags::bitflags! {
     /// `POLL*` event bits for [`PollFd`].
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -664,6 +674,16 @@ mod tests {
         ] {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }
+        // A second pass on the same descriptor is at the end already.
+        assert_eq!(count_dir_entries(dir.as_raw(), &mut buf), Ok(0));
+        let again = openat(
+            AT_FDCWD,
+            c"/proc/self/fd",
+            OFlags::DIRECTORY | OFlags::CLOEXEC,
+            0,
+        )
+        .unwrap();
+        assert!(count_dir_entries(again.as_raw(), &mut buf).unwrap() >= 6);
         // Every other entry is a descriptor number.
         assert!(
             names

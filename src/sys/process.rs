@@ -74,15 +74,18 @@ id_call!(
 
 /// `exit(code)`: ends the calling **thread** only (the process lives on while other
 /// threads do); a process's last thread ending ends the process with `code & 0xff`.
+/// This is what a clone child's trampoline ends with (`exit_group` there would kill
+/// every thread of a `CLONE_THREAD` parent).
 ///
 /// # Safety
 ///
-/// No destructors run and the thread's stack is abandoned in place: other threads
-/// may still hold borrows of data on this stack (e.g. a scoped thread's parent, or
-/// a `CLONE_VM` child given a pointer into it), and whoever owns the stack memory must
-/// not free or reuse it while those borrows live. The caller must ensure nothing
-/// relies on this thread's stack frames continuing to exist in a way that would let
-/// safe code observe freed memory, and that it holds no lock others wait for.
+/// The thread's stack frames are abandoned without running their destructors. Other
+/// threads may borrow data on this stack, protected only by a destructor that would
+/// have waited for them (a scope guard, `std::thread::scope`, a join handle
+/// dropped-and-joined): once the stack's owner frees or reuses the memory (a joining
+/// parent unmapping it), those borrows dangle. The caller must ensure no other thread
+/// holds a borrow into this thread's stack, or that the stack memory outlives every
+/// such borrow, and that it holds no lock others will wait for.
 ///
 /// # References
 /// exit(2)
