@@ -1,6 +1,6 @@
 //! Expert entry points: `clone` and `clone3` with a function to run on a stack you manage.
 //!
-//! Each checks its flags with [`validate`](crate::validate::validate) first and returns the
+//! Each checks its flags with [the validator](crate::validate::validate()) first and returns the
 //! rule broken as [`Error::Flags`], then makes the syscall through the arch trampoline: the
 //! child starts on the given stack (16-byte aligned, frame pointer and return address zero),
 //! runs `func(arg)` and exits with its return value through `exit` (never `exit_group`).
