@@ -37,7 +37,7 @@ impl Timespec {
         Timespec::new((ms / 1000) as i64, ((ms % 1000) * 1_000_000) as i64)
     }
 
-    /// The time as nanoseconds (saturating).
+    /// The time as nanoseconds (exact: an `i128` cannot overflow here).
     pub const fn as_nanos(&self) -> i128 {
         self.tv_sec as i128 * 1_000_000_000 + self.tv_nsec as i128
     }
