@@ -53,7 +53,7 @@ pub struct ComboGenerator {
 }
 
 /// Each flag with its chance of being drawn, in 256ths.
-const FLAG_ODDS: [(CloneFlags, u32); 28] = [
+const FLAG_ODDS: [(CloneFlags, u32); 27] = [
     (CloneFlags::VM, 128),
     (CloneFlags::FS, 64),
     (CloneFlags::FILES, 64),
@@ -81,7 +81,6 @@ const FLAG_ODDS: [(CloneFlags, u32); 28] = [
     (CloneFlags::NEWTIME, 32),
     (CloneFlags::CLEAR_SIGHAND, 40),
     (CloneFlags::INTO_CGROUP, 32),
-    (CloneFlags::empty(), 0),
 ];
 
 impl ComboGenerator {
@@ -314,5 +313,33 @@ fn wait_thread_gone(tid: Pid) {
     // kill(tid, 0) finds a thread by its TID until the kernel releases it.
     while crate::sys::signal::kill_probe(tid).is_ok() {
         crate::sys::process::sched_yield();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generator_can_draw_every_flag() {
+        let union = FLAG_ODDS.iter().fold(CloneFlags::empty(), |a, (f, _)| a | *f);
+        assert_eq!(union, CloneFlags::all());
+        let mut generator = ComboGenerator::new(1, true);
+        let mut seen = CloneFlags::empty();
+        for _ in 0..2000 {
+            seen |= generator.next_combo().flags;
+        }
+        assert_eq!(seen, CloneFlags::all());
+    }
+
+    #[test]
+    fn legacy_combos_carry_no_clone3_only_flags() {
+        let mut generator = ComboGenerator::new(7, true);
+        for _ in 0..2000 {
+            let combo = generator.next_combo();
+            if combo.syscall == Syscall::Clone {
+                assert!(!combo.flags.intersects(CloneFlags::CLONE3_ONLY), "{combo:?}");
+            }
+        }
     }
 }
