@@ -131,7 +131,10 @@ pub fn kernel_cmdline(arch: Arch, extra: Option<&str>) -> String {
 }
 
 /// What every machine shares: no default devices, the serial port on stdio, no monitor,
-/// exit instead of rebooting.
+/// exit instead of rebooting. `-smp 2` gives thread tests real parallelism; measured
+/// here (TCG, tiny init, 3 runs) it costs nothing noticeable: boot to end of report
+/// x86_64 2.2-2.3 s (-smp 1) vs 1.9-2.8 s (-smp 2), aarch64 1.7-1.9 vs 1.7-2.6 s,
+/// riscv64 1.7-2.0 vs 1.6-1.7 s.
 pub fn common_args(smp: u32) -> Vec<String> {
     let mut args = strings(&[
         "-nodefaults",

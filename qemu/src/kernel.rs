@@ -130,11 +130,31 @@ pub fn cache_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".cache").join("clonekit"))
 }
 
+/// The file that records which versioned package a meta package resolved to.
+fn pointer_file(release: &KernelRelease, arch: Arch) -> Result<PathBuf> {
+    let meta = release.package(arch)?;
+    Ok(cache_dir()?
+        .join("kernels")
+        .join(format!("{}-{meta}.resolved", release.suite)))
+}
+
+/// Forgets what the meta package resolved to, so the next [`get`] asks apt again (and
+/// picks up a newer kernel if the release has one).
+pub fn forget(release: &KernelRelease, arch: Arch) -> Result<()> {
+    let pointer = pointer_file(release, arch)?;
+    match fs::remove_file(&pointer) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", pointer.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The kernel of `release` for `arch`: from the cache, else fetched.
 pub fn get(release: &KernelRelease, arch: Arch) -> Result<Kernel> {
     let meta = release.package(arch)?;
     let kernels = cache_dir()?.join("kernels");
-    let pointer = kernels.join(format!("{}-{meta}.resolved", release.suite));
+    let pointer = pointer_file(release, arch)?;
     if let Ok(key) = fs::read_to_string(&pointer) {
         let dir = kernels.join(key.trim());
         match load(arch, &dir) {

@@ -33,8 +33,9 @@ commands:
   test    setup, then every check: fmt, clippy, doc, host and cross tests, no_std
           builds, and the guest boots (3 arches on 6.12, x86_64 and aarch64 on 6.1)
   demo    setup, then build and boot init-demo on every architecture; shows a table
-  kernel [<arch>...|all] [--kernel 6.12|6.1]
-          fetch (or find in the cache) Debian kernels (default: all of the release)
+  kernel [<arch>...|all] [--kernel 6.12|6.1] [--refresh]
+          fetch (or find in the cache) Debian kernels (default: all of the release);
+          --refresh asks apt for the release's current version again
   build <arch>
           build init-demo for <arch> and pack target/qemu/<arch>/initramfs.cpio
   boot <arch> [--kernel 6.12|6.1] [--timeout SECS] [--kvm] [--allow-skip] [--smp N]
@@ -100,10 +101,12 @@ fn run(args: &[String]) -> Result<()> {
 fn kernel_command(args: &[String]) -> Result<()> {
     let mut release = kernel::DEFAULT.to_string();
     let mut archs: Vec<Arch> = Vec::new();
+    let mut refresh = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--kernel" => release = value(&mut it, "--kernel")?,
+            "--refresh" => refresh = true,
             "all" => archs.clear(),
             other => archs.push(other.parse()?),
         }
@@ -113,6 +116,9 @@ fn kernel_command(args: &[String]) -> Result<()> {
         archs = release.packages.iter().map(|(a, _)| *a).collect();
     }
     for arch in archs {
+        if refresh {
+            kernel::forget(release, arch)?;
+        }
         let k = kernel::get(release, arch)?;
         println!(
             "{arch} {}: {} {} -> {} ({:?})",
