@@ -344,7 +344,14 @@ pub fn parse(output: &str) -> Report {
                 group.name = Some(name.to_string())
             }
             Line::Subtest(name) => group.pending_diagnostics.push(format!("Subtest: {name}")),
-            Line::Plan(n) if group.plan.is_none() => group.plan = Some(n),
+            Line::Plan(n) if group.plan.is_none() => {
+                group.plan = Some(n);
+                // TAP allows the plan after the results: then it ends the report.
+                if depth == 0 && !group.tests.is_empty() && group.tests.len() >= n {
+                    report.end_line = Some(index);
+                    break;
+                }
+            }
             Line::Plan(_) => {}
             Line::Diagnostic(text) => group.pending_diagnostics.push(text.to_string()),
             Line::Result {
@@ -616,6 +623,14 @@ ok 2 pid1_reaps # SKIP not applicable\r
         assert_eq!(r.tests[1].diagnostics, ["diagnostic at top"]);
         assert_eq!(r.start_line, Some(6));
         assert_eq!(r.end_line, Some(16));
+    }
+
+    #[test]
+    fn a_plan_after_the_results_ends_the_report() {
+        let r = parse("KTAP version 1\nok 1 a\nok 2 b\n1..2\nok 3 stray\n");
+        assert!(r.is_complete(), "{:?}", r.problems);
+        assert_eq!(r.tests.len(), 2);
+        assert_eq!(r.end_line, Some(3));
     }
 
     #[test]
