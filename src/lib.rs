@@ -18,6 +18,9 @@ pub mod rt;
 pub mod stack;
 pub mod thread;
 pub mod validate;
+pub mod process;
+pub mod pidfd;
+pub mod exec;
 
 pub use clone_args::CloneArgs;
 pub use errno::{Errno, Result};

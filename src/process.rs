@@ -1,0 +1,687 @@
+//! Process children: a closure run in a new process on its own stack ([`ChildBuilder`]), a
+//! fork-like child on a copy of the caller's stack ([`fork`], [`fork_with`]), waiting for
+//! them ([`Child::wait`], [`wait_pid`]) and reaping for inits ([`wait_any`],
+//! [`reap_all_nonblocking`]).
+//!
+//! A [`Child`] keeps the child's stack until the kernel reports the child gone, so a
+//! `CLONE_VM` child never runs on freed memory; it says which system call created it
+//! ([`Child::via`]), so a fallback from `clone3()` to `clone()` is visible.
+//!
+//! # What the child may do
+//! In a program with a libc (any std program, std test binaries included), the child must
+//! not call into libc or std: no `std::println!`, no allocation, no locks, no thread-locals
+//! (its thread pointer is clonekit's, and the libc's per-thread state belongs to the parent).
+//! Use [`clonekit::sys`](crate::sys), [`clonekit::println!`](crate::println), atomics and
+//! core. The closure must not panic (a panic cannot unwind out of the child). See
+//! [`raw`](crate::raw#what-the-child-may-touch) for the memory rules with `CLONE_VM`.
+//!
+//! # References
+//! clone(2), clone3(2), wait4(2), TLPI 28.2
+
+use core::ffi::c_void;
+use core::fmt;
+use core::mem::{ManuallyDrop, align_of, size_of};
+use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::arch;
+use crate::clone_args::CloneArgs;
+use crate::errno::{Errno, Result};
+use crate::error::Error;
+use crate::fd::{OwnedFd, RawFd};
+use crate::flags::{CloneFlags, ExitSignal};
+use crate::pidfd::PidFd;
+use crate::stack::{Stack, StackError};
+use crate::sys::Pid;
+use crate::sys::signal::{Signal, kill};
+use crate::sys::wait::{WaitId, WaitOptions, WaitStatus, wait4, waitid};
+use crate::thread::Tcb;
+pub use crate::validate::Syscall;
+
+/// How a child ended: the `Exited`/`Signaled` forms of a wait status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExitStatus {
+    /// Exited with this code (`WIFEXITED`, `WEXITSTATUS`: the low 8 bits of what it
+    /// returned or passed to `exit`).
+    Exited(i32),
+    /// Killed by this signal (`WIFSIGNALED`, `WTERMSIG`).
+    Signaled(Signal),
+}
+
+impl ExitStatus {
+    /// The exit code, if the child exited.
+    pub const fn code(&self) -> Option<i32> {
+        match self {
+            ExitStatus::Exited(code) => Some(*code),
+            ExitStatus::Signaled(_) => None,
+        }
+    }
+
+    /// The signal that killed the child, if one did.
+    pub const fn signal(&self) -> Option<Signal> {
+        match self {
+            ExitStatus::Signaled(sig) => Some(*sig),
+            ExitStatus::Exited(_) => None,
+        }
+    }
+
+    /// Whether the child exited with code 0.
+    pub const fn success(&self) -> bool {
+        matches!(self, ExitStatus::Exited(0))
+    }
+
+    /// The termination a wait status reports; `None` for a stop or a continue.
+    pub const fn from_wait(status: WaitStatus) -> Option<ExitStatus> {
+        match status {
+            WaitStatus::Exited(code) => Some(ExitStatus::Exited(code)),
+            WaitStatus::Signaled(sig, _) => Some(ExitStatus::Signaled(sig)),
+            WaitStatus::Stopped(_) | WaitStatus::Continued => None,
+        }
+    }
+
+    /// Decodes the kernel's raw `wait4` status word; `None` unless it is a termination.
+    pub const fn from_raw(status: i32) -> Option<ExitStatus> {
+        match WaitStatus::from_raw(status) {
+            Some(s) => ExitStatus::from_wait(s),
+            None => None,
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitStatus::Exited(code) => write!(f, "exited with code {code}"),
+            ExitStatus::Signaled(sig) => write!(f, "killed by {sig}"),
+        }
+    }
+}
+
+/// A child process started by clonekit: wait for it to reap it and free its stack.
+///
+/// Dropping a `Child` without waiting leaves it to be reaped by someone else (or to stay a
+/// zombie). If it may still be running on its stack in the parent's memory (`CLONE_VM`),
+/// the stack is leaked rather than unmapped under it.
+#[derive(Debug)]
+pub struct Child {
+    pid: Pid,
+    stack: Option<Stack>,
+    pidfd: Option<PidFd>,
+    via: Syscall,
+    /// The child runs in the parent's memory (CLONE_VM without a completed CLONE_VFORK).
+    shares_vm: bool,
+    /// Set once reaped by this handle.
+    status: Option<ExitStatus>,
+}
+
+impl Child {
+    pub(crate) fn from_parts(
+        pid: Pid,
+        stack: Option<Stack>,
+        pidfd: Option<PidFd>,
+        via: Syscall,
+        shares_vm: bool,
+    ) -> Child {
+        Child {
+            pid,
+            stack,
+            pidfd,
+            via,
+            shares_vm,
+            status: None,
+        }
+    }
+
+    /// The child's PID (in the caller's PID namespace).
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// The child's pidfd, when started with [`ChildBuilder::pidfd`].
+    ///
+    /// Reaping through it ([`PidFd::wait`]) leaves [`Child::wait`] with `ECHILD`.
+    pub fn pidfd(&self) -> Option<&PidFd> {
+        self.pidfd.as_ref()
+    }
+
+    /// The system call that created the child: [`Syscall::Clone3`], or [`Syscall::Clone`]
+    /// (also when `clone3()` was asked for but gave `ENOSYS` and the request fitted
+    /// legacy `clone()`).
+    pub fn via(&self) -> Syscall {
+        self.via
+    }
+
+    /// Waits for the child to terminate (`wait4(pid, .., __WALL)`, so any exit signal
+    /// works), retrying on `EINTR`, and frees its stack once it is reaped.
+    ///
+    /// `ECHILD` if the child is not the caller's to reap (`CLONE_PARENT`) or was reaped
+    /// elsewhere.
+    pub fn wait(mut self) -> Result<ExitStatus> {
+        if let Some(status) = self.status {
+            return Ok(status);
+        }
+        let status = wait_pid(self.pid)?;
+        self.status = Some(status);
+        Ok(status)
+    }
+
+    /// As [`Child::wait`] without blocking (`WNOHANG`): `None` while the child runs.
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        if self.status.is_some() {
+            return Ok(self.status);
+        }
+        loop {
+            match wait4(self.pid, WaitOptions::NOHANG | WaitOptions::ALL) {
+                Ok(Some((_, status))) => match ExitStatus::from_wait(status) {
+                    Some(status) => {
+                        self.status = Some(status);
+                        return Ok(Some(status));
+                    }
+                    None => continue,
+                },
+                Ok(None) => return Ok(None),
+                Err(Errno::EINTR) => continue,
+                Err(errno) => return Err(errno),
+            }
+        }
+    }
+
+    /// Sends `sig` to the child: through its pidfd when it has one (race-free), else with
+    /// `kill(pid, sig)`. `ESRCH` once this handle has reaped it (its PID may be reused).
+    pub fn kill(&self, sig: Signal) -> Result<()> {
+        if self.status.is_some() {
+            return Err(Errno::ESRCH);
+        }
+        match &self.pidfd {
+            Some(pidfd) => pidfd.send_signal(sig),
+            None => kill(self.pid, sig),
+        }
+    }
+
+    /// Whether the child certainly no longer runs on its stack in our memory.
+    fn stack_is_free(&self) -> bool {
+        if self.status.is_some() || !self.shares_vm {
+            return true;
+        }
+        if let Some(pidfd) = &self.pidfd {
+            return pidfd.is_exited() == Ok(true);
+        }
+        // A zombie child of ours (WNOWAIT: left for whoever reaps it).
+        let options = WaitOptions::EXITED | WaitOptions::NOHANG | WaitOptions::NOWAIT;
+        matches!(
+            waitid(WaitId::Pid(self.pid), options | WaitOptions::ALL),
+            Ok(Some(_))
+        )
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Some(stack) = self.stack.take() {
+            if self.stack_is_free() {
+                drop(stack);
+            } else {
+                // Still running in our memory: leak the mapping rather than pull it away.
+                core::mem::forget(stack);
+            }
+        }
+    }
+}
+
+/// Waits for the child `pid` to terminate (`wait4(pid, .., __WALL)`, any exit signal),
+/// retrying on `EINTR`, and returns how it ended.
+pub fn wait_pid(pid: Pid) -> Result<ExitStatus> {
+    loop {
+        match wait4(pid, WaitOptions::ALL) {
+            Ok(Some((_, status))) => match ExitStatus::from_wait(status) {
+                Some(status) => return Ok(status),
+                None => continue,
+            },
+            Ok(None) | Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno),
+        }
+    }
+}
+
+/// Reaps any one terminated child, as an init must: `wait4(-1, .., options | __WALL)`.
+///
+/// Of `options` only `NOHANG`, `NOTHREAD` and `CLONE` are used (`CLONE` replaces the
+/// implied `__WALL`: only children with a non-`SIGCHLD` exit signal). Returns `None` when
+/// `NOHANG` is given and no child has terminated; `ECHILD` when there are no children.
+/// Retries on `EINTR`.
+pub fn wait_any(options: WaitOptions) -> Result<Option<(Pid, ExitStatus)>> {
+    let mut options = options & (WaitOptions::NOHANG | WaitOptions::NOTHREAD | WaitOptions::CLONE);
+    if !options.contains(WaitOptions::CLONE) {
+        options |= WaitOptions::ALL;
+    }
+    loop {
+        match wait4(-1, options) {
+            Ok(Some((pid, status))) => match ExitStatus::from_wait(status) {
+                Some(status) => return Ok(Some((pid, status))),
+                None => continue,
+            },
+            Ok(None) => return Ok(None),
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno),
+        }
+    }
+}
+
+/// Reaps every child that has already terminated (`wait4(-1, .., WNOHANG | __WALL)` until
+/// none is left or there are no children) and returns how many it reaped: what an init
+/// does on `SIGCHLD`. Never blocks.
+pub fn reap_all_nonblocking() -> usize {
+    let mut count = 0;
+    while let Ok(Some(_)) = wait_any(WaitOptions::NOHANG) {
+        count += 1;
+    }
+    count
+}
+
+/// Flags [`ChildBuilder`] and [`fork_with`] set themselves, or that belong elsewhere:
+/// passing them gives [`Error::ManagedFlags`].
+///
+/// `SETTLS` (the child's own control block), `PARENT_SETTID`, `CHILD_SETTID` and
+/// `CHILD_CLEARTID` (pointers the API would have to vouch for), `THREAD` (use
+/// [`thread::spawn`](crate::thread::spawn)), `PIDFD` (use [`ChildBuilder::pidfd`]) and
+/// `INTO_CGROUP` (use [`ChildBuilder::cgroup`]).
+pub const MANAGED_FLAGS: CloneFlags = CloneFlags::SETTLS
+    .union(CloneFlags::PARENT_SETTID)
+    .union(CloneFlags::CHILD_SETTID)
+    .union(CloneFlags::CHILD_CLEARTID)
+    .union(CloneFlags::THREAD)
+    .union(CloneFlags::PIDFD)
+    .union(CloneFlags::INTO_CGROUP);
+
+/// The most `set_tid` entries the kernel takes (`MAX_PID_NS_LEVEL`).
+pub const MAX_SET_TID: usize = 32;
+
+/// Stack a child keeps free below its closure for its own frames, at the least.
+const MIN_FREE_STACK: usize = 8 * 1024;
+
+/// Set once `clone3()` gave `ENOSYS` (an old kernel, qemu-user, a seccomp profile), so
+/// later requests that legacy `clone()` can carry go there directly.
+static CLONE3_ENOSYS: AtomicBool = AtomicBool::new(false);
+
+fn refuse_managed(flags: CloneFlags) -> core::result::Result<(), Error> {
+    let managed = flags & MANAGED_FLAGS;
+    if managed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::ManagedFlags(managed))
+    }
+}
+
+/// Options for a child process that runs a closure on its own stack.
+///
+/// ```no_run
+/// use clonekit::process::ChildBuilder;
+/// use clonekit::{CloneFlags, ExitSignal};
+///
+/// let child = ChildBuilder::new(CloneFlags::NEWUTS)
+///     .pidfd(true)
+///     .spawn(|| {
+///         let _ = clonekit::sys::ns::sethostname(b"sandbox");
+///         0
+///     })?;
+/// assert!(child.wait()?.success());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ChildBuilder {
+    flags: CloneFlags,
+    exit_signal: ExitSignal,
+    stack: Option<Stack>,
+    stack_size: Option<usize>,
+    pidfd: bool,
+    set_tid: [Pid; MAX_SET_TID],
+    set_tid_len: usize,
+    cgroup: Option<RawFd>,
+    prefer_clone3: bool,
+}
+
+impl ChildBuilder {
+    /// A child created with `flags` (what it shares, which namespaces it gets) and
+    /// `SIGCHLD` as exit signal, on a fresh [`Stack::DEFAULT_SIZE`] stack.
+    pub fn new(flags: CloneFlags) -> ChildBuilder {
+        ChildBuilder {
+            flags,
+            exit_signal: ExitSignal::SIGCHLD,
+            stack: None,
+            stack_size: None,
+            pidfd: false,
+            set_tid: [0; MAX_SET_TID],
+            set_tid_len: 0,
+            cgroup: None,
+            prefer_clone3: false,
+        }
+    }
+
+    /// The signal the parent gets when the child terminates (default `SIGCHLD`;
+    /// [`ExitSignal::NONE`] for none). [`Child::wait`] reaps whatever it is.
+    pub fn exit_signal(mut self, signal: ExitSignal) -> ChildBuilder {
+        self.exit_signal = signal;
+        self
+    }
+
+    /// Runs the child on `stack` (kept by the [`Child`] until it is reaped).
+    pub fn stack(mut self, stack: Stack) -> ChildBuilder {
+        self.stack = Some(stack);
+        self
+    }
+
+    /// A fresh mapped stack of `size` bytes.
+    pub fn stack_size(mut self, size: usize) -> ChildBuilder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Also return a pidfd for the child (`CLONE_PIDFD`, Linux 5.2): [`Child::pidfd`].
+    pub fn pidfd(mut self, on: bool) -> ChildBuilder {
+        self.pidfd = on;
+        self
+    }
+
+    /// The PIDs the child should get, innermost PID namespace first (`clone_args.set_tid`,
+    /// Linux 5.5; needs `CAP_SYS_ADMIN` and `clone3()`). More than [`MAX_SET_TID`]
+    /// entries are refused by [`ChildBuilder::spawn`].
+    pub fn set_tid(mut self, pids: &[Pid]) -> ChildBuilder {
+        let n = pids.len().min(MAX_SET_TID);
+        self.set_tid[..n].copy_from_slice(&pids[..n]);
+        self.set_tid_len = pids.len();
+        self
+    }
+
+    /// Starts the child in the cgroup v2 directory open as `fd` (`CLONE_INTO_CGROUP`,
+    /// Linux 5.7; `clone3()` only). A bad descriptor gives the kernel's `EBADF`.
+    pub fn cgroup(mut self, fd: RawFd) -> ChildBuilder {
+        self.cgroup = Some(fd);
+        self
+    }
+
+    /// Prefer `clone3()` even when legacy `clone()` could carry the request. If `clone3()`
+    /// gives `ENOSYS`, the child is created with `clone()` and [`Child::via`] says so.
+    pub fn clone3(mut self, prefer: bool) -> ChildBuilder {
+        self.prefer_clone3 = prefer;
+        self
+    }
+
+    /// Whether only `clone3()` can carry this request.
+    fn needs_clone3(&self) -> bool {
+        self.flags.intersects(CloneFlags::CLONE3_ONLY)
+            || self.set_tid_len > 0
+            || self.cgroup.is_some()
+    }
+
+    /// Starts `f` in the new child, on its own stack, with its own control block (its
+    /// thread pointer is set with `CLONE_SETTLS`, so [`thread::current`](crate::thread::current)
+    /// gives the child's TID there). Its return value is the child's exit status.
+    ///
+    /// Requests that need `clone3()` (`set_tid`, `cgroup`, `CLONE_CLEAR_SIGHAND`,
+    /// `CLONE_NEWTIME`) use it; others use legacy `clone()` unless
+    /// [`ChildBuilder::clone3`] asks otherwise. Every request is checked by the
+    /// [validator](crate::validate) first; [`MANAGED_FLAGS`] are refused.
+    ///
+    /// `f` is moved onto the child's stack and consumed there. Without `CLONE_VM` the
+    /// parent's copy is forgotten, not dropped: what it owns stays allocated in the parent.
+    ///
+    /// In a program with a libc (std test binaries included), `f` must not call into libc
+    /// or std (no `std::println!`, allocation, locks, thread-locals): use
+    /// [`clonekit::sys`](crate::sys) and [`clonekit::println!`](crate::println). See the
+    /// [module docs](self).
+    pub fn spawn<F>(mut self, f: F) -> core::result::Result<Child, Error>
+    where
+        F: FnOnce() -> i32 + Send + 'static,
+    {
+        refuse_managed(self.flags)?;
+        if self.set_tid_len > MAX_SET_TID {
+            return Err(crate::FlagError::SetTidTooLong(self.set_tid_len as u64).into());
+        }
+        let stack = match self.stack.take() {
+            Some(stack) => stack,
+            None => Stack::new(self.stack_size.unwrap_or(Stack::DEFAULT_SIZE))?,
+        };
+        let layout = Layout::new::<F>(&stack)?;
+        let closure = layout.closure as *mut F;
+        let tcb = layout.tcb as *mut Tcb;
+        // SAFETY: both lie inside the stack above `sp`, aligned (see `Layout`), and nothing
+        // else uses the stack yet: we own it.
+        unsafe {
+            closure.write(f);
+            Tcb::init(tcb, 0, closure.cast());
+        }
+        let tls = Tcb::thread_pointer_for(tcb);
+        let mut pidfd_slot: i32 = -1;
+        let created = self.create(
+            &stack,
+            layout.sp,
+            tls,
+            closure.cast(),
+            child_start::<F>,
+            &mut pidfd_slot,
+        );
+        match created {
+            Ok((pid, via)) => {
+                let pidfd = self.pidfd.then(|| {
+                    // SAFETY: with CLONE_PIDFD a successful clone stored a new descriptor,
+                    // owned by nobody else, in the slot.
+                    PidFd::from_owned(unsafe { OwnedFd::from_raw(pidfd_slot) })
+                });
+                let shares_vm =
+                    self.flags.contains(CloneFlags::VM) && !self.flags.contains(CloneFlags::VFORK);
+                Ok(Child::from_parts(pid, Some(stack), pidfd, via, shares_vm))
+            }
+            Err(e) => {
+                // SAFETY: no child was created: the closure on the stack is still ours.
+                unsafe { ptr::drop_in_place(closure) };
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes the `clone3()` or `clone()` call (with the `ENOSYS` fallback) for a child that
+    /// starts at `sp` running `func(arg)` with thread pointer `tls`.
+    fn create(
+        &self,
+        stack: &Stack,
+        sp: usize,
+        tls: usize,
+        arg: *mut c_void,
+        func: crate::raw::ChildFn,
+        pidfd_slot: &mut i32,
+    ) -> core::result::Result<(Pid, Syscall), Error> {
+        let mut flags = self.flags | CloneFlags::SETTLS;
+        if self.pidfd {
+            flags |= CloneFlags::PIDFD;
+        }
+        let needs_clone3 = self.needs_clone3();
+        let try_clone3 =
+            needs_clone3 || (self.prefer_clone3 && !CLONE3_ENOSYS.load(Ordering::Relaxed));
+        if try_clone3 {
+            let mut args = CloneArgs::new(flags, self.exit_signal);
+            if self.pidfd {
+                args.pidfd = pidfd_slot as *mut i32 as u64;
+            }
+            // The kernel puts the stack pointer at stack + stack_size: at `sp`.
+            args.stack = stack.bottom() as u64;
+            args.stack_size = (sp - stack.bottom() as usize) as u64;
+            args.tls = tls as u64;
+            if self.set_tid_len > 0 {
+                args.set_tid = self.set_tid.as_ptr() as u64;
+                args.set_tid_size = self.set_tid_len as u64;
+            }
+            if let Some(fd) = self.cgroup {
+                args.flags |= CloneFlags::INTO_CGROUP.bits();
+                args.cgroup = fd as u64;
+            }
+            // SAFETY: the stack below `sp` is the child's alone (we own it and keep it until
+            // the child is reaped or provably gone); `pidfd` points at a live i32; `set_tid`
+            // at `set_tid_size` pids in `self`, read during the call only; `tls` points at
+            // the TCB above `sp`; `func(arg)` only reads the closure written for it.
+            match unsafe { crate::raw::clone3(&mut args, func, arg) } {
+                Ok(pid) => return Ok((pid, Syscall::Clone3)),
+                Err(Error::Os(Errno::ENOSYS)) if !needs_clone3 => {
+                    CLONE3_ENOSYS.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let ptid: *mut Pid = if self.pidfd {
+            pidfd_slot
+        } else {
+            ptr::null_mut()
+        };
+        // SAFETY: as for clone3: the stack below `sp` is the child's alone, `ptid` points
+        // at a live i32 the kernel writes the pidfd to (CLONE_PIDFD) before returning, no
+        // ctid flag is set, and `tls` points at the TCB. `raw::clone` validates the legacy
+        // form of the request.
+        let pid = unsafe {
+            crate::raw::clone(
+                flags,
+                self.exit_signal,
+                sp as *mut u8,
+                ptid,
+                ptr::null_mut(),
+                tls,
+                func,
+                arg,
+            )
+        }?;
+        Ok((pid, Syscall::Clone))
+    }
+}
+
+/// Where the TCB and the closure go at the top of a child's stack, and where the child's
+/// stack pointer starts (below both, aligned).
+struct Layout {
+    tcb: usize,
+    closure: usize,
+    sp: usize,
+}
+
+impl Layout {
+    fn new<F>(stack: &Stack) -> core::result::Result<Layout, StackError> {
+        let top = stack.top() as usize;
+        let tcb = (top - size_of::<Tcb>()) & !(align_of::<Tcb>() - 1);
+        let closure_align = align_of::<F>().max(arch::STACK_ALIGNMENT);
+        let closure = tcb
+            .checked_sub(size_of::<F>())
+            .map(|a| a & !(closure_align - 1));
+        let needed = closure.map_or(usize::MAX, |c| top - c + MIN_FREE_STACK);
+        match closure {
+            Some(closure) if needed <= stack.size() => Ok(Layout {
+                tcb,
+                closure,
+                sp: closure & !(arch::STACK_ALIGNMENT - 1),
+            }),
+            _ => Err(StackError::TooSmall {
+                size: stack.size(),
+                min: needed,
+            }),
+        }
+    }
+}
+
+/// The child's function for [`ChildBuilder::spawn`]: records its TID in its TCB, takes the
+/// closure off its stack and runs it.
+///
+/// # Safety
+/// `arg` points at an `F` written for this child alone, and the thread pointer at the TCB
+/// `spawn` built.
+unsafe extern "C" fn child_start<F>(arg: *mut c_void) -> i32
+where
+    F: FnOnce() -> i32,
+{
+    crate::thread::refresh_current_tid();
+    // SAFETY: the closure was written for us and nobody else reads or drops it.
+    let f = unsafe { ptr::read(arg.cast::<F>()) };
+    f()
+}
+
+/// The child's function for [`fork_with`]: runs the closure from its copy of the parent's
+/// stack.
+///
+/// # Safety
+/// `arg` points at an `F` in the child's copy of the parent's memory, which only this
+/// child consumes (the parent forgets its copy).
+unsafe extern "C" fn fork_start<F>(arg: *mut c_void) -> i32
+where
+    F: FnOnce() -> i32,
+{
+    crate::thread::refresh_current_tid();
+    // SAFETY: see above: this is the one read of the child's copy.
+    let f = unsafe { ptr::read(arg.cast::<F>()) };
+    f()
+}
+
+/// A fork-like child (`clone(SIGCHLD)`, no new stack): `f` runs in the child on a copy of
+/// the caller's stack and memory; its return value is the child's exit status.
+///
+/// `f` may borrow from the caller (the child has its own copy of everything). The parent's
+/// copy of `f` is forgotten, not dropped. The child first refreshes the TID in a clonekit
+/// control block it inherited, so [`thread::current`](crate::thread::current) is right.
+///
+/// In a program with a libc (std test binaries included), `f` must not call into libc or
+/// std (no `std::println!`, allocation, locks, thread-locals; in a multithreaded parent
+/// they may be copied held): use [`clonekit::sys`](crate::sys) and
+/// [`clonekit::println!`](crate::println).
+pub fn fork<F>(f: F) -> core::result::Result<Child, Error>
+where
+    F: FnOnce() -> i32,
+{
+    fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, f)
+}
+
+/// As [`fork`], with any flags that do not share memory (namespaces, `CLONE_FILES`,
+/// `CLONE_FS`, `CLONE_PARENT`, ...) and any exit signal.
+///
+/// `CLONE_VM` gives [`Error::StackRequired`] (parent and child would share one stack: use
+/// [`ChildBuilder`]); [`MANAGED_FLAGS`] give [`Error::ManagedFlags`]. Flags only `clone3()`
+/// carries (`CLONE_NEWTIME`, `CLONE_CLEAR_SIGHAND`) make it use `clone3()` with no stack.
+/// The same rule about libc and std as for [`fork`] applies to `f`.
+pub fn fork_with<F>(
+    flags: CloneFlags,
+    exit_signal: ExitSignal,
+    f: F,
+) -> core::result::Result<Child, Error>
+where
+    F: FnOnce() -> i32,
+{
+    refuse_managed(flags)?;
+    if flags.contains(CloneFlags::VM) {
+        return Err(Error::StackRequired);
+    }
+    let mut f = ManuallyDrop::new(f);
+    let arg = (&mut *f as *mut F).cast::<c_void>();
+    let created = if flags.intersects(CloneFlags::CLONE3_ONLY) {
+        let mut args = CloneArgs::new(flags, exit_signal);
+        // SAFETY: no stack and no CLONE_VM: the child runs on its own copy of our stack,
+        // where `arg` points at its own copy of `f`; no pointer flags are set.
+        unsafe { crate::raw::clone3(&mut args, fork_start::<F>, arg) }
+            .map(|pid| (pid, Syscall::Clone3))
+    } else {
+        // SAFETY: as above, for legacy clone with a null stack.
+        unsafe {
+            crate::raw::clone(
+                flags,
+                exit_signal,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                0,
+                fork_start::<F>,
+                arg,
+            )
+        }
+        .map(|pid| (pid, Syscall::Clone))
+    };
+    match created {
+        // The child consumes its copy of `f`; ours stays forgotten.
+        Ok((pid, via)) => Ok(Child::from_parts(pid, None, None, via, false)),
+        Err(e) => {
+            // SAFETY: no child was created, so `f` was never moved out of.
+            drop(unsafe { ManuallyDrop::take(&mut f) });
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Pidfds: from `pidfd_open` and from `CLONE_PIDFD` (legacy clone and clone3); signalling,
+//! waiting, and poll readiness only once the process has exited.
+
+mod common;
+
+use std::time::Duration;
+
+use clonekit::fd::RawFd;
+use clonekit::pidfd::PidFd;
+use clonekit::process::{ChildBuilder, ExitStatus, Syscall, fork};
+use clonekit::sys::fs::{PipeFlags, close, pipe2, read};
+use clonekit::sys::process::sched_yield;
+use clonekit::sys::signal::Signal;
+use clonekit::sys::wait::{WaitOptions, wait4};
+use clonekit::{CloneFlags, Errno, ExitSignal};
+
+/// Blocks until `fd` reports end of file (usable in a child).
+fn wait_eof(fd: RawFd) {
+    let mut b = [0u8; 1];
+    loop {
+        match read(fd, &mut b) {
+            Ok(0) => return,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+#[test]
+fn pidfd_open_signal_and_wait() {
+    let child = fork(|| {
+        loop {
+            sched_yield();
+        }
+    })
+    .unwrap();
+    let pidfd = match PidFd::open(child.pid()) {
+        Ok(pidfd) => pidfd,
+        Err(Errno::ENOSYS) => {
+            child.kill(Signal::SIGKILL).unwrap();
+            child.wait().unwrap();
+            skip!("pidfd_open is ENOSYS here");
+        }
+        Err(e) => panic!("pidfd_open: {e}"),
+    };
+    assert!(pidfd.as_raw() >= 0);
+    pidfd.send_signal(Signal::SIGKILL).unwrap();
+    assert_eq!(pidfd.wait(), Ok(ExitStatus::Signaled(Signal::SIGKILL)));
+    // Reaped through the pidfd: nothing left to wait for, nothing to signal.
+    assert_eq!(pidfd.wait(), Err(Errno::ECHILD));
+    assert_eq!(pidfd.send_signal(Signal::SIGKILL), Err(Errno::ESRCH));
+    assert_eq!(child.wait(), Err(Errno::ECHILD));
+    assert_eq!(PidFd::open(-5).unwrap_err(), Errno::EINVAL);
+}
+
+#[test]
+fn clone_pidfd_signal_and_wait() {
+    skip_under_qemu!("qemu-user refuses CLONE_PIDFD");
+    let child = ChildBuilder::new(CloneFlags::empty())
+        .pidfd(true)
+        .spawn(|| {
+            loop {
+                sched_yield();
+            }
+        })
+        .unwrap();
+    assert_eq!(child.via(), Syscall::Clone);
+    let pidfd = child.pidfd().expect("a pidfd");
+    // The kernel stored a real descriptor: its fdinfo names the child.
+    let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw())).unwrap();
+    assert!(
+        fdinfo
+            .lines()
+            .any(|l| l == format!("Pid:\t{}", child.pid())),
+        "{fdinfo}"
+    );
+    assert_eq!(pidfd.is_exited(), Ok(false));
+    pidfd.send_signal(Signal::SIGKILL).unwrap();
+    assert_eq!(pidfd.wait(), Ok(ExitStatus::Signaled(Signal::SIGKILL)));
+    assert_eq!(child.wait(), Err(Errno::ECHILD));
+}
+
+#[test]
+fn pidfd_polls_ready_only_after_exit() {
+    let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
+    let (rfd, wfd) = (r.as_raw(), w.as_raw());
+    let child = fork(move || {
+        let _ = close(wfd);
+        wait_eof(rfd);
+        5
+    })
+    .unwrap();
+    let pidfd = match PidFd::open(child.pid()) {
+        Ok(pidfd) => pidfd,
+        Err(Errno::ENOSYS) => {
+            drop(w);
+            child.wait().unwrap();
+            skip!("pidfd_open is ENOSYS here");
+        }
+        Err(e) => panic!("pidfd_open: {e}"),
+    };
+    assert_eq!(pidfd.is_exited(), Ok(false));
+    assert_eq!(
+        pidfd.poll_exited(Some(Duration::from_millis(50))),
+        Ok(false)
+    );
+    assert_eq!(pidfd.try_wait(), Ok(None));
+    drop(w);
+    assert_eq!(pidfd.poll_exited(None), Ok(true));
+    // Exited but not reaped: still ready, and still waitable.
+    assert_eq!(pidfd.is_exited(), Ok(true));
+    assert_eq!(pidfd.wait(), Ok(ExitStatus::Exited(5)));
+    assert_eq!(pidfd.is_exited(), Ok(true));
+    drop(child);
+}
+
+#[test]
+fn clone3_builder_with_pidfd_and_exit_signal() {
+    skip_under_qemu!("qemu-user has no clone3, refuses CLONE_PIDFD and exit signals but SIGCHLD");
+    let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
+    let (rfd, wfd) = (r.as_raw(), w.as_raw());
+    // SIGURG's default action is to ignore it, so the test process does not mind it.
+    let signal = ExitSignal::new(Signal::SIGURG.raw() as u32).unwrap();
+    let child = ChildBuilder::new(CloneFlags::empty())
+        .clone3(true)
+        .pidfd(true)
+        .exit_signal(signal)
+        .spawn(move || {
+            let _ = close(wfd);
+            wait_eof(rfd);
+            3
+        })
+        .unwrap();
+    assert_eq!(child.via(), Syscall::Clone3);
+    let pid = child.pid();
+    // A child whose exit signal is not SIGCHLD is a "clone" child: invisible to a plain
+    // wait4, visible with __WCLONE.
+    assert_eq!(wait4(pid, WaitOptions::NOHANG), Err(Errno::ECHILD));
+    assert_eq!(
+        wait4(pid, WaitOptions::NOHANG | WaitOptions::CLONE),
+        Ok(None)
+    );
+    let pidfd = child.pidfd().expect("a pidfd");
+    assert_eq!(pidfd.is_exited(), Ok(false));
+    drop(w);
+    assert_eq!(pidfd.poll_exited(None), Ok(true));
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(3)));
+}

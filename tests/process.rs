@@ -1,0 +1,573 @@
+//! Process children: the seed's Example 1, fork-like children, exit statuses, shared file
+//! tables, CLONE_PARENT, clone3 requests, the ENOSYS fallback and the API's refusals.
+//!
+//! Child closures only use clonekit (atomics, `clonekit::sys`, `clonekit::println!`): the
+//! test harness is a multithreaded libc program.
+
+mod common;
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use clonekit::fd::RawFd;
+use clonekit::process::{
+    ChildBuilder, ExitStatus, MANAGED_FLAGS, Syscall, fork, fork_with, reap_all_nonblocking,
+    wait_any, wait_pid,
+};
+use clonekit::sys::fs::{self, PipeFlags, close, fcntl_getfd, pipe2, read, write};
+use clonekit::sys::process::{getpid, getppid, gettid, sched_yield};
+use clonekit::sys::signal::{Signal, kill};
+use clonekit::sys::wait::{WaitId, WaitOptions, waitid};
+use clonekit::{CloneFlags, Errno, Error, ExitSignal, FlagError, Stack};
+
+/// Reads one native-endian i32 from `fd` (in the test process).
+fn read_i32(fd: RawFd) -> i32 {
+    let mut buf = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match read(fd, &mut buf[got..]) {
+            Ok(0) => panic!("pipe closed after {got} bytes"),
+            Ok(n) => got += n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    i32::from_ne_bytes(buf)
+}
+
+/// Writes one i32 to `fd` (usable in a child: raw syscalls only).
+fn write_i32(fd: RawFd, value: i32) -> bool {
+    write(fd, &value.to_ne_bytes()) == Ok(4)
+}
+
+/// Blocks until `fd` reports end of file (usable in a child).
+fn wait_eof(fd: RawFd) {
+    let mut b = [0u8; 1];
+    loop {
+        match read(fd, &mut b) {
+            Ok(0) => return,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Spins until child `pid` is a zombie, without reaping it (usable in a child).
+fn wait_zombie(pid: i32) {
+    let options =
+        WaitOptions::EXITED | WaitOptions::NOHANG | WaitOptions::NOWAIT | WaitOptions::ALL;
+    while let Ok(None) = waitid(WaitId::Pid(pid), options) {
+        sched_yield();
+    }
+}
+
+#[test]
+fn seed_example_1_vm_child_adds_100_to_the_shared_counter() {
+    skip_under_qemu!("qemu-user refuses CLONE_VM without the full thread flag set");
+    static SHARED_COUNTER: AtomicI32 = AtomicI32::new(0);
+    SHARED_COUNTER.store(5, Ordering::SeqCst);
+    let flags = CloneFlags::VM | CloneFlags::FILES | CloneFlags::SIGHAND;
+    let child = ChildBuilder::new(flags)
+        .spawn(|| {
+            let before = SHARED_COUNTER.fetch_add(100, Ordering::SeqCst);
+            clonekit::println!(
+                "[Child]  shared_counter before = {before}, after = {}",
+                before + 100
+            );
+            0
+        })
+        .unwrap();
+    assert_eq!(child.via(), Syscall::Clone);
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
+    assert_eq!(SHARED_COUNTER.load(Ordering::SeqCst), 105);
+}
+
+#[test]
+fn seed_example_1_without_clone_vm_the_parent_still_sees_5() {
+    static COUNTER: AtomicI32 = AtomicI32::new(0);
+    COUNTER.store(5, Ordering::SeqCst);
+    let child = ChildBuilder::new(CloneFlags::empty())
+        .spawn(|| {
+            COUNTER.fetch_add(100, Ordering::SeqCst);
+            // The child's own copy now holds 105: make that its exit status.
+            COUNTER.load(Ordering::SeqCst)
+        })
+        .unwrap();
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(105)));
+    assert_eq!(COUNTER.load(Ordering::SeqCst), 5);
+}
+
+#[test]
+fn fork_child_return_value_is_its_exit_status() {
+    let parent = getpid();
+    let base = 40; // borrowed from the parent's (copied) stack
+    let child = fork(|| {
+        if getppid() != parent || getpid() == parent {
+            return 1;
+        }
+        base + 2
+    })
+    .unwrap();
+    assert_ne!(child.pid(), parent);
+    assert_eq!(child.via(), Syscall::Clone);
+    let status = child.wait().unwrap();
+    assert_eq!(status, ExitStatus::Exited(42));
+    assert_eq!(status.code(), Some(42));
+    assert!(!status.success());
+    assert!(fork(|| 0).unwrap().wait().unwrap().success());
+    // Only the low 8 bits of the return value survive.
+    assert_eq!(fork(|| 0x1_07).unwrap().wait(), Ok(ExitStatus::Exited(7)));
+}
+
+#[test]
+fn a_child_killed_by_a_signal_is_signaled() {
+    let child = ChildBuilder::new(CloneFlags::empty())
+        .spawn(|| {
+            loop {
+                sched_yield();
+            }
+        })
+        .unwrap();
+    child.kill(Signal::SIGKILL).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status, ExitStatus::Signaled(Signal::SIGKILL));
+    assert_eq!(status.signal(), Some(Signal::SIGKILL));
+    assert_eq!(status.code(), None);
+
+    let child = fork(|| {
+        let _ = kill(getpid(), Signal::SIGTERM);
+        0
+    })
+    .unwrap();
+    assert_eq!(child.wait(), Ok(ExitStatus::Signaled(Signal::SIGTERM)));
+}
+
+#[test]
+fn try_wait_is_none_until_the_child_exits() {
+    let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
+    let (rfd, wfd) = (r.as_raw(), w.as_raw());
+    let mut child = ChildBuilder::new(CloneFlags::empty())
+        .stack(Stack::new(64 * 1024).unwrap())
+        .spawn(move || {
+            let _ = close(wfd);
+            wait_eof(rfd);
+            9
+        })
+        .unwrap();
+    assert_eq!(child.try_wait(), Ok(None));
+    drop(w);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        sched_yield();
+    };
+    assert_eq!(status, ExitStatus::Exited(9));
+    // Reaped: the handle remembers, and no longer signals a PID that may be reused.
+    assert_eq!(child.try_wait(), Ok(Some(ExitStatus::Exited(9))));
+    assert_eq!(child.kill(Signal::SIGKILL), Err(Errno::ESRCH));
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(9)));
+}
+
+#[test]
+fn thread_current_is_the_childs_tid() {
+    let child = ChildBuilder::new(CloneFlags::empty())
+        .spawn(|| match clonekit::thread::current() {
+            Some(tid) if tid == gettid() && tid == getpid() => 0,
+            Some(_) => 1,
+            None => 2,
+        })
+        .unwrap();
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
+}
+
+/// A descriptor at a high number, so that no other test's new descriptors take the number
+/// while this test watches it.
+fn high_fd(min: RawFd) -> RawFd {
+    let (r, _w) = pipe2(PipeFlags::CLOEXEC).unwrap();
+    fs::fcntl_dupfd_cloexec(r.as_raw(), min).unwrap().into_raw()
+}
+
+#[test]
+fn clone_files_a_descriptor_closed_by_the_child_is_closed_for_the_parent() {
+    skip_under_qemu!("qemu-user refuses CLONE_FILES without the full thread flag set");
+    let fd = high_fd(700);
+    assert!(fcntl_getfd(fd).is_ok());
+    let child = ChildBuilder::new(CloneFlags::FILES)
+        .spawn(move || if close(fd).is_ok() { 0 } else { 1 })
+        .unwrap();
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
+    assert_eq!(fcntl_getfd(fd), Err(Errno::EBADF));
+}
+
+#[test]
+fn without_clone_files_the_parents_descriptor_stays_open() {
+    let fd = high_fd(800);
+    let child = ChildBuilder::new(CloneFlags::empty())
+        .spawn(move || if close(fd).is_ok() { 0 } else { 1 })
+        .unwrap();
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
+    assert!(fcntl_getfd(fd).is_ok());
+    close(fd).unwrap();
+}
+
+#[test]
+fn clone_parent_makes_the_grandchild_a_child_of_the_test_process() {
+    skip_under_qemu!("qemu-user refuses CLONE_PARENT");
+    let me = getpid();
+    let (pid_r, pid_w) = pipe2(PipeFlags::CLOEXEC).unwrap();
+    let (ppid_r, ppid_w) = pipe2(PipeFlags::CLOEXEC).unwrap();
+    let (pid_wfd, ppid_wfd) = (pid_w.as_raw(), ppid_w.as_raw());
+    // The intermediate child creates the grandchild with CLONE_PARENT: the grandchild's
+    // parent is the intermediate's parent, this test process.
+    let intermediate = fork(move || {
+        let grandchild = ChildBuilder::new(CloneFlags::PARENT).spawn(move || {
+            if write_i32(ppid_wfd, getppid()) {
+                42
+            } else {
+                1
+            }
+        });
+        let Ok(grandchild) = grandchild else { return 2 };
+        let gpid = grandchild.pid();
+        if !write_i32(pid_wfd, gpid) {
+            return 3;
+        }
+        // Not the intermediate's child: it cannot wait for it.
+        match grandchild.wait() {
+            Err(Errno::ECHILD) => 0,
+            _ => 4,
+        }
+    })
+    .unwrap();
+    let gpid = read_i32(pid_r.as_raw());
+    assert_eq!(read_i32(ppid_r.as_raw()), me, "the grandchild's getppid()");
+    assert_eq!(intermediate.wait(), Ok(ExitStatus::Exited(0)));
+    assert_eq!(wait_pid(gpid), Ok(ExitStatus::Exited(42)));
+}
+
+#[test]
+fn managed_flags_are_refused() {
+    for flag in MANAGED_FLAGS.iter() {
+        let result = ChildBuilder::new(flag | CloneFlags::FILES).spawn(|| 0);
+        assert_eq!(result.unwrap_err(), Error::ManagedFlags(flag), "{flag:?}");
+        let result = fork_with(flag, ExitSignal::SIGCHLD, || 0);
+        assert_eq!(result.unwrap_err(), Error::ManagedFlags(flag), "{flag:?}");
+    }
+    assert_eq!(
+        ChildBuilder::new(CloneFlags::NPTL_THREAD)
+            .spawn(|| 0)
+            .unwrap_err(),
+        Error::ManagedFlags(
+            CloneFlags::THREAD
+                | CloneFlags::SETTLS
+                | CloneFlags::PARENT_SETTID
+                | CloneFlags::CHILD_CLEARTID
+        )
+    );
+    // A fork-like child runs on a copy of our stack: with CLONE_VM it would be ours.
+    assert_eq!(
+        fork_with(CloneFlags::VM, ExitSignal::SIGCHLD, || 0).unwrap_err(),
+        Error::StackRequired
+    );
+}
+
+#[test]
+fn flag_rules_are_refused_before_the_syscall() {
+    assert_eq!(
+        ChildBuilder::new(CloneFlags::SIGHAND)
+            .spawn(|| 0)
+            .unwrap_err(),
+        Error::Flags(FlagError::SighandRequiresVm)
+    );
+    assert_eq!(
+        fork_with(CloneFlags::SIGHAND, ExitSignal::SIGCHLD, || 0).unwrap_err(),
+        Error::Flags(FlagError::SighandRequiresVm)
+    );
+    assert_eq!(
+        ChildBuilder::new(CloneFlags::NEWNS | CloneFlags::FS)
+            .spawn(|| 0)
+            .unwrap_err(),
+        Error::Flags(FlagError::NewnsWithFs)
+    );
+    // clone3 takes no exit signal with CLONE_PARENT.
+    assert_eq!(
+        ChildBuilder::new(CloneFlags::PARENT)
+            .clone3(true)
+            .spawn(|| 0)
+            .unwrap_err(),
+        Error::Flags(FlagError::ExitSignalWithThreadOrParent)
+    );
+    assert_eq!(
+        ChildBuilder::new(CloneFlags::empty())
+            .set_tid(&[1; 33])
+            .spawn(|| 0)
+            .unwrap_err(),
+        Error::Flags(FlagError::SetTidTooLong(33))
+    );
+}
+
+#[test]
+fn a_stack_too_small_for_the_closure_is_refused() {
+    let big = [7u8; 24 * 1024];
+    let result = ChildBuilder::new(CloneFlags::empty())
+        .stack(Stack::new(Stack::MIN_SIZE).unwrap())
+        .spawn(move || i32::from(big[0]));
+    assert!(matches!(result, Err(Error::Stack(_))), "{result:?}");
+}
+
+#[test]
+fn clone3_is_used_when_asked_or_needed() {
+    skip_under_qemu!("qemu-user has no clone3 (ENOSYS)");
+    let child = ChildBuilder::new(CloneFlags::empty())
+        .clone3(true)
+        .spawn(|| {
+            if clonekit::thread::current() == Some(gettid()) {
+                3
+            } else {
+                1
+            }
+        })
+        .unwrap();
+    assert_eq!(child.via(), Syscall::Clone3);
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(3)));
+
+    // CLONE_NEWTIME only fits clone3: the fork-like form uses it with no stack.
+    let child = fork_with(CloneFlags::NEWTIME, ExitSignal::SIGCHLD, || 4).unwrap();
+    assert_eq!(child.via(), Syscall::Clone3);
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(4)));
+    let child = ChildBuilder::new(CloneFlags::NEWTIME).spawn(|| 5).unwrap();
+    assert_eq!(child.via(), Syscall::Clone3);
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(5)));
+}
+
+/// A PID that is free in our namespace now.
+fn free_pid() -> i32 {
+    let last: i32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let max: i32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut pid = last + 5000;
+    loop {
+        if pid >= max {
+            pid = 301;
+        }
+        if kill(pid, Signal::SIGCHLD) == Err(Errno::ESRCH)
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            return pid;
+        }
+        pid += 7;
+    }
+}
+
+#[test]
+fn clone3_set_tid_in_a_new_pid_namespace() {
+    skip_under_qemu!("qemu-user has no clone3 and refuses CLONE_NEWPID");
+    // The child is PID 1 in its new namespace and `outer` in ours.
+    let mut attempts = 0;
+    loop {
+        let outer = free_pid();
+        let result = ChildBuilder::new(CloneFlags::NEWPID)
+            .set_tid(&[1, outer])
+            .spawn(|| {
+                if getpid() == 1 && gettid() == 1 && clonekit::thread::current() == Some(1) {
+                    0
+                } else {
+                    1
+                }
+            });
+        match result {
+            Err(Error::Os(Errno::EEXIST)) if attempts < 5 => attempts += 1,
+            Err(e) => panic!("spawn with set_tid: {e}"),
+            Ok(child) => {
+                assert_eq!(child.via(), Syscall::Clone3);
+                assert_eq!(child.pid(), outer);
+                assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
+                return;
+            }
+        }
+    }
+}
+
+/// A seccomp filter that makes `clone3` fail with `ENOSYS`, as old container profiles do.
+/// Only for a single-threaded child process.
+fn forbid_clone3() -> bool {
+    #[repr(C)]
+    struct SockFilter {
+        code: u16,
+        jt: u8,
+        jf: u8,
+        k: u32,
+    }
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const SockFilter,
+    }
+    const LD_W_ABS: u16 = 0x20; // BPF_LD (0) | BPF_W (0) | BPF_ABS
+    const JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+    const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+    const PR_SET_SECCOMP: u32 = 22;
+    const SECCOMP_MODE_FILTER: usize = 2;
+    let filter = [
+        // seccomp_data.nr is at offset 0.
+        SockFilter {
+            code: LD_W_ABS,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+        SockFilter {
+            code: JEQ_K,
+            jt: 0,
+            jf: 1,
+            k: linux_raw_sys::general::__NR_clone3,
+        },
+        SockFilter {
+            code: RET_K,
+            jt: 0,
+            jf: 0,
+            k: SECCOMP_RET_ERRNO | Errno::ENOSYS.raw() as u32,
+        },
+        SockFilter {
+            code: RET_K,
+            jt: 0,
+            jf: 0,
+            k: SECCOMP_RET_ALLOW,
+        },
+    ];
+    let prog = SockFprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr(),
+    };
+    if clonekit::sys::process::set_no_new_privs().is_err() {
+        return false;
+    }
+    // SAFETY: PR_SET_SECCOMP with SECCOMP_MODE_FILTER reads the sock_fprog at arg3 and
+    // the filter it points to, both alive for the call.
+    unsafe {
+        clonekit::sys::process::prctl(
+            PR_SET_SECCOMP,
+            SECCOMP_MODE_FILTER,
+            &prog as *const SockFprog as usize,
+            0,
+            0,
+        )
+    }
+    .is_ok()
+}
+
+#[test]
+fn clone3_enosys_falls_back_to_clone_and_says_so() {
+    // Natively, a seccomp filter in a child process makes clone3 ENOSYS; under qemu-user
+    // clone3 is ENOSYS anyway.
+    let native = !common::qemu_user();
+    let tester = fork(move || {
+        if native && !forbid_clone3() {
+            return 10;
+        }
+        // Fits legacy clone: falls back, and says so.
+        let child = ChildBuilder::new(CloneFlags::empty())
+            .clone3(true)
+            .spawn(|| 6);
+        let Ok(child) = child else { return 11 };
+        if child.via() != Syscall::Clone {
+            return 12;
+        }
+        if child.wait() != Ok(ExitStatus::Exited(6)) {
+            return 13;
+        }
+        // Needs clone3: the error is reported, nothing is created.
+        let child = ChildBuilder::new(CloneFlags::empty())
+            .set_tid(&[getpid() + 100])
+            .spawn(|| 0);
+        if !matches!(child, Err(Error::Os(Errno::ENOSYS))) {
+            return 14;
+        }
+        let child = fork_with(CloneFlags::CLEAR_SIGHAND, ExitSignal::SIGCHLD, || 0);
+        if !matches!(child, Err(Error::Os(Errno::ENOSYS))) {
+            return 15;
+        }
+        0
+    })
+    .unwrap();
+    assert_eq!(tester.wait(), Ok(ExitStatus::Exited(0)));
+}
+
+#[test]
+fn wait_any_and_reap_all_nonblocking_reap_every_child() {
+    // In a child process of our own, so as not to reap other tests' children.
+    let init = fork(|| {
+        let first = match fork(|| 7) {
+            Ok(child) => child.pid(),
+            Err(_) => return 10,
+        };
+        if wait_any(WaitOptions::empty()) != Ok(Some((first, ExitStatus::Exited(7)))) {
+            return 11;
+        }
+        let (r, w) = match pipe2(PipeFlags::CLOEXEC) {
+            Ok(p) => p,
+            Err(_) => return 12,
+        };
+        let (rfd, wfd) = (r.as_raw(), w.as_raw());
+        let Ok(blocked) = fork(move || {
+            let _ = close(wfd);
+            wait_eof(rfd);
+            0
+        }) else {
+            return 13;
+        };
+        if wait_any(WaitOptions::NOHANG) != Ok(None) {
+            return 14;
+        }
+        let mut pids = [0; 3];
+        for (i, pid) in pids.iter_mut().enumerate() {
+            match fork(move || i as i32) {
+                Ok(child) => *pid = child.pid(),
+                Err(_) => return 15,
+            }
+        }
+        drop(w);
+        wait_zombie(blocked.pid());
+        for pid in pids {
+            wait_zombie(pid);
+        }
+        if reap_all_nonblocking() != 4 {
+            return 16;
+        }
+        if wait_any(WaitOptions::NOHANG) != Err(Errno::ECHILD) {
+            return 17;
+        }
+        if reap_all_nonblocking() != 0 {
+            return 18;
+        }
+        0
+    })
+    .unwrap();
+    assert_eq!(init.wait(), Ok(ExitStatus::Exited(0)));
+}
+
+#[test]
+fn other_exit_signals_are_waited_for_too() {
+    skip_under_qemu!("qemu-user refuses exit signals other than SIGCHLD");
+    let child = ChildBuilder::new(CloneFlags::empty())
+        .exit_signal(ExitSignal::NONE)
+        .spawn(|| 12)
+        .unwrap();
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(12)));
+    let child = fork_with(
+        CloneFlags::empty(),
+        ExitSignal::new(Signal::SIGURG.raw() as u32).unwrap(),
+        || 13,
+    )
+    .unwrap();
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(13)));
+}
