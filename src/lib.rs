@@ -1,18 +1,84 @@
-//! clonekit: Linux's `clone()` family with its full power, `no_std`, no libc.
+//! clonekit: Linux's `clone()` family with its full power, `no_std`, no libc, no allocator.
+//!
+//! Every `CLONE_*` flag is a typed [`CloneFlags`] value; the exit signal is a separate
+//! [`ExitSignal`]. Before any syscall, [`validate()`] checks a request against the kernel's own
+//! combination rules, in the kernel's order, and names the one rule broken ([`FlagError`],
+//! with the kernel's errno). Hand-written `asm!` trampolines per arch (x86_64, aarch64,
+//! riscv64) start a child on a stack you give it; above them sit threads with a TCB and a
+//! futex join ([`thread`]), process children and `wait` ([`process`]), pidfds ([`pidfd`]),
+//! vfork-style program spawning ([`exec`]) and the expert entry points ([`raw`]).
+//!
+//! # The flags (TLPI 28.2.1)
+//!
+//! | Flag | Effect when set | Used by | [`CloneFlags`] |
+//! |---|---|---|---|
+//! | `CLONE_FILES` | Share the open file descriptor table | POSIX threads | [`FILES`](CloneFlags::FILES) |
+//! | `CLONE_FS` | Share filesystem info (umask, cwd, root) | POSIX threads | [`FS`](CloneFlags::FS) |
+//! | `CLONE_SIGHAND` | Share the signal disposition table | POSIX threads | [`SIGHAND`](CloneFlags::SIGHAND) |
+//! | `CLONE_VM` | Share virtual memory (same page tables) | POSIX threads, `vfork()` | [`VM`](CloneFlags::VM) |
+//! | `CLONE_THREAD` | Place the child in the parent's thread group (share PID) | NPTL | [`THREAD`](CloneFlags::THREAD) |
+//! | `CLONE_SYSVSEM` | Share System V semaphore undo values | NPTL | [`SYSVSEM`](CloneFlags::SYSVSEM) |
+//! | `CLONE_SETTLS` | Set up thread-local storage from the `tls` argument | NPTL | [`SETTLS`](CloneFlags::SETTLS) |
+//! | `CLONE_PARENT_SETTID` | Write the child's TID to `ptid` before returning | NPTL | [`PARENT_SETTID`](CloneFlags::PARENT_SETTID) |
+//! | `CLONE_CHILD_SETTID` | Write the child's TID to `ctid` in the child's memory | 2.6+ | [`CHILD_SETTID`](CloneFlags::CHILD_SETTID) |
+//! | `CLONE_CHILD_CLEARTID` | Zero `ctid` on exit and wake its futex (`pthread_join`) | NPTL | [`CHILD_CLEARTID`](CloneFlags::CHILD_CLEARTID) |
+//! | `CLONE_NEWNS` | New mount namespace (a copy of the parent's) | Containers | [`NEWNS`](CloneFlags::NEWNS) |
+//! | `CLONE_NEWIPC` | New System V IPC namespace | Containers | [`NEWIPC`](CloneFlags::NEWIPC) |
+//! | `CLONE_NEWNET` | New network namespace | Containers | [`NEWNET`](CloneFlags::NEWNET) |
+//! | `CLONE_NEWPID` | New PID namespace (the child is its PID 1) | Containers | [`NEWPID`](CloneFlags::NEWPID) |
+//! | `CLONE_NEWUSER` | New user and group ID namespace | Containers | [`NEWUSER`](CloneFlags::NEWUSER) |
+//! | `CLONE_NEWUTS` | New UTS namespace (hostname, domain name) | Containers | [`NEWUTS`](CloneFlags::NEWUTS) |
+//! | `CLONE_PARENT` | The child's parent is the caller's parent (same PPID) | 2.4+ | [`PARENT`](CloneFlags::PARENT) |
+//! | `CLONE_VFORK` | Suspend the parent until the child execs or exits | `vfork()` | [`VFORK`](CloneFlags::VFORK) |
+//! | `CLONE_PTRACE` | Trace the child if the parent is traced | Debuggers | [`PTRACE`](CloneFlags::PTRACE) |
+//! | `CLONE_UNTRACED` | A tracer cannot force `CLONE_PTRACE` on the child | Kernel threads | [`UNTRACED`](CloneFlags::UNTRACED) |
+//! | `CLONE_IO` | Share the I/O context | 2.6.25+ | [`IO`](CloneFlags::IO) |
+//! | `CLONE_PIDFD` | Return a pidfd for the child | 5.2+ | [`PIDFD`](CloneFlags::PIDFD) |
+//! | `CLONE_NEWCGROUP` | New cgroup namespace | 4.6+ | [`NEWCGROUP`](CloneFlags::NEWCGROUP) |
+//! | `CLONE_NEWTIME` | New time namespace (`clone3`/`unshare` only) | 5.6+ | [`NEWTIME`](CloneFlags::NEWTIME) |
+//! | `CLONE_CLEAR_SIGHAND` | Reset handled signals to default in the child (`clone3`) | 5.5+ | [`CLEAR_SIGHAND`](CloneFlags::CLEAR_SIGHAND) |
+//! | `CLONE_INTO_CGROUP` | Start the child in a given cgroup2 directory (`clone3`) | 5.7+ | [`INTO_CGROUP`](CloneFlags::INTO_CGROUP) |
+//! | `CLONE_DETACHED` | Ignored by `clone`; refused by `clone3` and with `CLONE_PIDFD` | — | [`DETACHED`](CloneFlags::DETACHED) |
+//!
+//! # The rules, checked first
+//!
+//! ```
+//! use clonekit::{CloneFlags, ExitSignal, FlagError, KernelVersion, validate};
+//! use clonekit::validate::Request;
+//!
+//! // Interview Q2: CLONE_SIGHAND requires CLONE_VM.
+//! let request = Request::legacy(CloneFlags::SIGHAND, ExitSignal::SIGCHLD, KernelVersion::V6_9);
+//! assert_eq!(validate(&request), Err(FlagError::SighandRequiresVm));
+//! assert_eq!(FlagError::SighandRequiresVm.errno(), clonekit::Errno::EINVAL);
+//!
+//! // Interview Q3: the NPTL thread flags pass.
+//! let request = Request::legacy(CloneFlags::NPTL_THREAD, ExitSignal::NONE, KernelVersion::V6_9);
+//! assert_eq!(validate(&request), Ok(()));
+//! ```
+//!
+//! # A child inside a std program
+//! A clonekit child (thread or process) must not call into libc or std: their locks,
+//! thread-locals and caches belong to the parent. Use [`sys`], [`console`]'s
+//! [`println!`] and core. Every entry point says so again.
 #![no_std]
 #![warn(missing_docs)]
 
 pub mod console;
 pub mod errno;
 pub mod fd;
+pub mod idmap;
 pub mod sys;
 
 mod arch;
 pub mod clone_args;
+pub mod container;
 pub mod differential;
 pub mod error;
 pub mod flags;
 pub mod kernel_version;
+pub mod mount;
+pub mod namespace;
+pub mod procfs;
 pub mod raw;
 pub mod rt;
 pub mod stack;

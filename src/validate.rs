@@ -212,6 +212,21 @@ pub enum FlagError {
     SetTidDeeperThanNamespaces,
     /// `set_tid` without `CAP_SYS_ADMIN` (or `CAP_CHECKPOINT_RESTORE`).
     SetTidNeedsPrivilege,
+    /// `unshare()` of flags it does not take (the tid, TLS, pidfd, vfork, ptrace and
+    /// parent flags).
+    UnshareUnsupported(CloneFlags),
+    /// `unshare()` of `CLONE_NEWUSER`, `CLONE_VM`, `CLONE_SIGHAND` or `CLONE_THREAD` (the
+    /// first implies `CLONE_THREAD`) by a multithreaded process.
+    UnshareNeedsSingleThread(CloneFlags),
+    /// `setns()` with a namespace fd of another kind than asked for.
+    SetnsKindMismatch {
+        /// The kind asked for.
+        expected: CloneFlags,
+        /// The kind the fd refers to.
+        actual: CloneFlags,
+    },
+    /// `setns()` into a user namespace by a multithreaded process.
+    SetnsUserNeedsSingleThread,
 }
 
 impl FlagError {
@@ -349,6 +364,23 @@ impl fmt::Display for FlagError {
             }
             FlagError::SetTidNeedsPrivilege => {
                 f.write_str("set_tid needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE")
+            }
+            FlagError::UnshareUnsupported(flags) => {
+                write!(f, "unshare() does not take {flags:?}")
+            }
+            FlagError::UnshareNeedsSingleThread(flags) => write!(
+                f,
+                "unshare() of {flags:?} needs a single-threaded caller (a new user namespace \
+                 or address space cannot be entered by one thread of many)"
+            ),
+            FlagError::SetnsKindMismatch { expected, actual } => {
+                write!(
+                    f,
+                    "setns() asked for {expected:?} but the fd is a {actual:?} namespace"
+                )
+            }
+            FlagError::SetnsUserNeedsSingleThread => {
+                f.write_str("setns() into a user namespace needs a single-threaded caller")
             }
         }
     }
@@ -520,6 +552,67 @@ fn check_namespaces(request: &Request) -> Result<(), FlagError> {
         if !has_cap {
             return Err(FlagError::SetTidNeedsPrivilege);
         }
+    }
+    Ok(())
+}
+
+/// The flags `unshare()` takes (`check_unshare_flags` in kernel/fork.c).
+pub const UNSHARE_FLAGS: CloneFlags = CloneFlags::THREAD
+    .union(CloneFlags::FS)
+    .union(CloneFlags::NEWNS)
+    .union(CloneFlags::SIGHAND)
+    .union(CloneFlags::VM)
+    .union(CloneFlags::FILES)
+    .union(CloneFlags::SYSVSEM)
+    .union(CloneFlags::NEWUTS)
+    .union(CloneFlags::NEWIPC)
+    .union(CloneFlags::NEWNET)
+    .union(CloneFlags::NEWUSER)
+    .union(CloneFlags::NEWPID)
+    .union(CloneFlags::NEWCGROUP)
+    .union(CloneFlags::NEWTIME);
+
+/// Checks an `unshare(flags)` by `caller`, a process of `threads` threads (if known), on
+/// `kernel`, in the kernel's order (`ksys_unshare`): unknown flags, then the implied flags
+/// (`NEWUSER` brings `THREAD` and `FS`, `VM` brings `SIGHAND`, `SIGHAND` brings `THREAD`,
+/// `NEWNS` brings `FS`) against a multithreaded caller, then privileges and nesting.
+pub fn validate_unshare(
+    flags: CloneFlags,
+    caller: &Caller,
+    threads: Option<u64>,
+    kernel: KernelVersion,
+) -> Result<(), FlagError> {
+    let unsupported = flags - UNSHARE_FLAGS;
+    if !unsupported.is_empty() {
+        return Err(FlagError::UnshareUnsupported(unsupported));
+    }
+    if flags.contains(CloneFlags::NEWTIME) && kernel < KernelVersion::V5_6 {
+        return Err(FlagError::NeedsKernel {
+            flags: CloneFlags::NEWTIME,
+            since: KernelVersion::V5_6,
+        });
+    }
+    if flags.contains(CloneFlags::NEWCGROUP) && kernel < KernelVersion::V4_6 {
+        return Err(FlagError::NeedsKernel {
+            flags: CloneFlags::NEWCGROUP,
+            since: KernelVersion::V4_6,
+        });
+    }
+    let single_thread_only =
+        CloneFlags::NEWUSER | CloneFlags::VM | CloneFlags::SIGHAND | CloneFlags::THREAD;
+    let needs_single = flags & single_thread_only;
+    if !needs_single.is_empty() && threads.is_some_and(|n| n > 1) {
+        return Err(FlagError::UnshareNeedsSingleThread(needs_single));
+    }
+    if flags.contains(CloneFlags::NEWUSER) && caller.user_ns_level.is_some_and(|l| l > 32) {
+        return Err(FlagError::UserNestingTooDeep);
+    }
+    let privileged = flags & PRIVILEGED_NAMESPACES;
+    if !privileged.is_empty() && !caller.cap_sys_admin && !flags.contains(CloneFlags::NEWUSER) {
+        return Err(FlagError::NamespaceNeedsCapSysAdmin(privileged));
+    }
+    if flags.contains(CloneFlags::NEWPID) && caller.pid_ns_level.is_some_and(|l| l + 1 > 32) {
+        return Err(FlagError::PidNestingTooDeep);
     }
     Ok(())
 }

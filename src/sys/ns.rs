@@ -5,7 +5,7 @@
 //! the crate's flags module.
 
 use crate::errno::from_syscall;
-use crate::fd::RawFd;
+use crate::fd::{OwnedFd, RawFd};
 use crate::{Errno, Result};
 use core::ffi::CStr;
 use linux_raw_sys::general as g;
@@ -321,6 +321,49 @@ pub fn reboot(cmd: RebootCmd) -> Result<()> {
 pub fn sync() {
     // SAFETY: takes no arguments, cannot fail.
     unsafe { sc::syscall0(g::__NR_sync as usize) };
+}
+
+/// `NS_GET_USERNS`: `_IO(0xb7, 0x1)`.
+const NS_GET_USERNS: usize = 0xb701;
+/// `NS_GET_PARENT`: `_IO(0xb7, 0x2)`.
+const NS_GET_PARENT: usize = 0xb702;
+/// `NS_GET_NSTYPE`: `_IO(0xb7, 0x3)`.
+const NS_GET_NSTYPE: usize = 0xb703;
+
+/// `ioctl(fd, NS_GET_NSTYPE)`: the `CLONE_NEW*` flag of the namespace a `/proc/PID/ns/*` fd
+/// refers to (Linux 4.11). `ENOTTY` for any other kind of fd, `EBADF` for a closed one.
+///
+/// # References
+/// ioctl_ns(2)
+pub fn ns_get_nstype(fd: RawFd) -> Result<u32> {
+    // SAFETY: NS_GET_NSTYPE takes no argument pointer.
+    from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd as usize, NS_GET_NSTYPE) })
+        .map(|t| t as u32)
+}
+
+/// `ioctl(fd, NS_GET_PARENT)`: the parent of a PID or user namespace. `EPERM` at the top
+/// the caller may see.
+///
+/// # References
+/// ioctl_ns(2)
+pub fn ns_get_parent(fd: RawFd) -> Result<OwnedFd> {
+    // SAFETY: NS_GET_PARENT takes no argument pointer and returns a new fd.
+    let new =
+        from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd as usize, NS_GET_PARENT) })?;
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw(new as RawFd) })
+}
+
+/// `ioctl(fd, NS_GET_USERNS)`: the user namespace owning a namespace.
+///
+/// # References
+/// ioctl_ns(2)
+pub fn ns_get_userns(fd: RawFd) -> Result<OwnedFd> {
+    // SAFETY: NS_GET_USERNS takes no argument pointer and returns a new fd.
+    let new =
+        from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd as usize, NS_GET_USERNS) })?;
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw(new as RawFd) })
 }
 
 #[cfg(test)]

@@ -454,3 +454,54 @@ fn the_nptl_flag_set_is_valid_for_a_thread() {
         Ok(())
     );
 }
+
+#[test]
+fn unshare_rules() {
+    let caller = Caller::PRIVILEGED;
+    let ok = |f: CloneFlags, threads: u64| validate_unshare(f, &caller, Some(threads), LATEST);
+    assert_eq!(
+        ok(CloneFlags::SETTLS | CloneFlags::NEWUTS, 1),
+        Err(FlagError::UnshareUnsupported(CloneFlags::SETTLS))
+    );
+    assert_eq!(ok(CloneFlags::NEWUTS | CloneFlags::FILES, 1), Ok(()));
+    assert_eq!(
+        ok(CloneFlags::NEWUSER, 2),
+        Err(FlagError::UnshareNeedsSingleThread(CloneFlags::NEWUSER))
+    );
+    assert_eq!(
+        FlagError::UnshareNeedsSingleThread(CloneFlags::NEWUSER).errno(),
+        Errno::EINVAL
+    );
+    assert_eq!(ok(CloneFlags::NEWUSER, 1), Ok(()));
+    // Namespaces other than the user namespace can be unshared by a threaded process.
+    assert_eq!(ok(CloneFlags::NEWNET | CloneFlags::NEWUTS, 4), Ok(()));
+    let unprivileged = Caller {
+        cap_sys_admin: false,
+        ..Caller::PRIVILEGED
+    };
+    assert_eq!(
+        validate_unshare(CloneFlags::NEWUTS, &unprivileged, Some(1), LATEST),
+        Err(FlagError::NamespaceNeedsCapSysAdmin(CloneFlags::NEWUTS))
+    );
+    assert_eq!(
+        validate_unshare(
+            CloneFlags::NEWUTS | CloneFlags::NEWUSER,
+            &unprivileged,
+            Some(1),
+            LATEST
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        validate_unshare(
+            CloneFlags::NEWTIME,
+            &caller,
+            Some(1),
+            KernelVersion::new(5, 5, 0)
+        ),
+        Err(FlagError::NeedsKernel {
+            flags: CloneFlags::NEWTIME,
+            since: KernelVersion::V5_6
+        })
+    );
+}

@@ -1,0 +1,65 @@
+//! Mount-namespace chores: keeping mounts from propagating back, `/proc` for a new PID
+//! namespace, a tmpfs, and `pivot_root` into a fresh root.
+
+use core::ffi::CStr;
+
+use crate::error::Error;
+use crate::sys::fs::{self, AT_FDCWD};
+use crate::sys::ns::{self as sysns, MountFlags, UnmountFlags};
+
+/// Makes every mount private, recursively (`mount(NULL, "/", NULL, MS_REC|MS_PRIVATE)`), so
+/// mounts made in this mount namespace do not propagate back to the parent's (where `/` is
+/// usually shared, as systemd sets it up).
+pub fn make_private() -> Result<(), Error> {
+    sysns::mount(
+        None,
+        c"/",
+        None,
+        MountFlags::REC | MountFlags::PRIVATE,
+        None,
+    )?;
+    Ok(())
+}
+
+/// Mounts a fresh `proc` at `target`: in a new PID namespace it shows only that namespace's
+/// processes (mount it from a process in that namespace).
+pub fn mount_proc(target: &CStr) -> Result<(), Error> {
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    sysns::mount(Some(c"proc"), target, Some(c"proc"), flags, None)?;
+    Ok(())
+}
+
+/// Mounts a tmpfs at `target` with `options` (e.g. `c"size=4m,mode=755"`).
+pub fn mount_tmpfs(target: &CStr, options: Option<&CStr>) -> Result<(), Error> {
+    sysns::mount(
+        Some(c"tmpfs"),
+        target,
+        Some(c"tmpfs"),
+        MountFlags::NOSUID,
+        options,
+    )?;
+    Ok(())
+}
+
+/// Makes `new_root` (an existing directory) the root of this mount namespace: mounts a tmpfs
+/// on it, `pivot_root`s into it, and detaches the old root, so nothing of the old tree is
+/// reachable. Call it in a new mount namespace after [`make_private`]. `/proc` and other
+/// mounts must be made afresh afterwards.
+pub fn pivot_into_tmpfs(new_root: &CStr) -> Result<(), Error> {
+    mount_tmpfs(new_root, Some(c"mode=755"))?;
+    fs::chdir(new_root)?;
+    // pivot_root(".", ".") stacks the old root on top of the new one, so no directory for it
+    // is needed (pivot_root(2), "NOTES"); unmounting "." afterwards detaches it.
+    sysns::pivot_root(c".", c".")?;
+    sysns::umount2(c".", UnmountFlags::DETACH)?;
+    fs::chdir(c"/")?;
+    Ok(())
+}
+
+/// Creates a directory (mode 0755), succeeding if it already exists.
+pub fn ensure_dir(path: &CStr) -> Result<(), Error> {
+    match fs::mkdirat(AT_FDCWD, path, 0o755) {
+        Ok(()) | Err(crate::Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

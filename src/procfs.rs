@@ -1,0 +1,165 @@
+//! Small, allocation-free reads and writes of `/proc` files: what namespaces, id maps and
+//! the caller-state checks need.
+
+use core::ffi::CStr;
+use core::fmt::{self, Write};
+
+use crate::errno::Errno;
+use crate::sys::Pid;
+use crate::sys::fs::{self, AT_FDCWD, OFlags};
+
+/// A path built in a fixed buffer, NUL-terminated: `/proc/<pid>/<name>` and the like.
+pub struct PathBuf {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl PathBuf {
+    /// Formats `args` into a path; `ENAMETOOLONG` if it does not fit.
+    pub fn format(args: fmt::Arguments<'_>) -> Result<PathBuf, Errno> {
+        let mut path = PathBuf {
+            buf: [0; 64],
+            len: 0,
+        };
+        path.write_fmt(args).map_err(|_| Errno::ENAMETOOLONG)?;
+        if path.len >= path.buf.len() {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        Ok(path)
+    }
+
+    /// `/proc/<pid>/<name>`, or `/proc/self/<name>` for `None`.
+    pub fn proc(pid: Option<Pid>, name: &str) -> Result<PathBuf, Errno> {
+        match pid {
+            Some(pid) => PathBuf::format(format_args!("/proc/{pid}/{name}")),
+            None => PathBuf::format(format_args!("/proc/self/{name}")),
+        }
+    }
+
+    /// The path as a C string.
+    pub fn as_c_str(&self) -> &CStr {
+        // SAFETY: `format` keeps one NUL after the text (the buffer starts zeroed and the
+        // text is shorter than the buffer); `write_str` refuses interior NULs.
+        unsafe { CStr::from_bytes_with_nul_unchecked(&self.buf[..=self.len]) }
+    }
+}
+
+impl Write for PathBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end >= self.buf.len() || s.bytes().any(|b| b == 0) {
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Reads a whole (small) file into `buf`, returning the bytes read.
+pub fn read(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    let fd = fs::openat(AT_FDCWD, path, OFlags::RDONLY | OFlags::CLOEXEC, 0)?;
+    let mut filled = 0;
+    while filled < buf.len() {
+        match fs::read(fd.as_raw(), &mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Writes `data` to a file in one `write` (as `uid_map` and friends require).
+pub fn write_once(path: &CStr, data: &[u8]) -> Result<(), Errno> {
+    let fd = fs::openat(AT_FDCWD, path, OFlags::WRONLY | OFlags::CLOEXEC, 0)?;
+    loop {
+        match fs::write(fd.as_raw(), data) {
+            Ok(n) if n == data.len() => return Ok(()),
+            Ok(_) => return Err(Errno::EIO),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The value of `name:` in a `/proc/<pid>/status` text, trimmed.
+pub fn status_field<'a>(status: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    status.split(|&b| b == b'\n').find_map(|line| {
+        let rest = line.strip_prefix(name.as_bytes())?.strip_prefix(b":")?;
+        Some(rest.trim_ascii())
+    })
+}
+
+/// A decimal number.
+pub fn parse_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 {
+        return None;
+    }
+    text.iter().try_fold(0u64, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+    })
+}
+
+/// The number of threads in the calling process (`Threads:` in `/proc/self/status`), or
+/// `None` without `/proc`.
+pub fn thread_count() -> Option<u64> {
+    let mut buf = [0u8; 2048];
+    let n = read(c"/proc/self/status", &mut buf).ok()?;
+    status_field(&buf[..n], "Threads").and_then(parse_u64)
+}
+
+/// The depth of the calling process's PID namespace (0 for the initial one): the number of
+/// entries in `NSpid:` minus one. `None` without `/proc`.
+pub fn pid_ns_level() -> Option<u32> {
+    let mut buf = [0u8; 2048];
+    let n = read(c"/proc/self/status", &mut buf).ok()?;
+    let nspid = status_field(&buf[..n], "NSpid")?;
+    let levels = nspid
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .count();
+    u32::try_from(levels.checked_sub(1)?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_nul_terminated_and_bounded() {
+        let p = PathBuf::proc(Some(42), "uid_map").unwrap();
+        assert_eq!(p.as_c_str(), c"/proc/42/uid_map");
+        let p = PathBuf::proc(None, "ns/uts").unwrap();
+        assert_eq!(p.as_c_str(), c"/proc/self/ns/uts");
+        let long = "x".repeat(100);
+        assert_eq!(PathBuf::proc(None, &long).err(), Some(Errno::ENAMETOOLONG));
+        assert!(PathBuf::format(format_args!("a\0b")).is_err());
+    }
+
+    #[test]
+    fn status_fields_parse() {
+        let text = b"Name:\tx\nThreads:\t3\nNSpid:\t77\t1\n";
+        assert_eq!(status_field(text, "Threads").and_then(parse_u64), Some(3));
+        assert_eq!(status_field(text, "NSpid"), Some(&b"77\t1"[..]));
+        assert_eq!(status_field(text, "Missing"), None);
+        assert_eq!(parse_u64(b"12a"), None);
+        assert_eq!(parse_u64(b""), None);
+    }
+
+    #[test]
+    fn this_process_is_read_for_real() {
+        extern crate std;
+        let threads = thread_count().unwrap();
+        assert!(threads >= 1);
+        assert_eq!(
+            pid_ns_level(),
+            Some(0),
+            "the test runs in the initial PID namespace"
+        );
+        let mut buf = [0u8; 64];
+        let n = read(c"/proc/self/comm", &mut buf).unwrap();
+        assert!(n > 0);
+    }
+}
