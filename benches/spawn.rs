@@ -17,9 +17,15 @@ struct Plan {
 
 fn plan() -> Plan {
     if std::env::var_os("CLONEKIT_BENCH_QUICK").is_some() {
-        Plan { batches: 10, per_batch: 20 }
+        Plan {
+            batches: 10,
+            per_batch: 20,
+        }
     } else {
-        Plan { batches: 40, per_batch: 50 }
+        Plan {
+            batches: 40,
+            per_batch: 50,
+        }
     }
 }
 

@@ -30,7 +30,7 @@ use crate::procfs::{self, PathBuf};
 use crate::sys::Pid;
 use crate::sys::fs::{self, PipeFlags};
 use crate::sys::ns as sysns;
-use crate::sys::process::{getegid, geteuid};
+use crate::sys::process::{getegid, geteuid, setresgid, setresuid};
 use crate::validate::FlagError;
 
 /// The six namespaces of the seed's container model.
@@ -78,6 +78,8 @@ struct Inside {
     domainname: Option<Name>,
     mount_proc: bool,
     time_offsets: Option<(i64, i64)>,
+    /// Switch to uid and gid 0 once the maps are written (both maps map 0).
+    become_root: bool,
 }
 
 /// Builder of a container-style child. Start from [`Container::new`].
@@ -108,6 +110,7 @@ impl Container {
                 domainname: None,
                 mount_proc: true,
                 time_offsets: None,
+                become_root: false,
             },
             uid_map: None,
             gid_map: None,
@@ -190,7 +193,8 @@ impl Container {
     /// Starts `f` in the container and returns once it runs with its maps written.
     ///
     /// The child waits on a pipe until the parent has written its id maps (user
-    /// namespaces need the parent to do it), then sets the hostname, makes mounts private,
+    /// namespaces need the parent to do it), becomes uid and gid 0 inside when both maps map
+    /// 0 (so uid 0 inside is the chosen outer uid), then sets the hostname, makes mounts private,
     /// mounts `/proc`, enters the time namespace, and runs `f`; a set-up failure exits with
     /// [`SETUP_FAILED`]. In a program with a libc, `f` must not call into libc or std.
     pub fn spawn<F>(self, f: F) -> Result<ContainerChild, Error>
@@ -200,8 +204,10 @@ impl Container {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let inside = self.inside;
+        let mut inside = self.inside;
         let user_ns = inside.namespaces.contains(CloneFlags::NEWUSER);
+        let maps_root = |m: Option<IdMap>| m.is_none_or(|m| m.inside == 0);
+        inside.become_root = user_ns && maps_root(self.uid_map) && maps_root(self.gid_map);
         let (ready_r, ready_w) = fs::pipe2(PipeFlags::CLOEXEC)?;
         let (r, w) = (ready_r.as_raw(), ready_w.as_raw());
         // NEWTIME is entered from inside (see `enter_time_namespace`), not by clone.
@@ -269,6 +275,12 @@ fn set_up_inside(inside: &Inside, ready: RawFd) -> Result<(), Error> {
         }
     }
     let _ = fs::close(ready);
+    if inside.become_root {
+        // The maps are written: become the namespace's root, i.e. the outer ids mapped to
+        // 0 (a process keeps its outer ids across clone; only setresuid moves it onto the map).
+        setresgid(0, 0, 0)?;
+        setresuid(0, 0, 0)?;
+    }
     if let Some(name) = &inside.hostname {
         sysns::sethostname(name.as_bytes())?;
     }

@@ -322,7 +322,9 @@ mod tests {
 
     #[test]
     fn the_generator_can_draw_every_flag() {
-        let union = FLAG_ODDS.iter().fold(CloneFlags::empty(), |a, (f, _)| a | *f);
+        let union = FLAG_ODDS
+            .iter()
+            .fold(CloneFlags::empty(), |a, (f, _)| a | *f);
         assert_eq!(union, CloneFlags::all());
         let mut generator = ComboGenerator::new(1, true);
         let mut seen = CloneFlags::empty();
@@ -338,7 +340,10 @@ mod tests {
         for _ in 0..2000 {
             let combo = generator.next_combo();
             if combo.syscall == Syscall::Clone {
-                assert!(!combo.flags.intersects(CloneFlags::CLONE3_ONLY), "{combo:?}");
+                assert!(
+                    !combo.flags.intersects(CloneFlags::CLONE3_ONLY),
+                    "{combo:?}"
+                );
             }
         }
     }

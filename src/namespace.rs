@@ -110,9 +110,13 @@ pub fn caller() -> Caller {
     }
 }
 
-/// The depth of the caller's user namespace, by walking `NS_GET_PARENT` up from
-/// `/proc/self/ns/user` until the kernel says `EPERM` (the top the caller may see; in the
-/// initial namespace that is the root).
+/// The inode number of the initial user namespace (`PROC_USER_INIT_INO`).
+const INIT_USER_NS_INO: u64 = 0xEFFF_FFFD;
+
+/// The depth of the caller's user namespace below the initial one, by walking
+/// `NS_GET_PARENT` up from `/proc/self/ns/user`. The kernel stops the walk at the top the
+/// caller may see (`EPERM`), which is the initial namespace only if the caller can see it:
+/// from inside a nested namespace the depth cannot be known, and this returns `None`.
 pub fn user_ns_level() -> Option<u32> {
     let mut fd = open(None, Namespace::User).ok()?;
     let mut level = 0;
@@ -123,7 +127,17 @@ pub fn user_ns_level() -> Option<u32> {
             return None;
         }
     }
-    Some(level)
+    (ns_inode(fd.as_raw()) == Some(INIT_USER_NS_INO)).then_some(level)
+}
+
+/// The inode number of a namespace fd, from its `/proc/self/fd` link (`user:[4026531837]`).
+fn ns_inode(fd: RawFd) -> Option<u64> {
+    let path = PathBuf::format(format_args!("/proc/self/fd/{fd}")).ok()?;
+    let mut buf = [0u8; 64];
+    let target = fs::readlinkat(AT_FDCWD, path.as_c_str(), &mut buf).ok()?;
+    let open = target.iter().position(|&b| b == b'[')?;
+    let digits = target.get(open + 1..target.len().checked_sub(1)?)?;
+    procfs::parse_u64(digits)
 }
 
 /// `unshare(flags)`: moves the caller into new namespaces, or stops sharing its fd table

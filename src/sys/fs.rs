@@ -284,6 +284,26 @@ pub fn unlinkat(dirfd: RawFd, path: &CStr, remove_dir: bool) -> Result<()> {
     .map(drop)
 }
 
+/// `readlinkat(dirfd, path, buf)`: the target of a symbolic link (not NUL-terminated),
+/// truncated to `buf`'s length.
+///
+/// # References
+/// readlinkat(2)
+pub fn readlinkat<'a>(dirfd: RawFd, path: &CStr, buf: &'a mut [u8]) -> Result<&'a [u8]> {
+    // SAFETY: `path` is a NUL-terminated string the kernel only reads; it writes at most
+    // `buf.len()` bytes into `buf`.
+    let n = from_syscall(unsafe {
+        syscall4(
+            g::__NR_readlinkat as usize,
+            dirfd as usize,
+            path.as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+        )
+    })?;
+    Ok(&buf[..n])
+}
+
 /// `chdir(path)`: changes the working directory (of every thread sharing it:
 /// `CLONE_FS`).
 ///

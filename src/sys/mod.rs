@@ -26,6 +26,7 @@ pub mod fs;
 pub mod futex;
 pub mod ipc;
 pub mod mm;
+pub mod net;
 pub mod ns;
 pub mod process;
 pub mod signal;

@@ -72,6 +72,41 @@ id_call!(
     getegid, __NR_getegid, Gid
 );
 
+/// `setresuid(ruid, euid, suid)`: sets the real, effective and saved user ids (in the
+/// caller's user namespace: inside a new one, id 0 becomes the outer id mapped to 0).
+///
+/// # References
+/// setresuid(2)
+pub fn setresuid(ruid: Uid, euid: Uid, suid: Uid) -> Result<()> {
+    // SAFETY: integer arguments only.
+    from_syscall(unsafe {
+        syscall3(
+            g::__NR_setresuid as usize,
+            ruid as usize,
+            euid as usize,
+            suid as usize,
+        )
+    })
+    .map(drop)
+}
+
+/// `setresgid(rgid, egid, sgid)`: sets the real, effective and saved group ids.
+///
+/// # References
+/// setresgid(2)
+pub fn setresgid(rgid: Gid, egid: Gid, sgid: Gid) -> Result<()> {
+    // SAFETY: integer arguments only.
+    from_syscall(unsafe {
+        syscall3(
+            g::__NR_setresgid as usize,
+            rgid as usize,
+            egid as usize,
+            sgid as usize,
+        )
+    })
+    .map(drop)
+}
+
 /// `exit(code)`: ends the calling **thread** only (the process lives on while other
 /// threads do); a process's last thread ending ends the process with `code & 0xff`.
 /// This is what a clone child's trampoline ends with (`exit_group` there would kill

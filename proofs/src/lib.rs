@@ -1,0 +1,205 @@
+//! Proofs of what clonekit's namespace support isolates, each observable from the kernel
+//! (hostnames, pids, mounts, queues, interfaces, uids, clocks, errnos), written once and run
+//! in two places: natively by `tests/namespaces.rs` (as root) and in the QEMU guest by the
+//! init demo, on every arch.
+//!
+//! `no_std` and allocation-free; every child a proof starts runs only clonekit code, so a
+//! proof may run inside a std test binary.
+#![no_std]
+
+use core::fmt;
+use core::sync::atomic::AtomicI64;
+
+use clonekit::fd::{OwnedFd, RawFd};
+use clonekit::process::ExitStatus;
+use clonekit::sys::fs::{self, PipeFlags};
+use clonekit::sys::mm::{self, MapFlags, ProtFlags};
+
+pub mod namespaces;
+
+/// Why a proof failed: what was checked, and the values seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    /// What was checked.
+    pub what: &'static str,
+    /// The value the kernel should have shown.
+    pub expected: i64,
+    /// The value it showed.
+    pub got: i64,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: expected {}, got {}",
+            self.what, self.expected, self.got
+        )
+    }
+}
+
+/// A proof's result.
+pub type Outcome = Result<(), Failure>;
+
+/// A named proof.
+#[derive(Clone, Copy)]
+pub struct Proof {
+    /// The KTAP case name: says what it proves.
+    pub name: &'static str,
+    /// Runs it.
+    pub run: fn() -> Outcome,
+}
+
+/// Fails with `what` unless `got == expected`.
+pub fn expect(what: &'static str, expected: i64, got: i64) -> Outcome {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(Failure {
+            what,
+            expected,
+            got,
+        })
+    }
+}
+
+/// Fails with `what` unless `cond` (shown as expected 1, got 0).
+pub fn expect_true(what: &'static str, cond: bool) -> Outcome {
+    expect(what, 1, i64::from(cond))
+}
+
+/// Turns a clonekit error into a failure of `what`, showing the errno.
+pub fn ok_or_fail<T, E: ErrnoOf>(what: &'static str, r: Result<T, E>) -> Result<T, Failure> {
+    r.map_err(|e| Failure {
+        what,
+        expected: 0,
+        got: -i64::from(e.errno_of()),
+    })
+}
+
+/// Errors that carry an errno.
+pub trait ErrnoOf {
+    /// The errno, as a positive number.
+    fn errno_of(&self) -> i32;
+}
+
+impl ErrnoOf for clonekit::Errno {
+    fn errno_of(&self) -> i32 {
+        self.raw()
+    }
+}
+
+impl ErrnoOf for clonekit::Error {
+    fn errno_of(&self) -> i32 {
+        self.errno().raw()
+    }
+}
+
+/// A child's exit as one number: its code, or 128 + the signal that killed it.
+pub fn status_code(status: ExitStatus) -> i64 {
+    match status {
+        ExitStatus::Exited(code) => i64::from(code),
+        ExitStatus::Signaled(sig) => 128 + i64::from(sig.raw()),
+    }
+}
+
+/// Checks that a child passed: children return 0, or the number of the step that failed.
+pub fn child_passed(what: &'static str, status: clonekit::Result<ExitStatus>) -> Outcome {
+    let status = ok_or_fail(what, status)?;
+    expect(what, 0, status_code(status))
+}
+
+/// A one-shot gate between a parent and a child that does not share its memory: the child
+/// blocks in [`Gate::wait`] until the parent calls [`Gate::open`] (or drops the gate).
+pub struct Gate {
+    read: OwnedFd,
+    write: Option<OwnedFd>,
+}
+
+impl Gate {
+    /// A new, closed gate.
+    pub fn new() -> Result<Gate, Failure> {
+        let (read, write) = ok_or_fail("pipe2 for a gate", fs::pipe2(PipeFlags::CLOEXEC))?;
+        Ok(Gate {
+            read,
+            write: Some(write),
+        })
+    }
+
+    /// The fds the child needs (read end, write end to close), as plain numbers to capture.
+    pub fn child_side(&self) -> (RawFd, RawFd) {
+        (
+            self.read.as_raw(),
+            self.write.as_ref().map_or(-1, OwnedFd::as_raw),
+        )
+    }
+
+    /// In the child: closes its copy of the write end, then waits for the parent. `true` if
+    /// the parent opened the gate, `false` if it went away.
+    pub fn wait((read, write): (RawFd, RawFd)) -> bool {
+        let _ = fs::close(write);
+        let mut byte = [0u8; 1];
+        loop {
+            match fs::read(read, &mut byte) {
+                Ok(n) => return n == 1,
+                Err(clonekit::Errno::EINTR) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// In the parent: lets the child go on.
+    pub fn open(&mut self) {
+        if let Some(w) = self.write.take() {
+            let _ = fs::write(w.as_raw(), b"1");
+        }
+    }
+}
+
+/// A page of `i64` slots shared with children that do not share our memory (MAP_SHARED).
+pub struct SharedSlots {
+    slots: core::ptr::NonNull<AtomicI64>,
+}
+
+/// Slots in a [`SharedSlots`] page.
+pub const SLOTS: usize = 512;
+
+impl SharedSlots {
+    /// A fresh zeroed page.
+    pub fn new() -> Result<SharedSlots, Failure> {
+        let page = ok_or_fail(
+            "mmap a shared page",
+            mm::mmap_anonymous(4096, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
+        )?;
+        Ok(SharedSlots { slots: page.cast() })
+    }
+
+    /// Slot `i` (panics past [`SLOTS`]).
+    pub fn slot(&self, i: usize) -> &AtomicI64 {
+        assert!(i < SLOTS);
+        // SAFETY: the page holds SLOTS zero-initialised AtomicI64s and lives as long as self.
+        unsafe { &*self.slots.as_ptr().add(i) }
+    }
+
+    /// The page's address, to capture in a child closure (which sees the same mapping).
+    pub fn addr(&self) -> usize {
+        self.slots.as_ptr() as usize
+    }
+
+    /// Slot `i` of the page at `addr`, for use inside a child.
+    ///
+    /// # Safety
+    /// `addr` must come from [`SharedSlots::addr`] of a page that is still mapped.
+    pub unsafe fn at(addr: usize, i: usize) -> &'static AtomicI64 {
+        assert!(i < SLOTS);
+        // SAFETY: the caller guarantees the page is mapped; the slot is in bounds.
+        unsafe { &*(addr as *const AtomicI64).add(i) }
+    }
+}
+
+impl Drop for SharedSlots {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping; children that shared it have their own reference to it.
+        let _ = unsafe { mm::munmap(self.slots.as_ptr().cast(), 4096) };
+    }
+}

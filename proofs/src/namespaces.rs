@@ -1,0 +1,1103 @@
+//! Every isolation the seed's namespace table claims, shown from both sides, plus `setns`,
+//! `unshare` and the kernel's refusals. Each proof needs `CAP_SYS_ADMIN` (root, or PID 1 in
+//! the guest).
+//!
+//! Children return 0 when every check they make passes, or the number of the first check
+//! that failed; the parent reports that number as "got".
+
+use core::ffi::CStr;
+use core::sync::atomic::Ordering;
+
+use clonekit::container::Container;
+use clonekit::fd::RawFd;
+use clonekit::flags::{CloneFlags, ExitSignal};
+use clonekit::idmap::IdMap;
+use clonekit::namespace::{self, Namespace};
+use clonekit::process::{ChildBuilder, fork_with};
+use clonekit::procfs::{self, PathBuf};
+use clonekit::raw;
+use clonekit::sys::fs::{self, AT_FDCWD, OFlags};
+use clonekit::sys::ipc;
+use clonekit::sys::net::{IFF_LOOPBACK, IFF_UP, interface_flags, set_interface_flags};
+use clonekit::sys::ns as sysns;
+use clonekit::sys::process::{geteuid, getpid, getppid, getuid};
+use clonekit::sys::time::{ClockId, clock_gettime};
+use clonekit::validate::FlagError;
+use clonekit::{Errno, Error, mount};
+
+use crate::{
+    Failure, Gate, Outcome, Proof, SharedSlots, child_passed, expect, expect_true, ok_or_fail,
+};
+
+/// All namespace proofs, in report order.
+pub const PROOFS: &[Proof] = &[
+    Proof {
+        name: "newuts_hostname_and_domainname_isolated",
+        run: uts_isolated,
+    },
+    Proof {
+        name: "newpid_child_is_pid_1_with_ppid_0",
+        run: pid_child_is_init,
+    },
+    Proof {
+        name: "newpid_own_proc_lists_only_its_tree",
+        run: pid_own_proc,
+    },
+    Proof {
+        name: "newpid_parent_sees_the_outer_pid",
+        run: pid_parent_sees_outer_pid,
+    },
+    Proof {
+        name: "newpid_nested_namespaces",
+        run: pid_nested,
+    },
+    Proof {
+        name: "newpid_killing_init_kills_the_namespace",
+        run: pid_kill_init,
+    },
+    Proof {
+        name: "newns_tmpfs_invisible_outside",
+        run: mount_invisible,
+    },
+    Proof {
+        name: "newns_pivot_root_gives_a_new_root",
+        run: mount_pivot_root,
+    },
+    Proof {
+        name: "newipc_queues_invisible_both_ways",
+        run: ipc_isolated,
+    },
+    Proof {
+        name: "newnet_only_lo_down_until_brought_up",
+        run: net_only_lo,
+    },
+    Proof {
+        name: "newuser_uid_0_inside_is_the_mapped_outer_uid",
+        run: user_mapped,
+    },
+    Proof {
+        name: "newuser_without_maps_is_the_overflow_uid",
+        run: user_unmapped,
+    },
+    Proof {
+        name: "newuser_capabilities_do_not_reach_outside",
+        run: user_caps_stay_inside,
+    },
+    Proof {
+        name: "newcgroup_root_is_the_childs_cgroup",
+        run: cgroup_root,
+    },
+    Proof {
+        name: "newtime_monotonic_offset_seen_inside_only",
+        run: time_offset,
+    },
+    Proof {
+        name: "setns_back_into_the_parents_uts_restores_hostname",
+        run: setns_back,
+    },
+    Proof {
+        name: "setns_pidfd_joins_a_childs_namespaces",
+        run: setns_pidfd_join,
+    },
+    Proof {
+        name: "unshare_newuts_newipc_newnet_newns_stay_private",
+        run: unshare_private,
+    },
+    Proof {
+        name: "unshare_newpid_next_child_is_pid_1",
+        run: unshare_newpid,
+    },
+    Proof {
+        name: "unshare_newuser_then_overflow_uid",
+        run: unshare_newuser,
+    },
+    Proof {
+        name: "refuse_newpid_with_thread_einval",
+        run: refuse_newpid_thread,
+    },
+    Proof {
+        name: "refuse_newuser_with_fs_einval",
+        run: refuse_newuser_fs,
+    },
+    Proof {
+        name: "refuse_newipc_with_sysvsem_einval",
+        run: refuse_newipc_sysvsem,
+    },
+    Proof {
+        name: "refuse_setns_with_the_wrong_kind_einval",
+        run: refuse_setns_wrong_kind,
+    },
+    Proof {
+        name: "refuse_pid_nesting_past_32_enospc",
+        run: refuse_pid_nesting,
+    },
+    Proof {
+        name: "refuse_user_nesting_past_32_enospc",
+        run: refuse_user_nesting,
+    },
+];
+
+/// A host name copied out of `uname`, to capture in a child.
+#[derive(Clone, Copy)]
+struct Name([u8; 65], usize);
+
+impl Name {
+    fn hostname() -> Name {
+        Name::of(sysns::uname().nodename())
+    }
+    fn domainname() -> Name {
+        Name::of(sysns::uname().domainname())
+    }
+    fn of(bytes: &[u8]) -> Name {
+        let mut n = Name([0; 65], bytes.len().min(65));
+        n.0[..n.1].copy_from_slice(&bytes[..n.1]);
+        n
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.0[..self.1]
+    }
+}
+
+fn uts_isolated() -> Outcome {
+    let (host, domain) = (Name::hostname(), Name::domainname());
+    let child = Container::new()
+        .namespaces(CloneFlags::NEWUTS)
+        .hostname(b"my-container-host")
+        .domainname(b"clonekit.test")
+        .spawn(|| {
+            let uts = sysns::uname();
+            if uts.nodename() != b"my-container-host" {
+                return 1;
+            }
+            if uts.domainname() != b"clonekit.test" {
+                return 2;
+            }
+            0
+        });
+    child_passed(
+        "child sees its own hostname and domain name",
+        ok_or_fail("spawn", child)?.wait(),
+    )?;
+    expect_true(
+        "the parent's hostname is unchanged",
+        Name::hostname().bytes() == host.bytes(),
+    )?;
+    expect_true(
+        "the parent's domain name is unchanged",
+        Name::domainname().bytes() == domain.bytes(),
+    )
+}
+
+fn pid_child_is_init() -> Outcome {
+    let child = ChildBuilder::new(CloneFlags::NEWPID).spawn(|| {
+        if getpid() != 1 {
+            return 1;
+        }
+        if getppid() != 0 {
+            return 2;
+        }
+        0
+    });
+    child_passed(
+        "getpid() == 1 and getppid() == 0 inside",
+        ok_or_fail("spawn", child)?.wait(),
+    )
+}
+
+/// Counts the numeric (process) entries of the `/proc` mounted at `/proc`.
+fn count_proc_pids() -> Result<usize, Errno> {
+    let dir = fs::openat(
+        AT_FDCWD,
+        c"/proc",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        0,
+    )?;
+    let mut buf = [0u8; 2048];
+    let mut pids = 0;
+    fs::for_each_dir_entry(dir.as_raw(), &mut buf, |e| {
+        let name = e.name.to_bytes();
+        if !name.is_empty() && name.iter().all(u8::is_ascii_digit) {
+            pids += 1;
+        }
+    })?;
+    Ok(pids)
+}
+
+fn pid_own_proc() -> Outcome {
+    let child = Container::new()
+        .namespaces(CloneFlags::NEWPID | CloneFlags::NEWNS)
+        .spawn(|| match count_proc_pids() {
+            // Only itself: PID 1 of the namespace.
+            Ok(1) => 0,
+            Ok(n) => 10 + n.min(100) as i32,
+            Err(_) => 1,
+        });
+    child_passed(
+        "its own /proc lists only itself",
+        ok_or_fail("spawn", child)?.wait(),
+    )?;
+    let outside = ok_or_fail("count /proc outside", count_proc_pids())?;
+    expect_true(
+        "the parent's /proc still lists its own processes",
+        outside >= 1,
+    )
+}
+
+/// The `NSpid:` line of `/proc/<pid>/status` (`/proc/self` for `None`): the pid at each PID
+/// namespace level, from the level of the `/proc` mount inwards.
+fn nspid(pid: Option<i32>) -> Result<([i64; 8], usize), Errno> {
+    let path = PathBuf::proc(pid, "status")?;
+    let mut buf = [0u8; 2048];
+    let n = procfs::read(path.as_c_str(), &mut buf)?;
+    let field = procfs::status_field(&buf[..n], "NSpid").ok_or(Errno::ENOENT)?;
+    let mut out = ([0i64; 8], 0);
+    for word in field
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        if out.1 < 8 {
+            out.0[out.1] = procfs::parse_u64(word).ok_or(Errno::EINVAL)? as i64;
+            out.1 += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn pid_parent_sees_outer_pid() -> Outcome {
+    let mut gate = Gate::new()?;
+    let side = gate.child_side();
+    let child = ok_or_fail(
+        "spawn",
+        ChildBuilder::new(CloneFlags::NEWPID).spawn(move || if Gate::wait(side) { 0 } else { 1 }),
+    )?;
+    let outer = child.pid();
+    let levels = nspid(Some(outer));
+    gate.open();
+    let (ids, n) = ok_or_fail("read NSpid of the child", levels)?;
+    child_passed("child", child.wait())?;
+    expect_true("the parent sees an outer pid other than 1", outer > 1)?;
+    expect(
+        "NSpid starts with the pid clone returned",
+        i64::from(outer),
+        ids[0],
+    )?;
+    expect("NSpid has two levels: ours and the child's", 2, n as i64)?;
+    expect("the innermost pid is 1", 1, ids[n - 1])
+}
+
+fn pid_nested() -> Outcome {
+    let child = ChildBuilder::new(CloneFlags::NEWPID).spawn(|| {
+        if getpid() != 1 {
+            return 1;
+        }
+        let grandchild = ChildBuilder::new(CloneFlags::NEWPID).spawn(|| {
+            if getpid() != 1 {
+                return 1;
+            }
+            // Our NSpid through the outer /proc: outer pid, 2 in the middle namespace (whose
+            // init is our parent), 1 in ours.
+            match nspid(None) {
+                Ok((ids, n)) if n >= 3 && ids[n - 1] == 1 && ids[n - 2] == 2 => 0,
+                Ok(_) => 2,
+                Err(_) => 3,
+            }
+        });
+        match grandchild.map(|g| g.wait()) {
+            Ok(Ok(status)) if status.success() => 0,
+            Ok(Ok(status)) => 10 + status.code().unwrap_or(50),
+            _ => 4,
+        }
+    });
+    child_passed(
+        "a PID namespace inside a PID namespace: pid 1 at each level",
+        ok_or_fail("spawn", child)?.wait(),
+    )
+}
+
+fn pid_kill_init() -> Outcome {
+    // The grandchild holds the write end of a pipe: the read end sees EOF only once every
+    // process holding it is gone.
+    let (read, write) = ok_or_fail("pipe2", fs::pipe2(fs::PipeFlags::CLOEXEC))?;
+    let (r, w) = (read.as_raw(), write.as_raw());
+    let mut gate = Gate::new()?;
+    let side = gate.child_side();
+    let init = ok_or_fail(
+        "spawn the namespace init",
+        ChildBuilder::new(CloneFlags::NEWPID).spawn(move || {
+            let _ = fs::close(r);
+            // A grandchild that would sleep forever, holding `w` (fork keeps fds, CLOEXEC only
+            // matters for exec).
+            let sleeper = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, || {
+                loop {
+                    let _ = clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::new(
+                        3600, 0,
+                    ));
+                }
+            });
+            let _ = fs::close(w);
+            if sleeper.is_err() {
+                return 1;
+            }
+            core::mem::forget(sleeper);
+            // Tell the parent everything is in place, then wait to be killed.
+            let _ = Gate::wait(side);
+            loop {
+                let _ =
+                    clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::new(3600, 0));
+            }
+        }),
+    )?;
+    drop(write);
+    let _ = &mut gate;
+    // Give the init time to fork; then kill it (not the sleeper).
+    let _ = clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::from_millis(50));
+    ok_or_fail(
+        "kill the namespace's init",
+        init.kill(clonekit::sys::signal::Signal::SIGKILL),
+    )?;
+    let status = ok_or_fail("wait for the init", init.wait())?;
+    expect(
+        "the init died of SIGKILL",
+        128 + 9,
+        crate::status_code(status),
+    )?;
+    let mut fds = [fs::PollFd::new(r, fs::PollFlags::IN)];
+    let timeout = clonekit::sys::time::Timespec::new(10, 0);
+    let ready = ok_or_fail("poll the pipe", fs::poll(&mut fds, Some(&timeout)))?;
+    expect(
+        "the pipe hit EOF within 10 s: the grandchild was killed too",
+        1,
+        ready as i64,
+    )?;
+    let mut byte = [0u8; 1];
+    let n = ok_or_fail("read the pipe", fs::read(r, &mut byte))?;
+    drop(read);
+    gate.open();
+    expect("read returns 0 (no writer is left alive)", 0, n as i64)
+}
+
+fn unique_dir(prefix: &str) -> Result<PathBuf, Failure> {
+    let path = ok_or_fail(
+        "name a directory",
+        PathBuf::format(format_args!("/tmp/clonekit-{prefix}-{}", getpid())),
+    )?;
+    ok_or_fail("mkdir under /tmp", mount::ensure_dir(path.as_c_str()))?;
+    Ok(path)
+}
+
+fn exists(path: &CStr) -> bool {
+    fs::openat(AT_FDCWD, path, OFlags::RDONLY | OFlags::CLOEXEC, 0).is_ok()
+}
+
+fn mount_invisible() -> Outcome {
+    let dir = unique_dir("mnt")?;
+    let file = ok_or_fail(
+        "name a file",
+        PathBuf::format(format_args!("{}/inside", dir_str(&dir))),
+    )?;
+    let (d, f) = (CopyPath::of(&dir), CopyPath::of(&file));
+    let child = ChildBuilder::new(CloneFlags::NEWNS).spawn(move || {
+        if mount::make_private().is_err() {
+            return 1;
+        }
+        if mount::mount_tmpfs(d.c_str(), None).is_err() {
+            return 2;
+        }
+        let created = fs::openat(
+            AT_FDCWD,
+            f.c_str(),
+            OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC,
+            0o644,
+        );
+        if created.is_err() {
+            return 3;
+        }
+        if !exists(f.c_str()) {
+            return 4;
+        }
+        0
+    });
+    child_passed(
+        "the child mounts a tmpfs and writes in it",
+        ok_or_fail("spawn", child)?.wait(),
+    )?;
+    let visible = exists(file.as_c_str());
+    let _ = fs::unlinkat(AT_FDCWD, dir.as_c_str(), true);
+    expect_true(
+        "the file in the child's tmpfs is not visible outside",
+        !visible,
+    )
+}
+
+fn mount_pivot_root() -> Outcome {
+    let dir = unique_dir("root")?;
+    let d = CopyPath::of(&dir);
+    let child = ChildBuilder::new(CloneFlags::NEWNS).spawn(move || {
+        if mount::make_private().is_err() {
+            return 1;
+        }
+        if mount::pivot_into_tmpfs(d.c_str()).is_err() {
+            return 2;
+        }
+        // The old tree is gone: no /proc, no /tmp, and "/" is an empty tmpfs.
+        if exists(c"/proc/self") || exists(c"/tmp") {
+            return 3;
+        }
+        let root = fs::openat(
+            AT_FDCWD,
+            c"/",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            0,
+        );
+        let mut buf = [0u8; 512];
+        match root.map(|r| fs::count_dir_entries(r.as_raw(), &mut buf)) {
+            Ok(Ok(0)) => {}
+            _ => return 4,
+        }
+        if fs::mkdirat(AT_FDCWD, c"/made-in-new-root", 0o755).is_err()
+            || !exists(c"/made-in-new-root")
+        {
+            return 5;
+        }
+        0
+    });
+    child_passed(
+        "pivot_root into a tmpfs: an empty new root",
+        ok_or_fail("spawn", child)?.wait(),
+    )?;
+    expect_true(
+        "the parent's root is untouched",
+        exists(c"/proc/self") && !exists(c"/made-in-new-root"),
+    )?;
+    let _ = fs::unlinkat(AT_FDCWD, dir.as_c_str(), true);
+    Ok(())
+}
+
+fn ipc_isolated() -> Outcome {
+    let outside_key = 0x0c10_0000 + getpid();
+    let inside_key = 0x0c20_0000 + getpid();
+    let outside = ok_or_fail(
+        "msgget outside",
+        ipc::msgget(outside_key, ipc::IPC_CREAT | 0o600),
+    )?;
+    let child = ChildBuilder::new(CloneFlags::NEWIPC).spawn(move || {
+        if ipc::msgget(outside_key, 0) != Err(Errno::ENOENT) {
+            return 1;
+        }
+        if ipc::msgget(inside_key, ipc::IPC_CREAT | 0o600).is_err() {
+            return 2;
+        }
+        0
+    });
+    let passed = child_passed(
+        "the parent's queue is invisible inside",
+        ok_or_fail("spawn", child)?.wait(),
+    );
+    let seen = ipc::msgget(inside_key, 0);
+    let _ = ipc::msgctl_rmid(outside);
+    passed?;
+    expect(
+        "the child's queue is invisible outside (ENOENT)",
+        -i64::from(Errno::ENOENT.raw()),
+        match seen {
+            Ok(_) => 0,
+            Err(e) => -i64::from(e.raw()),
+        },
+    )
+}
+
+/// Interface names in `/proc/self/net/dev` (this process's network namespace).
+fn interfaces(names: &mut [[u8; 16]; 8]) -> Result<usize, Errno> {
+    let mut buf = [0u8; 4096];
+    let n = procfs::read(c"/proc/self/net/dev", &mut buf)?;
+    let mut count = 0;
+    for line in buf[..n].split(|&b| b == b'\n').skip(2) {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii();
+        if count < names.len() && name.len() <= 16 {
+            names[count][..name.len()].copy_from_slice(name);
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+fn net_only_lo() -> Outcome {
+    let mut outside = [[0u8; 16]; 8];
+    let outside_count = ok_or_fail("read /proc/self/net/dev", interfaces(&mut outside))?;
+    let child = ChildBuilder::new(CloneFlags::NEWNET).spawn(|| {
+        let mut names = [[0u8; 16]; 8];
+        match interfaces(&mut names) {
+            Ok(1) if names[0].starts_with(b"lo\0") => {}
+            Ok(_) => return 1,
+            Err(_) => return 2,
+        }
+        // A new network namespace's loopback starts down ...
+        match interface_flags(b"lo") {
+            Ok(f) if f & IFF_LOOPBACK != 0 && f & IFF_UP == 0 => {}
+            _ => return 3,
+        }
+        // ... and comes up when brought up.
+        if set_interface_flags(b"lo", IFF_LOOPBACK | IFF_UP).is_err() {
+            return 4;
+        }
+        match interface_flags(b"lo") {
+            Ok(f) if f & IFF_UP != 0 => 0,
+            _ => 5,
+        }
+    });
+    child_passed(
+        "only lo inside, down until brought up",
+        ok_or_fail("spawn", child)?.wait(),
+    )?;
+    expect_true(
+        "the parent still has its loopback",
+        outside[..outside_count]
+            .iter()
+            .any(|n| n.starts_with(b"lo\0")),
+    )
+}
+
+/// The effective uid in `/proc/<pid>/status` as the reader's user namespace sees it.
+fn status_uid(pid: i32) -> Result<i64, Errno> {
+    let path = PathBuf::proc(Some(pid), "status")?;
+    let mut buf = [0u8; 2048];
+    let n = procfs::read(path.as_c_str(), &mut buf)?;
+    let uid = procfs::status_field(&buf[..n], "Uid").ok_or(Errno::ENOENT)?;
+    let real = uid
+        .split(|b| b.is_ascii_whitespace())
+        .next()
+        .ok_or(Errno::EINVAL)?;
+    procfs::parse_u64(real)
+        .map(|u| u as i64)
+        .ok_or(Errno::EINVAL)
+}
+
+const OUTER_UID: u32 = 12345;
+
+fn user_mapped() -> Outcome {
+    let mut gate = Gate::new()?;
+    let side = gate.child_side();
+    let slots = SharedSlots::new()?;
+    let addr = slots.addr();
+    let child = ok_or_fail(
+        "spawn",
+        Container::new()
+            .namespaces(CloneFlags::NEWUSER)
+            .uid_map(IdMap::single(0, OUTER_UID))
+            .gid_map(IdMap::single(0, OUTER_UID))
+            .spawn(move || {
+                if getuid() != 0 || geteuid() != 0 {
+                    return 1;
+                }
+                // SAFETY: the shared page outlives this child (the parent waits for it).
+                unsafe { SharedSlots::at(addr, 0) }.store(1, Ordering::SeqCst);
+                if Gate::wait(side) { 0 } else { 2 }
+            }),
+    )?;
+    // Read the child's uid from outside once it runs as root inside.
+    let mut waited = 0;
+    while slots.slot(0).load(Ordering::SeqCst) == 0 && waited < 10_000 {
+        let _ = clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::from_millis(1));
+        waited += 1;
+    }
+    let outer = status_uid(child.pid());
+    gate.open();
+    child_passed("uid 0 inside", child.wait())?;
+    expect(
+        "the parent sees the child's uid as the mapped outer uid",
+        i64::from(OUTER_UID),
+        ok_or_fail("read the child's status", outer)?,
+    )
+}
+
+fn user_unmapped() -> Outcome {
+    let child =
+        ChildBuilder::new(CloneFlags::NEWUSER).spawn(|| if getuid() == 65534 { 0 } else { 1 });
+    child_passed(
+        "without maps the child is the overflow uid 65534",
+        ok_or_fail("spawn", child)?.wait(),
+    )
+}
+
+fn user_caps_stay_inside() -> Outcome {
+    let child = ChildBuilder::new(CloneFlags::NEWUSER).spawn(|| {
+        // Full capabilities inside its own user namespace ...
+        let caps = clonekit::sys::process::capget(0);
+        if !caps.is_ok_and(|c| c.has_effective(clonekit::sys::process::CAP_SYS_ADMIN)) {
+            return 1;
+        }
+        // ... but the UTS namespace it shares with the parent belongs to the parent's user
+        // namespace: changing its hostname is refused.
+        match sysns::sethostname(b"should-not-happen") {
+            Err(Errno::EPERM) => 0,
+            Ok(()) => 2,
+            Err(_) => 3,
+        }
+    });
+    child_passed(
+        "CAP_SYS_ADMIN inside, EPERM on the parent's hostname",
+        ok_or_fail("spawn", child)?.wait(),
+    )
+}
+
+/// Where cgroup2 is mounted, from `/proc/self/mounts`.
+fn cgroup2_mount(out: &mut [u8; 64]) -> Option<usize> {
+    let mut buf = [0u8; 8192];
+    let n = procfs::read(c"/proc/self/mounts", &mut buf).ok()?;
+    buf[..n].split(|&b| b == b'\n').find_map(|line| {
+        let mut words = line.split(|&b| b == b' ');
+        let (_, dir, kind) = (words.next()?, words.next()?, words.next()?);
+        (kind == b"cgroup2" && dir.len() < out.len()).then(|| {
+            out[..dir.len()].copy_from_slice(dir);
+            dir.len()
+        })
+    })
+}
+
+fn cgroup_root() -> Outcome {
+    let mut mnt = [0u8; 64];
+    let len = cgroup2_mount(&mut mnt).ok_or(Failure {
+        what: "a cgroup2 mount",
+        expected: 1,
+        got: 0,
+    })?;
+    let mnt = core::str::from_utf8(&mnt[..len]).unwrap_or("/sys/fs/cgroup");
+    let dir = ok_or_fail(
+        "name a cgroup",
+        PathBuf::format(format_args!("{mnt}/clonekit-{}", getpid())),
+    )?;
+    ok_or_fail("mkdir the cgroup", mount::ensure_dir(dir.as_c_str()))?;
+    let fd = ok_or_fail(
+        "open the cgroup",
+        fs::openat(
+            AT_FDCWD,
+            dir.as_c_str(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            0,
+        ),
+    )?;
+    let mut gate = Gate::new()?;
+    let side = gate.child_side();
+    let child = ChildBuilder::new(CloneFlags::NEWCGROUP)
+        .cgroup(fd.as_raw())
+        .spawn(move || {
+            let mut buf = [0u8; 256];
+            let ok = procfs::read(c"/proc/self/cgroup", &mut buf)
+                .is_ok_and(|n| buf[..n].split(|&b| b == b'\n').any(|l| l == b"0::/"));
+            let opened = Gate::wait(side);
+            if !ok {
+                1
+            } else if opened {
+                0
+            } else {
+                2
+            }
+        });
+    let child = ok_or_fail("spawn into the cgroup with CLONE_INTO_CGROUP", child)?;
+    let mut buf = [0u8; 256];
+    let path = ok_or_fail("name", PathBuf::proc(Some(child.pid()), "cgroup"))?;
+    let outside = procfs::read(path.as_c_str(), &mut buf);
+    gate.open();
+    let passed = child_passed("the child sees its cgroup as the root 0::/", child.wait());
+    drop(fd);
+    let _ = fs::unlinkat(AT_FDCWD, dir.as_c_str(), true);
+    passed?;
+    let n = ok_or_fail("read the child's cgroup from outside", outside)?;
+    let want = PathBuf::format(format_args!("/clonekit-{}", getpid())).map_err(|_| Failure {
+        what: "name",
+        expected: 0,
+        got: 1,
+    })?;
+    let line_ends_with_dir = buf[..n]
+        .split(|&b| b == b'\n')
+        .any(|l| l.starts_with(b"0::") && l.ends_with(want.as_c_str().to_bytes()));
+    expect_true(
+        "the parent sees the child in clonekit-<pid>",
+        line_ends_with_dir,
+    )
+}
+
+const TIME_OFFSET_SECS: i64 = 100_000;
+
+fn time_offset() -> Outcome {
+    let slots = SharedSlots::new()?;
+    let addr = slots.addr();
+    let before = ok_or_fail("clock_gettime outside", clock_gettime(ClockId::Monotonic))?;
+    let child = Container::new()
+        .namespaces(CloneFlags::empty())
+        .time_offsets(TIME_OFFSET_SECS, TIME_OFFSET_SECS)
+        .spawn(move || match clock_gettime(ClockId::Monotonic) {
+            Ok(t) => {
+                // SAFETY: the shared page outlives this child (the parent waits for it).
+                unsafe { SharedSlots::at(addr, 0) }.store(t.tv_sec, Ordering::SeqCst);
+                0
+            }
+            Err(_) => 1,
+        });
+    child_passed(
+        "the child reads its clock",
+        ok_or_fail("spawn", child)?.wait(),
+    )?;
+    let after = ok_or_fail("clock_gettime outside", clock_gettime(ClockId::Monotonic))?;
+    let inside = slots.slot(0).load(Ordering::SeqCst);
+    expect_true(
+        "CLOCK_MONOTONIC inside is ahead by the offset",
+        inside >= before.tv_sec + TIME_OFFSET_SECS && inside <= after.tv_sec + TIME_OFFSET_SECS,
+    )?;
+    expect_true(
+        "the parent's clock has no offset",
+        after.tv_sec < before.tv_sec + TIME_OFFSET_SECS,
+    )
+}
+
+fn setns_back() -> Outcome {
+    let host = Name::hostname();
+    let parent_uts = ok_or_fail(
+        "open our uts namespace",
+        namespace::open(None, Namespace::Uts),
+    )?;
+    let fd = parent_uts.as_raw();
+    let child = ChildBuilder::new(CloneFlags::NEWUTS).spawn(move || {
+        if sysns::sethostname(b"inner-host").is_err() || sysns::uname().nodename() != b"inner-host"
+        {
+            return 1;
+        }
+        if namespace::setns(fd, Namespace::Uts).is_err() {
+            return 2;
+        }
+        if sysns::uname().nodename() != host.bytes() {
+            3
+        } else {
+            0
+        }
+    });
+    child_passed(
+        "after setns the parent's hostname is back",
+        ok_or_fail("spawn", child)?.wait(),
+    )
+}
+
+fn setns_pidfd_join() -> Outcome {
+    let mut gate = Gate::new()?;
+    let side = gate.child_side();
+    let target = ok_or_fail(
+        "spawn a target in new UTS and IPC namespaces",
+        ChildBuilder::new(CloneFlags::NEWUTS | CloneFlags::NEWIPC)
+            .pidfd(true)
+            .spawn(move || {
+                if sysns::sethostname(b"target-host").is_err() {
+                    return 1;
+                }
+                if Gate::wait(side) { 0 } else { 2 }
+            }),
+    )?;
+    // Wait until the target has set its hostname: poll its /proc/<pid>/ns link change is
+    // not observable cheaply, so retry the join until the name shows.
+    let pidfd = target.pidfd().map(|p| p.as_raw()).unwrap_or(-1);
+    let joiner = ChildBuilder::new(CloneFlags::empty()).spawn(move || {
+        for _ in 0..1000 {
+            if namespace::setns_pidfd(pidfd, CloneFlags::NEWUTS | CloneFlags::NEWIPC).is_err() {
+                return 1;
+            }
+            if sysns::uname().nodename() == b"target-host" {
+                return 0;
+            }
+            let _ = clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::from_millis(5));
+        }
+        2
+    });
+    let joined = child_passed(
+        "setns(pidfd, NEWUTS|NEWIPC) shows the target's hostname",
+        ok_or_fail("spawn", joiner)?.wait(),
+    );
+    gate.open();
+    child_passed("target", target.wait())?;
+    joined
+}
+
+fn unshare_private() -> Outcome {
+    let host = Name::hostname();
+    let key = 0x0c30_0000 + getpid();
+    let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, move || {
+        let flags =
+            CloneFlags::NEWUTS | CloneFlags::NEWIPC | CloneFlags::NEWNET | CloneFlags::NEWNS;
+        if namespace::unshare(flags).is_err() {
+            return 1;
+        }
+        if sysns::sethostname(b"unshared-host").is_err() {
+            return 2;
+        }
+        if ipc::msgget(key, ipc::IPC_CREAT | 0o600).is_err() {
+            return 3;
+        }
+        let mut names = [[0u8; 16]; 8];
+        if interfaces(&mut names) != Ok(1) {
+            return 4;
+        }
+        if mount::make_private().is_err() || mount::mount_tmpfs(c"/tmp", None).is_err() {
+            return 5;
+        }
+        0
+    });
+    child_passed(
+        "unshare of UTS, IPC, NET and NS in a child",
+        ok_or_fail("spawn", child)?.wait(),
+    )?;
+    expect_true(
+        "the parent's hostname is unchanged",
+        Name::hostname().bytes() == host.bytes(),
+    )?;
+    expect(
+        "the child's queue is invisible outside (ENOENT)",
+        1,
+        i64::from(ipc::msgget(key, 0) == Err(Errno::ENOENT)),
+    )
+}
+
+fn unshare_newpid() -> Outcome {
+    let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, || {
+        if namespace::unshare(CloneFlags::NEWPID).is_err() {
+            return 1;
+        }
+        // The caller stays where it was; its next child is PID 1 of the new namespace.
+        let own = getpid();
+        let next = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, || {
+            if getpid() == 1 { 0 } else { 1 }
+        });
+        match next.map(|c| c.wait()) {
+            Ok(Ok(s)) if s.success() && own != 1 => 0,
+            _ => 2,
+        }
+    });
+    child_passed(
+        "after unshare(NEWPID) the next child is PID 1",
+        ok_or_fail("spawn", child)?.wait(),
+    )
+}
+
+fn unshare_newuser() -> Outcome {
+    let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, || {
+        if namespace::unshare(CloneFlags::NEWUSER).is_err() {
+            return 1;
+        }
+        if getuid() == 65534 { 0 } else { 2 }
+    });
+    child_passed(
+        "unshare(NEWUSER) in a single-threaded child",
+        ok_or_fail("spawn", child)?.wait(),
+    )
+}
+
+/// Asks the kernel itself (no validator) and the validator about `flags`, expecting EINVAL
+/// from both and `rule` from the validator.
+fn refused(flags: CloneFlags, rule: FlagError) -> Outcome {
+    unsafe extern "C" fn never(_: *mut core::ffi::c_void) -> i32 {
+        0
+    }
+    let stack = ok_or_fail(
+        "a stack",
+        clonekit::Stack::new(clonekit::Stack::MIN_SIZE).map_err(Error::from),
+    )?;
+    // SAFETY: flags the kernel refuses: no child is created; were one created, it would run
+    // `never` on `stack`, which outlives this call only if it exits at once, so we wait.
+    let kernel = unsafe {
+        raw::clone_unchecked(
+            flags,
+            ExitSignal::NONE,
+            stack.top(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            0,
+            never,
+            core::ptr::null_mut(),
+        )
+    };
+    let got = match kernel {
+        Ok(pid) => {
+            let _ = clonekit::process::wait_pid(pid);
+            0
+        }
+        Err(e) => -i64::from(e.raw()),
+    };
+    expect(
+        "the kernel refuses with EINVAL",
+        -i64::from(Errno::EINVAL.raw()),
+        got,
+    )?;
+    let request = clonekit::validate::Request::legacy(
+        flags,
+        ExitSignal::NONE,
+        clonekit::KernelVersion::cached(),
+    );
+    expect_true(
+        "the validator names the same rule",
+        clonekit::validate(&request) == Err(rule),
+    )
+}
+
+fn refuse_newpid_thread() -> Outcome {
+    refused(
+        CloneFlags::NEWPID | CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::VM,
+        FlagError::ThreadWithNewpid,
+    )
+}
+
+fn refuse_newuser_fs() -> Outcome {
+    refused(
+        CloneFlags::NEWUSER | CloneFlags::FS,
+        FlagError::NewuserWithFs,
+    )
+}
+
+fn refuse_newipc_sysvsem() -> Outcome {
+    refused(
+        CloneFlags::NEWIPC | CloneFlags::SYSVSEM,
+        FlagError::NewipcWithSysvsem,
+    )
+}
+
+fn refuse_setns_wrong_kind() -> Outcome {
+    let uts = ok_or_fail(
+        "open our uts namespace",
+        namespace::open(None, Namespace::Uts),
+    )?;
+    // The kernel's own answer, without clonekit's check.
+    let kernel = sysns::setns(uts.as_raw(), CloneFlags::NEWNET.bits() as u32);
+    expect(
+        "the kernel refuses a UTS fd as a network namespace",
+        -i64::from(Errno::EINVAL.raw()),
+        match kernel {
+            Ok(()) => 0,
+            Err(e) => -i64::from(e.raw()),
+        },
+    )?;
+    let checked = namespace::setns(uts.as_raw(), Namespace::Net);
+    let rule = FlagError::SetnsKindMismatch {
+        expected: CloneFlags::NEWNET,
+        actual: CloneFlags::NEWUTS,
+    };
+    expect_true(
+        "clonekit names the mismatch first",
+        checked == Err(Error::Flags(rule)),
+    )?;
+    let closed: RawFd = 1_000_000;
+    expect_true(
+        "a bad fd is EBADF",
+        namespace::setns(closed, Namespace::Uts) == Err(Error::Os(Errno::EBADF)),
+    )
+}
+
+/// From a fresh child: unshare(NEWPID) and fork again, level after level, until the kernel
+/// says no. Returns the level reached as the child's exit code (the ENOSPC check is inside).
+fn refuse_pid_nesting() -> Outcome {
+    fn descend() -> i32 {
+        let level = procfs::pid_ns_level().unwrap_or(0) as i32;
+        let predicted = clonekit::validate::validate_unshare(
+            CloneFlags::NEWPID,
+            &namespace::caller(),
+            Some(1),
+            clonekit::KernelVersion::cached(),
+        );
+        match namespace::unshare(CloneFlags::NEWPID) {
+            Ok(()) => {
+                if predicted.is_err() {
+                    return 100;
+                }
+                match fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, descend).map(|c| c.wait())
+                {
+                    Ok(Ok(s)) => s.code().unwrap_or(101),
+                    _ => 102,
+                }
+            }
+            Err(Error::Flags(FlagError::PidNestingTooDeep)) => {
+                // The validator refused: ask the kernel too.
+                match sysns::unshare(CloneFlags::NEWPID.bits() as u32) {
+                    Err(Errno::ENOSPC) => level,
+                    _ => 103,
+                }
+            }
+            Err(_) => 104,
+        }
+    }
+    let child = ok_or_fail(
+        "spawn",
+        fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, descend),
+    )?;
+    let status = ok_or_fail("wait", child.wait())?;
+    expect(
+        "PID namespaces nest 32 deep, then ENOSPC (validator and kernel agree)",
+        32,
+        crate::status_code(status),
+    )
+}
+
+fn refuse_user_nesting() -> Outcome {
+    // From inside a nested user namespace its depth cannot be read back (the kernel hides
+    // the ancestors), so the depth is counted here, from the known start.
+    let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, || {
+        let Some(start) = namespace::user_ns_level() else {
+            return 100;
+        };
+        let mut caller = namespace::caller();
+        for depth in start..start + 40 {
+            caller.user_ns_level = Some(depth);
+            let kernel_version = clonekit::KernelVersion::cached();
+            let predicted = clonekit::validate::validate_unshare(
+                CloneFlags::NEWUSER,
+                &caller,
+                Some(1),
+                kernel_version,
+            );
+            let kernel = sysns::unshare(CloneFlags::NEWUSER.bits() as u32);
+            match (predicted, kernel) {
+                (Ok(()), Ok(())) => {
+                    // A nested user namespace can only be created by an id mapped in its
+                    // parent: map ourselves (uid and gid 0 of the level above) as root.
+                    let me = getpid();
+                    let mapped = clonekit::idmap::deny_setgroups(me)
+                        .and_then(|()| clonekit::idmap::write_gid_map(me, &[IdMap::single(0, 0)]))
+                        .and_then(|()| clonekit::idmap::write_uid_map(me, &[IdMap::single(0, 0)]));
+                    if mapped.is_err() {
+                        return 103;
+                    }
+                }
+                (Err(FlagError::UserNestingTooDeep), Err(Errno::ENOSPC)) => {
+                    return (depth - start) as i32;
+                }
+                // The kernel refused what the validator allowed, or the other way round.
+                (Ok(()), Err(_)) => return 101,
+                (Err(_), _) => return 102,
+            }
+        }
+        104
+    });
+    let status = ok_or_fail("wait", ok_or_fail("spawn", child)?.wait())?;
+    expect(
+        "user namespaces nest 33 levels below the initial one, then ENOSPC",
+        33,
+        crate::status_code(status),
+    )
+}
+
+/// A path copied out of a [`PathBuf`], to capture in a child closure.
+#[derive(Clone, Copy)]
+struct CopyPath([u8; 64], usize);
+
+impl CopyPath {
+    fn of(p: &PathBuf) -> CopyPath {
+        let bytes = p.as_c_str().to_bytes_with_nul();
+        let mut c = CopyPath([0; 64], bytes.len());
+        c.0[..bytes.len()].copy_from_slice(bytes);
+        c
+    }
+    fn c_str(&self) -> &CStr {
+        CStr::from_bytes_with_nul(&self.0[..self.1]).unwrap_or(c"")
+    }
+}
+
+fn dir_str(p: &PathBuf) -> &str {
+    core::str::from_utf8(p.as_c_str().to_bytes()).unwrap_or("")
+}
