@@ -77,6 +77,7 @@ pub mod error;
 pub mod exec;
 pub mod flags;
 pub mod kernel_version;
+pub mod ktap;
 pub mod mount;
 pub mod namespace;
 pub mod pidfd;

@@ -1,17 +1,122 @@
-//! Placeholder: the PID 1 demo is being written.
+//! The clonekit init demo: a static `no_std` PID 1 that proves every example and every flag
+//! of TLPI 28.2.1 (the seed chapter) against the running kernel and reports KTAP on the
+//! serial console, then powers the machine off.
+//!
+//! One KTAP subtest per section of the chapter ([`sections`]); each case is a function
+//! named for what it proves. A failing case prints `# ` diagnostics and the run goes on;
+//! a panic prints `not ok` and `Bail out!` and powers off: PID 1 never exits.
+//!
+//! Run as an ordinary process (not PID 1) it mounts nothing, skips what needs PID 1, and
+//! exits with 1 if a case failed.
 #![no_std]
 #![no_main]
 
+mod mem;
+mod rawsys;
+mod report;
+mod sections;
+mod util;
+
+use core::ffi::CStr;
+
+use clonekit::console::Console;
+use clonekit::ktap::Ktap;
+use clonekit::sys::ns::{self, MountFlags, RebootCmd};
+use clonekit::sys::process::{self, get_pdeathsig, getpid, set_pdeathsig};
+use clonekit::sys::signal::Signal;
+use clonekit::{KernelVersion, mount};
+
 clonekit::entry!(main);
 
-fn main(_args: &clonekit::rt::Args) -> i32 {
-    clonekit::println!("init-demo: not written yet");
-    0
+/// `argv[1]` of this program re-executed by the `CLONE_VFORK` exec case.
+pub const EXEC_CHILD_ARG: &CStr = c"vfork-exec-child";
+
+/// A per-task mark of the main task of the demo: the parent-death signal, which the kernel
+/// clears in every child and thread, so the panic handler can tell PID 1 from a child
+/// (which may be PID 1 of a new namespace).
+const MAIN_TASK_MARK: Signal = Signal::SIGWINCH;
+
+fn main(args: &clonekit::rt::Args) -> i32 {
+    if args.get(1) == Some(EXEC_CHILD_ARG) {
+        // The CLONE_VFORK exec case: outlive the parent's check that we still run.
+        util::sleep_ms(300);
+        return 0;
+    }
+    let started = report::now_ms();
+    let _ = set_pdeathsig(Some(MAIN_TASK_MARK));
+    let pid1 = getpid() == 1;
+    let mounted = if pid1 { mount_all() } else { Ok(()) };
+    let shared = util::init_shared();
+
+    let mut k = Ktap::stdout();
+    k.start(sections::SECTIONS.len(), true);
+    let uts = clonekit::sys::uname();
+    k.diag(format_args!(
+        "clonekit init-demo: TLPI 28.2.1 on Linux {} ({:?}), {}",
+        KernelVersion::cached(),
+        report::Text(uts.machine()),
+        if pid1 { "PID 1" } else { "not PID 1" },
+    ));
+    if let Err((what, e)) = mounted {
+        k.diag(format_args!("mounting {what}: {e}"));
+    }
+    if let Err(e) = shared {
+        k.bail_out(format_args!("no shared page: {e}"));
+        finish(pid1, 1);
+    }
+    report::run(&mut k, sections::SECTIONS);
+    k.summary();
+    k.diag(format_args!("init-demo: {} ms", report::now_ms() - started));
+    finish(pid1, i32::from(k.totals().fail > 0))
+}
+
+/// Mounts what the cases need: `/proc`, a tmpfs on `/tmp`, sysfs and cgroup2.
+fn mount_all() -> Result<(), (&'static str, clonekit::Error)> {
+    let at = |what| move |e| (what, e);
+    for dir in [c"/proc", c"/tmp", c"/sys"] {
+        mount::ensure_dir(dir).map_err(at("a mount point"))?;
+    }
+    mount::mount_proc(c"/proc").map_err(at("/proc"))?;
+    mount::mount_tmpfs(c"/tmp", None).map_err(at("/tmp"))?;
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    ns::mount(Some(c"sysfs"), c"/sys", Some(c"sysfs"), flags, None)
+        .map_err(|e| ("/sys", e.into()))?;
+    ns::mount(
+        Some(c"cgroup2"),
+        c"/sys/fs/cgroup",
+        Some(c"cgroup2"),
+        flags,
+        None,
+    )
+    .map_err(|e| ("/sys/fs/cgroup", e.into()))?;
+    Ok(())
+}
+
+/// Ends the run: PID 1 powers the machine off (it must never exit, or the kernel panics);
+/// an ordinary process exits with `code`.
+fn finish(pid1: bool, code: i32) -> ! {
+    if pid1 {
+        ns::sync();
+        let _ = ns::reboot(RebootCmd::PowerOff);
+        loop {
+            util::sleep_ms(1000);
+        }
+    }
+    process::exit_group(code)
 }
 
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    clonekit::sys::process::exit_group(101)
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    if get_pdeathsig() == Ok(Some(MAIN_TASK_MARK)) {
+        let (depth, printed, name) = report::position();
+        let mut k = Ktap::nested(Console::stdout(), depth, printed);
+        k.diag(format_args!("{info}"));
+        k.not_ok(name);
+        Ktap::nested(Console::stdout(), 0, 0).bail_out(format_args!("{}", info.message()));
+        finish(getpid() == 1, 101)
+    }
+    report::diag_args(format_args!("panic in child {}: {info}", getpid()));
+    process::exit_group(101)
 }
 
 /// Never called: the panic handler never unwinds. Dev builds of `core` reference it.

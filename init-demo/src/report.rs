@@ -1,0 +1,212 @@
+//! Cases, sections and their outcomes, printed as KTAP with [`clonekit::ktap`].
+//!
+//! A case is a function named for what it proves (its name is the KTAP test name); it
+//! returns `Ok(())`, [`Fail::Failed`] after printing `# ` diagnostics, or [`Fail::Skip`].
+//! The report's position (nesting, results printed, the case running) is mirrored in
+//! atomics so that a forked child prints diagnostics at the right indent and the panic
+//! handler can print `not ok` for the case that panicked.
+
+use core::fmt;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+use clonekit::console::Console;
+use clonekit::ktap::{Ktap, Verdict};
+use clonekit::process::ExitStatus;
+use clonekit::sys::time::{ClockId, clock_gettime};
+
+/// Why a case did not pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fail {
+    /// It failed; the diagnostics are printed already.
+    Failed,
+    /// It cannot run here, for this reason.
+    Skip(&'static str),
+}
+
+/// What a case returns.
+pub type Outcome = Result<(), Fail>;
+
+/// One test.
+pub struct Case {
+    /// The KTAP name: what the case proves.
+    pub name: &'static str,
+    /// The test.
+    pub run: fn() -> Outcome,
+}
+
+/// One KTAP subtest: a section of the seed chapter.
+pub struct Section {
+    /// The subtest's name.
+    pub name: &'static str,
+    /// Its cases, in order.
+    pub cases: &'static [Case],
+}
+
+/// A [`Case`] named after its function.
+macro_rules! case {
+    ($f:ident) => {
+        $crate::report::Case {
+            name: stringify!($f),
+            run: $f,
+        }
+    };
+}
+
+/// Prints a `# ` diagnostic at the current nesting (from any process of the demo).
+macro_rules! diag {
+    ($($arg:tt)*) => {
+        $crate::report::diag_args(format_args!($($arg)*))
+    };
+}
+
+pub(crate) use {case, diag};
+
+static DEPTH: AtomicUsize = AtomicUsize::new(0);
+static PRINTED: AtomicUsize = AtomicUsize::new(0);
+static CASE_PTR: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
+static CASE_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// A `# ` diagnostic line at the report's current nesting.
+pub fn diag_args(args: fmt::Arguments<'_>) {
+    Ktap::nested(Console::stdout(), DEPTH.load(Ordering::Relaxed), 0).diag(args);
+}
+
+/// Where the report is: nesting, results printed at it, and the running case's name.
+pub fn position() -> (usize, usize, &'static str) {
+    let ptr = CASE_PTR.load(Ordering::Relaxed);
+    let len = CASE_LEN.load(Ordering::Relaxed);
+    let name = if ptr.is_null() {
+        "init"
+    } else {
+        // SAFETY: CASE_PTR/CASE_LEN are only ever set together from a `&'static str`.
+        unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(ptr, len)) }
+    };
+    (
+        DEPTH.load(Ordering::Relaxed),
+        PRINTED.load(Ordering::Relaxed),
+        name,
+    )
+}
+
+fn set_case(name: &'static str) {
+    CASE_PTR.store(name.as_ptr().cast_mut(), Ordering::Relaxed);
+    CASE_LEN.store(name.len(), Ordering::Relaxed);
+}
+
+/// Milliseconds on the monotonic clock.
+pub fn now_ms() -> i64 {
+    clock_gettime(ClockId::Monotonic).map_or(0, |t| t.tv_sec * 1000 + t.tv_nsec / 1_000_000)
+}
+
+/// Runs every section as one KTAP subtest, each case a result line.
+pub fn run(k: &mut Ktap, sections: &[Section]) {
+    for section in sections {
+        let started = now_ms();
+        k.begin_subtest(section.name, section.cases.len());
+        DEPTH.store(k.depth(), Ordering::Relaxed);
+        for case in section.cases {
+            PRINTED.store(k.printed(), Ordering::Relaxed);
+            set_case(case.name);
+            let verdict = match (case.run)() {
+                Ok(()) => Verdict::Pass,
+                Err(Fail::Failed) => Verdict::Fail,
+                Err(Fail::Skip(reason)) => Verdict::Skip(reason),
+            };
+            k.result(case.name, verdict);
+        }
+        k.diag(format_args!("{}: {} ms", section.name, now_ms() - started));
+        k.end_subtest(section.name);
+        DEPTH.store(k.depth(), Ordering::Relaxed);
+    }
+    CASE_PTR.store(core::ptr::null_mut(), Ordering::Relaxed);
+}
+
+/// Fails with `# what: expected .., got ..` unless `expected == got`.
+pub fn eq<T: PartialEq + fmt::Debug>(what: &str, expected: T, got: T) -> Outcome {
+    if expected == got {
+        Ok(())
+    } else {
+        diag!("{what}: expected {expected:?}, got {got:?}");
+        Err(Fail::Failed)
+    }
+}
+
+/// As [`eq`] for byte strings (shown as text).
+pub fn eq_bytes(what: &str, expected: &[u8], got: &[u8]) -> Outcome {
+    eq(what, Text(expected), Text(got))
+}
+
+/// Fails with the diagnostic unless `cond`.
+pub fn check(cond: bool, args: fmt::Arguments<'_>) -> Outcome {
+    if cond {
+        Ok(())
+    } else {
+        diag_args(args);
+        Err(Fail::Failed)
+    }
+}
+
+/// Bytes shown as text (non-UTF-8 bytes as `?`).
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub struct Text<'a>(pub &'a [u8]);
+
+impl fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("?")?;
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+/// Attaches a diagnostic to an error: `result.ctx("what")?`.
+pub trait Ctx<T> {
+    /// `Ok` as is; an error prints `# what: error` and becomes [`Fail::Failed`].
+    fn ctx(self, what: &str) -> Result<T, Fail>;
+}
+
+impl<T, E: fmt::Display> Ctx<T> for Result<T, E> {
+    fn ctx(self, what: &str) -> Result<T, Fail> {
+        self.map_err(|e| {
+            diag!("{what}: {e}");
+            Fail::Failed
+        })
+    }
+}
+
+/// A child's exit code for an outcome (what [`child_ok`] reads back).
+pub fn code(outcome: Outcome) -> i32 {
+    match outcome {
+        Ok(()) => 0,
+        Err(Fail::Failed) => 1,
+        Err(Fail::Skip(_)) => 77,
+    }
+}
+
+/// Passes if the child exited with 0; its own diagnostics are printed already.
+pub fn child_ok(what: &str, status: Result<ExitStatus, clonekit::Errno>) -> Outcome {
+    match status {
+        Ok(ExitStatus::Exited(0)) => Ok(()),
+        Ok(other) => {
+            diag!("{what}: {other}");
+            Err(Fail::Failed)
+        }
+        Err(e) => {
+            diag!("{what}: wait: {e}");
+            Err(Fail::Failed)
+        }
+    }
+}
+
+/// Skips unless this process is PID 1.
+pub fn need_pid1() -> Outcome {
+    if clonekit::sys::process::getpid() == 1 {
+        Ok(())
+    } else {
+        Err(Fail::Skip("not PID 1"))
+    }
+}

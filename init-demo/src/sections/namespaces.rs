@@ -1,0 +1,306 @@
+//! Sections C and E: the namespace flags (`CLONE_NEWUTS` in Example 3, `CLONE_NEWPID`,
+//! `CLONE_NEWNS`, `CLONE_NEWIPC`, `CLONE_NEWNET`, `CLONE_NEWUSER`), all six together as a
+//! container (Q4), and `unshare()` (Q6).
+
+use core::sync::atomic::Ordering::SeqCst;
+
+use clonekit::process::{self, ChildBuilder};
+use clonekit::sys::fs::{self, AT_FDCWD, OFlags, PipeFlags};
+use clonekit::sys::ipc;
+use clonekit::sys::ns::{gethostname, sethostname};
+use clonekit::sys::process::{getgid, getpid, getppid, getuid};
+use clonekit::{CloneFlags as F, Errno, ExitSignal, mount, namespace};
+
+use crate::report::{
+    Case, Ctx, Fail, Outcome, Text, case, check, child_ok, code, diag, eq, eq_bytes,
+};
+use crate::util::{contains, read_file, reset_slots, slot};
+
+pub const CASES: &[Case] = &[
+    case!(newuts_example3_child_hostname_parent_unchanged),
+    case!(newpid_child_getpid_is_1),
+    case!(newns_tmpfs_mounted_in_child_invisible_to_parent),
+    case!(newipc_sysv_queue_created_inside_invisible_outside),
+    case!(newnet_child_sees_only_lo_in_proc_net_dev),
+    case!(newuser_uid_is_overflow_65534_before_maps),
+    case!(newpid_newnet_newuts_newns_newipc_newuser_container_q4),
+    case!(unshare_files_q6_child_close_stays_private),
+    case!(unshare_newuts_q6_child_hostname_stays_private),
+];
+
+const CONTAINER_HOST: &[u8] = b"my-container-host";
+
+/// A copy of the host name.
+fn hostname() -> ([u8; 65], usize) {
+    let mut buf = [0u8; 65];
+    let len = gethostname(&mut buf).map_or(0, |h| h.len());
+    (buf, len)
+}
+
+/// In the child: set `name` as host name and read it back.
+fn set_and_read_hostname(name: &[u8]) -> Outcome {
+    sethostname(name).ctx("sethostname")?;
+    let (buf, len) = hostname();
+    eq_bytes("[Child] hostname", name, &buf[..len])
+}
+
+/// Example 3: `clone(child_func, stack, CLONE_NEWUTS | SIGCHLD, "my-container-host")`.
+fn newuts_example3_child_hostname_parent_unchanged() -> Outcome {
+    let (before, before_len) = hostname();
+    let child = ChildBuilder::new(F::NEWUTS)
+        .spawn(|| code(set_and_read_hostname(CONTAINER_HOST)))
+        .ctx("clone(NEWUTS)")?;
+    child_ok("child", child.wait())?;
+    let (after, after_len) = hostname();
+    eq_bytes(
+        "[Parent] hostname after (unchanged)",
+        &before[..before_len],
+        &after[..after_len],
+    )?;
+    diag!(
+        "parent {:?}, child {:?}",
+        Text(&after[..after_len]),
+        Text(CONTAINER_HOST)
+    );
+    Ok(())
+}
+
+fn newpid_child_getpid_is_1() -> Outcome {
+    reset_slots(2);
+    let child = ChildBuilder::new(F::NEWPID)
+        .spawn(|| {
+            slot(0).store(i64::from(getpid()), SeqCst);
+            slot(1).store(i64::from(getppid()), SeqCst);
+            0
+        })
+        .ctx("clone(NEWPID)")?;
+    let pid = child.pid();
+    child_ok("child", child.wait())?;
+    eq("child's getpid() in its namespace", 1, slot(0).load(SeqCst))?;
+    eq(
+        "child's getppid() (parent outside its namespace)",
+        0,
+        slot(1).load(SeqCst),
+    )?;
+    check(
+        pid > 1,
+        format_args!("clone() returned {pid} in the parent's namespace"),
+    )?;
+    diag!("child is PID 1 inside, PID {pid} outside");
+    Ok(())
+}
+
+const NS_DIR: &core::ffi::CStr = c"/tmp/newns";
+const NS_FILE: &core::ffi::CStr = c"/tmp/newns/marker";
+
+fn mounted_at_ns_dir() -> Result<bool, Fail> {
+    let mut buf = [0u8; 4096];
+    let mounts = read_file(c"/proc/self/mounts", &mut buf).ctx("read /proc/self/mounts")?;
+    Ok(contains(mounts, b" /tmp/newns tmpfs "))
+}
+
+fn newns_tmpfs_mounted_in_child_invisible_to_parent() -> Outcome {
+    mount::ensure_dir(NS_DIR).ctx("mkdir /tmp/newns")?;
+    let child = ChildBuilder::new(F::NEWNS)
+        .spawn(|| {
+            code((|| {
+                mount::make_private().ctx("make / private")?;
+                mount::mount_tmpfs(NS_DIR, None).ctx("mount tmpfs")?;
+                let flags = OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC;
+                fs::openat(AT_FDCWD, NS_FILE, flags, 0o600).ctx("create the marker")?;
+                check(
+                    mounted_at_ns_dir()?,
+                    format_args!("[Child] no tmpfs at /tmp/newns"),
+                )
+            })())
+        })
+        .ctx("clone(NEWNS)")?;
+    child_ok("child", child.wait())?;
+    check(
+        !mounted_at_ns_dir()?,
+        format_args!("the child's tmpfs is in the parent's /proc/self/mounts"),
+    )?;
+    let marker = fs::openat(AT_FDCWD, NS_FILE, OFlags::RDONLY | OFlags::CLOEXEC, 0);
+    eq(
+        "opening the child's file from the parent",
+        Err(Errno::ENOENT),
+        marker.map(drop),
+    )
+}
+
+const KEY_INSIDE: ipc::Key = 0x5eed_0001;
+const KEY_OUTSIDE: ipc::Key = 0x5eed_0002;
+
+fn newipc_sysv_queue_created_inside_invisible_outside() -> Outcome {
+    let create = ipc::IPC_CREAT | ipc::IPC_EXCL | 0o600;
+    let outside = ipc::msgget(KEY_OUTSIDE, create).ctx("msgget outside")?;
+    let outcome = (|| {
+        let child = ChildBuilder::new(F::NEWIPC)
+            .spawn(move || {
+                code((|| {
+                    let q = ipc::msgget(KEY_INSIDE, create).ctx("[Child] msgget create")?;
+                    eq("[Child] msgget again", Ok(q), ipc::msgget(KEY_INSIDE, 0))?;
+                    eq(
+                        "[Child] the parent's queue",
+                        Err(Errno::ENOENT),
+                        ipc::msgget(KEY_OUTSIDE, 0),
+                    )
+                })())
+            })
+            .ctx("clone(NEWIPC)")?;
+        child_ok("child", child.wait())?;
+        eq(
+            "[Parent] the child's queue",
+            Err(Errno::ENOENT),
+            ipc::msgget(KEY_INSIDE, 0),
+        )
+    })();
+    let _ = ipc::msgctl_rmid(outside);
+    outcome
+}
+
+/// The interface names in a `/proc/net/dev` text, joined with spaces, into `out`.
+fn interfaces<'a>(dev: &[u8], out: &'a mut [u8; 128]) -> &'a [u8] {
+    let mut len = 0;
+    for line in dev.split(|&b| b == b'\n').skip(2) {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii();
+        if len + name.len() + 1 > out.len() {
+            break;
+        }
+        if len > 0 {
+            out[len] = b' ';
+            len += 1;
+        }
+        out[len..len + name.len()].copy_from_slice(name);
+        len += name.len();
+    }
+    &out[..len]
+}
+
+fn net_ns_link(buf: &mut [u8; 64]) -> &[u8] {
+    crate::rawsys::readlink(c"/proc/self/ns/net", buf).unwrap_or(b"?")
+}
+
+fn newnet_child_sees_only_lo_in_proc_net_dev() -> Outcome {
+    let mut link_buf = [0u8; 64];
+    let parent_link = net_ns_link(&mut link_buf);
+    let mut parent_ns = [0u8; 64];
+    parent_ns[..parent_link.len()].copy_from_slice(parent_link);
+    let parent_len = parent_link.len();
+    let child = ChildBuilder::new(F::NEWNET)
+        .spawn(move || {
+            code((|| {
+                let mut buf = [0u8; 2048];
+                let dev = read_file(c"/proc/net/dev", &mut buf).ctx("read /proc/net/dev")?;
+                let mut names = [0u8; 128];
+                eq_bytes("[Child] interfaces", b"lo", interfaces(dev, &mut names))?;
+                let mut link = [0u8; 64];
+                let mine = net_ns_link(&mut link);
+                check(
+                    mine != &parent_ns[..parent_len],
+                    format_args!(
+                        "[Child] same network namespace as the parent: {:?}",
+                        Text(mine)
+                    ),
+                )
+            })())
+        })
+        .ctx("clone(NEWNET)")?;
+    child_ok("child", child.wait())?;
+    let mut buf = [0u8; 2048];
+    let dev = read_file(c"/proc/net/dev", &mut buf).ctx("read /proc/net/dev")?;
+    let mut names = [0u8; 128];
+    diag!(
+        "parent's interfaces {:?} in {:?}",
+        Text(interfaces(dev, &mut names)),
+        Text(&parent_ns[..parent_len])
+    );
+    Ok(())
+}
+
+fn newuser_uid_is_overflow_65534_before_maps() -> Outcome {
+    reset_slots(2);
+    let child = ChildBuilder::new(F::NEWUSER)
+        .spawn(|| {
+            slot(0).store(i64::from(getuid()), SeqCst);
+            slot(1).store(i64::from(getgid()), SeqCst);
+            0
+        })
+        .ctx("clone(NEWUSER)")?;
+    child_ok("child", child.wait())?;
+    eq("[Parent] uid", 0, getuid())?;
+    eq(
+        "[Child] uid before uid_map is written",
+        65534,
+        slot(0).load(SeqCst),
+    )?;
+    eq(
+        "[Child] gid before gid_map is written",
+        65534,
+        slot(1).load(SeqCst),
+    )
+}
+
+/// Interview Q4: all six namespaces of the seed's container model at once.
+fn newpid_newnet_newuts_newns_newipc_newuser_container_q4() -> Outcome {
+    reset_slots(2);
+    let flags = F::NEWPID | F::NEWNET | F::NEWUTS | F::NEWNS | F::NEWIPC | F::NEWUSER;
+    let child = ChildBuilder::new(flags)
+        .spawn(|| {
+            slot(0).store(i64::from(getpid()), SeqCst);
+            slot(1).store(i64::from(getuid()), SeqCst);
+            code(set_and_read_hostname(b"webapp-container"))
+        })
+        .ctx("clone(all six CLONE_NEW*)")?;
+    let (before, before_len) = hostname();
+    child_ok("container init", child.wait())?;
+    eq("container init's getpid()", 1, slot(0).load(SeqCst))?;
+    eq("container init's uid", 65534, slot(1).load(SeqCst))?;
+    let (after, after_len) = hostname();
+    eq_bytes(
+        "host's hostname",
+        &before[..before_len],
+        &after[..after_len],
+    )
+}
+
+/// Interview Q6: a child created with `CLONE_FILES` unshares its fd table, then closes an
+/// fd: the parent's stays open.
+fn unshare_files_q6_child_close_stays_private() -> Outcome {
+    let (r, _w) = fs::pipe2(PipeFlags::CLOEXEC).ctx("pipe2")?;
+    let fd = r.as_raw();
+    let child = process::fork_with(F::FILES, ExitSignal::SIGCHLD, move || {
+        code((|| {
+            namespace::unshare(F::FILES).ctx("unshare(CLONE_FILES)")?;
+            fs::close(fd).ctx("close")
+        })())
+    })
+    .ctx("clone(FILES)")?;
+    child_ok("child", child.wait())?;
+    eq(
+        "the parent's fd after the child unshared and closed it",
+        Ok(()),
+        fs::fcntl_getfd(fd).map(drop),
+    )
+}
+
+fn unshare_newuts_q6_child_hostname_stays_private() -> Outcome {
+    let (before, before_len) = hostname();
+    let child = process::fork(|| {
+        code((|| {
+            namespace::unshare(F::NEWUTS).ctx("unshare(CLONE_NEWUTS)")?;
+            set_and_read_hostname(b"unshared-host")
+        })())
+    })
+    .ctx("fork")?;
+    child_ok("child", child.wait())?;
+    let (after, after_len) = hostname();
+    eq_bytes(
+        "[Parent] hostname after",
+        &before[..before_len],
+        &after[..after_len],
+    )
+}

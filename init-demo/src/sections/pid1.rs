@@ -1,0 +1,193 @@
+//! PID 1's duties: it is PID 1 with its filesystems mounted, orphans are reparented to it
+//! and reaped, signals it has no handler for are dropped, and no zombie is left at the end.
+//! Also the report's own promise: every flag of the seed's table names a case.
+
+use core::sync::atomic::Ordering::SeqCst;
+
+use clonekit::process::{self, ExitStatus};
+use clonekit::procfs::PathBuf;
+use clonekit::sys::fs::{self, AT_FDCWD, OFlags};
+use clonekit::sys::process::{getpid, getppid};
+use clonekit::sys::signal::{self, Signal};
+
+use crate::report::{Case, Ctx, Outcome, Text, case, check, child_ok, diag, eq, need_pid1};
+use crate::util::{contains, read_file, reset_slots, sleep_ms, slot};
+
+pub const CASES: &[Case] = &[
+    case!(pid1_is_pid_1_with_proc_tmp_sys_cgroup2_mounted),
+    case!(pid1_orphaned_grandchild_reparented_and_reaped),
+    case!(pid1_sigterm_without_handler_is_dropped),
+    case!(seed_table_every_flag_names_a_case),
+    case!(pid1_no_zombie_left_at_end),
+];
+
+fn pid1_is_pid_1_with_proc_tmp_sys_cgroup2_mounted() -> Outcome {
+    need_pid1()?;
+    eq("getpid()", 1, getpid())?;
+    eq("getppid()", 0, getppid())?;
+    let mut buf = [0u8; 4096];
+    let mounts = read_file(c"/proc/self/mounts", &mut buf).ctx("read /proc/self/mounts")?;
+    for want in [
+        &b" /proc proc "[..],
+        b" /tmp tmpfs ",
+        b" /sys sysfs ",
+        b" /sys/fs/cgroup cgroup2 ",
+    ] {
+        check(
+            contains(mounts, want),
+            format_args!("no {:?} in /proc/self/mounts", Text(want)),
+        )?;
+    }
+    Ok(())
+}
+
+/// A child forks a grandchild and exits at once; the grandchild, orphaned, is reparented
+/// to PID 1 (its `getppid()` becomes 1) and PID 1 reaps it.
+fn pid1_orphaned_grandchild_reparented_and_reaped() -> Outcome {
+    need_pid1()?;
+    reset_slots(2);
+    let child = process::fork(|| {
+        match process::fork(|| {
+            sleep_ms(100);
+            slot(0).store(i64::from(getppid()), SeqCst);
+            0
+        }) {
+            Ok(grandchild) => {
+                slot(1).store(i64::from(grandchild.pid()), SeqCst);
+                core::mem::forget(grandchild);
+                0
+            }
+            Err(_) => 1,
+        }
+    })
+    .ctx("fork")?;
+    child_ok("child (exits at once)", child.wait())?;
+    let orphan = slot(1).load(SeqCst) as i32;
+    eq(
+        "PID 1 reaping the orphan",
+        Ok(ExitStatus::Exited(0)),
+        process::wait_pid(orphan),
+    )?;
+    eq(
+        "the orphan's getppid() after reparenting",
+        1,
+        slot(0).load(SeqCst),
+    )?;
+    diag!("orphan {orphan} reparented to PID 1 and reaped");
+    Ok(())
+}
+
+/// `SIGTERM` from a child, with no handler installed: the kernel drops it for PID 1.
+fn pid1_sigterm_without_handler_is_dropped() -> Outcome {
+    need_pid1()?;
+    let _ = signal::signal_default(Signal::SIGTERM);
+    let child = process::fork(|| {
+        if signal::kill(1, Signal::SIGTERM).is_ok() {
+            0
+        } else {
+            1
+        }
+    })
+    .ctx("fork")?;
+    child_ok("child sending SIGTERM to PID 1", child.wait())?;
+    sleep_ms(10);
+    eq("getpid() after the SIGTERM (still alive)", 1, getpid())
+}
+
+/// The seed's table (plus the flags clonekit adds): each flag, lower case without
+/// `CLONE_`, is a word of some case's name.
+const SEED_FLAGS: [&str; 25] = [
+    "files",
+    "fs",
+    "sighand",
+    "vm",
+    "thread",
+    "sysvsem",
+    "settls",
+    "parent_settid",
+    "child_settid",
+    "child_cleartid",
+    "newns",
+    "newipc",
+    "newnet",
+    "newpid",
+    "newuser",
+    "newuts",
+    "parent",
+    "vfork",
+    "ptrace",
+    "untraced",
+    "io",
+    "detached",
+    "pidfd",
+    "clear_sighand",
+    "into_cgroup",
+];
+
+/// Whether `word` (maybe several `_`-joined words) is a run of words in `name`.
+fn names(name: &str, word: &str) -> bool {
+    let (n, w) = (name.as_bytes(), word.as_bytes());
+    (0..=n.len().saturating_sub(w.len())).any(|i| {
+        n[i..].starts_with(w)
+            && (i == 0 || n[i - 1] == b'_')
+            && (i + w.len() == n.len() || n[i + w.len()] == b'_')
+    })
+}
+
+fn seed_table_every_flag_names_a_case() -> Outcome {
+    let mut missing = 0;
+    for flag in SEED_FLAGS {
+        let named = crate::sections::SECTIONS
+            .iter()
+            .flat_map(|s| s.cases)
+            .filter(|c| names(c.name, flag))
+            .count();
+        if named == 0 {
+            diag!("CLONE_{flag}: no case names it");
+            missing += 1;
+        }
+    }
+    eq("flags no case names", 0, missing)
+}
+
+/// The zombies among `/proc`'s processes: (count, the first one's pid).
+fn zombies() -> Result<(usize, i32), crate::report::Fail> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let dir = fs::openat(AT_FDCWD, c"/proc", flags, 0).ctx("open /proc")?;
+    let mut buf = [0u8; 2048];
+    let (mut count, mut first) = (0, 0);
+    fs::for_each_dir_entry(dir.as_raw(), &mut buf, |entry| {
+        let name = entry.name.to_bytes();
+        let Some(pid) = clonekit::procfs::parse_u64(name) else {
+            return;
+        };
+        let Ok(path) = PathBuf::proc(Some(pid as i32), "stat") else {
+            return;
+        };
+        let mut stat = [0u8; 512];
+        let Ok(stat) = read_file(path.as_c_str(), &mut stat) else {
+            return;
+        };
+        // "pid (comm) S ...": the state follows the last ')'.
+        let state = stat
+            .iter()
+            .rposition(|&b| b == b')')
+            .and_then(|i| stat.get(i + 2));
+        if state == Some(&b'Z') {
+            if count == 0 {
+                first = pid as i32;
+            }
+            count += 1;
+        }
+    })
+    .ctx("getdents64 /proc")?;
+    Ok((count, first))
+}
+
+fn pid1_no_zombie_left_at_end() -> Outcome {
+    let (count, first) = zombies()?;
+    if count > 0 {
+        diag!("{count} zombie(s), the first PID {first}");
+    }
+    eq("zombies in /proc", 0, count)
+}
