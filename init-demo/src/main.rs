@@ -31,6 +31,10 @@ clonekit::entry!(main);
 /// `argv[1]` of this program re-executed by the `CLONE_VFORK` exec case.
 pub const EXEC_CHILD_ARG: &CStr = c"vfork-exec-child";
 
+/// A bare word on the kernel command line (it reaches argv) that makes the first case
+/// panic: shows the panic path.
+const BAIL_OUT_TEST_ARG: &CStr = c"bail-out-test";
+
 /// A per-task mark of the main task of the demo: the parent-death signal, which the kernel
 /// clears in every child and thread, so the panic handler can tell PID 1 from a child
 /// (which may be PID 1 of a new namespace).
@@ -43,6 +47,9 @@ fn main(args: &clonekit::rt::Args) -> i32 {
         return 0;
     }
     let started = report::now_ms();
+    if (1..args.len()).any(|i| args.get(i) == Some(BAIL_OUT_TEST_ARG)) {
+        report::BAIL_OUT_TEST.store(true, core::sync::atomic::Ordering::Relaxed);
+    }
     let _ = set_pdeathsig(Some(MAIN_TASK_MARK));
     let pid1 = getpid() == 1;
     let mounted = if pid1 { mount_all() } else { Ok(()) };
@@ -52,7 +59,7 @@ fn main(args: &clonekit::rt::Args) -> i32 {
     k.start(sections::SECTIONS.len(), true);
     let uts = clonekit::sys::uname();
     k.diag(format_args!(
-        "clonekit init-demo: TLPI 28.2.1 on Linux {} ({:?}), {}",
+        "clonekit init-demo: TLPI 28.2.1 on Linux {} ({}), {}",
         KernelVersion::cached(),
         report::Text(uts.machine()),
         if pid1 { "PID 1" } else { "not PID 1" },

@@ -7,7 +7,7 @@
 //! handler can print `not ok` for the case that panicked.
 
 use core::fmt;
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use clonekit::console::Console;
 use clonekit::ktap::{Ktap, Verdict};
@@ -15,7 +15,7 @@ use clonekit::process::ExitStatus;
 use clonekit::sys::time::{ClockId, clock_gettime};
 
 /// Why a case did not pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Fail {
     /// It failed; the diagnostics are printed already.
     Failed,
@@ -60,6 +60,10 @@ macro_rules! diag {
 }
 
 pub(crate) use {case, diag};
+
+/// Set by `bail-out-test` on the kernel command line: the first case panics, to show
+/// the panic path (`not ok`, `Bail out!`, power-off).
+pub static BAIL_OUT_TEST: AtomicBool = AtomicBool::new(false);
 
 static DEPTH: AtomicUsize = AtomicUsize::new(0);
 static PRINTED: AtomicUsize = AtomicUsize::new(0);
@@ -107,6 +111,9 @@ pub fn run(k: &mut Ktap, sections: &[Section]) {
         for case in section.cases {
             PRINTED.store(k.printed(), Ordering::Relaxed);
             set_case(case.name);
+            if BAIL_OUT_TEST.load(Ordering::Relaxed) {
+                panic!("bail-out-test on the kernel command line");
+            }
             let verdict = match (case.run)() {
                 Ok(()) => Verdict::Pass,
                 Err(Fail::Failed) => Verdict::Fail,
@@ -121,12 +128,129 @@ pub fn run(k: &mut Ktap, sections: &[Section]) {
     CASE_PTR.store(core::ptr::null_mut(), Ordering::Relaxed);
 }
 
+/// How a value is shown in a diagnostic: a small stand-in for `Debug`, whose derived impls,
+/// builders and string escaping (with its Unicode tables) cost kilobytes in a binary that
+/// should stay small.
+pub trait Show {
+    /// Writes the value.
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+/// A [`Show`] value as `Display`.
+pub struct Shown<'a, T: ?Sized>(pub &'a T);
+
+impl<T: Show + ?Sized> fmt::Display for Shown<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.show(f)
+    }
+}
+
+macro_rules! show_display {
+    ($($t:ty),*) => {
+        $(impl Show for $t {
+            fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        })*
+    };
+}
+
+show_display!(
+    u8,
+    u16,
+    i32,
+    i64,
+    u32,
+    u64,
+    usize,
+    bool,
+    str,
+    ExitStatus,
+    clonekit::FlagError
+);
+
+impl<T: Show + ?Sized> Show for &T {
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).show(f)
+    }
+}
+
+impl Show for () {
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("()")
+    }
+}
+
+impl Show for clonekit::Errno {
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_known() {
+            f.write_str(self.name())
+        } else {
+            write!(f, "errno {}", self.raw())
+        }
+    }
+}
+
+impl Show for clonekit::Error {
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            clonekit::Error::Flags(rule) => write!(f, "refused: {rule}"),
+            other => other.errno().show(f),
+        }
+    }
+}
+
+impl Show for clonekit::stack::StackError {
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no stack")
+    }
+}
+
+impl<T: Show, E: Show> Show for Result<T, E> {
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ok(v) => {
+                f.write_str("Ok(")?;
+                v.show(f)?;
+            }
+            Err(e) => {
+                f.write_str("Err(")?;
+                e.show(f)?;
+            }
+        }
+        f.write_str(")")
+    }
+}
+
+impl<T: Show> Show for Option<T> {
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Some(v) => {
+                f.write_str("Some(")?;
+                v.show(f)?;
+                f.write_str(")")
+            }
+            None => f.write_str("None"),
+        }
+    }
+}
+
+impl<A: Show, B: Show> Show for (A, B) {
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(")?;
+        self.0.show(f)?;
+        f.write_str(", ")?;
+        self.1.show(f)?;
+        f.write_str(")")
+    }
+}
+
 /// Fails with `# what: expected .., got ..` unless `expected == got`.
-pub fn eq<T: PartialEq + fmt::Debug>(what: &str, expected: T, got: T) -> Outcome {
+pub fn eq<T: PartialEq + Show>(what: &str, expected: T, got: T) -> Outcome {
     if expected == got {
         Ok(())
     } else {
-        diag!("{what}: expected {expected:?}, got {got:?}");
+        diag!("{what}: expected {}, got {}", Shown(&expected), Shown(&got));
         Err(Fail::Failed)
     }
 }
@@ -150,7 +274,13 @@ pub fn check(cond: bool, args: fmt::Arguments<'_>) -> Outcome {
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub struct Text<'a>(pub &'a [u8]);
 
-impl fmt::Debug for Text<'_> {
+impl Show for Text<'_> {
+    fn show(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Text<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("\"")?;
         for chunk in self.0.utf8_chunks() {
@@ -169,10 +299,10 @@ pub trait Ctx<T> {
     fn ctx(self, what: &str) -> Result<T, Fail>;
 }
 
-impl<T, E: fmt::Display> Ctx<T> for Result<T, E> {
+impl<T, E: Show> Ctx<T> for Result<T, E> {
     fn ctx(self, what: &str) -> Result<T, Fail> {
         self.map_err(|e| {
-            diag!("{what}: {e}");
+            diag!("{what}: {}", Shown(&e));
             Fail::Failed
         })
     }
@@ -196,7 +326,7 @@ pub fn child_ok(what: &str, status: Result<ExitStatus, clonekit::Errno>) -> Outc
             Err(Fail::Failed)
         }
         Err(e) => {
-            diag!("{what}: wait: {e}");
+            diag!("{what}: wait: {}", Shown(&e));
             Err(Fail::Failed)
         }
     }

@@ -211,7 +211,7 @@ fn into_cgroup_child_starts_in_demo_cgroup() -> Outcome {
         child_ok("child", child.wait())?;
         let mut buf = [0u8; 256];
         let own = read_file(c"/proc/self/cgroup", &mut buf).ctx("read /proc/self/cgroup")?;
-        diag!("parent's cgroup {:?}", Text(v2_line(own)));
+        diag!("parent's cgroup {}", Text(v2_line(own)));
         Ok(())
     })();
     let _ = fs::unlinkat(AT_FDCWD, DEMO_CGROUP, true);

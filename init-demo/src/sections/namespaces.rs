@@ -58,7 +58,7 @@ fn newuts_example3_child_hostname_parent_unchanged() -> Outcome {
         &after[..after_len],
     )?;
     diag!(
-        "parent {:?}, child {:?}",
+        "parent {}, child {}",
         Text(&after[..after_len]),
         Text(CONTAINER_HOST)
     );
@@ -202,7 +202,7 @@ fn newnet_child_sees_only_lo_in_proc_net_dev() -> Outcome {
                 check(
                     mine != &parent_ns[..parent_len],
                     format_args!(
-                        "[Child] same network namespace as the parent: {:?}",
+                        "[Child] same network namespace as the parent: {}",
                         Text(mine)
                     ),
                 )
@@ -214,7 +214,7 @@ fn newnet_child_sees_only_lo_in_proc_net_dev() -> Outcome {
     let dev = read_file(c"/proc/net/dev", &mut buf).ctx("read /proc/net/dev")?;
     let mut names = [0u8; 128];
     diag!(
-        "parent's interfaces {:?} in {:?}",
+        "parent's interfaces {} in {}",
         Text(interfaces(dev, &mut names)),
         Text(&parent_ns[..parent_len])
     );

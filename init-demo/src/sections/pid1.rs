@@ -35,7 +35,7 @@ fn pid1_is_pid_1_with_proc_tmp_sys_cgroup2_mounted() -> Outcome {
     ] {
         check(
             contains(mounts, want),
-            format_args!("no {:?} in /proc/self/mounts", Text(want)),
+            format_args!("no {} in /proc/self/mounts", Text(want)),
         )?;
     }
     Ok(())

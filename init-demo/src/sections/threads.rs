@@ -158,8 +158,8 @@ fn fs_case(flags: F, shared: bool) -> Outcome {
 #[derive(PartialEq)]
 struct Octal(u32);
 
-impl core::fmt::Debug for Octal {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl crate::report::Show for Octal {
+    fn show(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{:#o}", self.0)
     }
 }
@@ -338,7 +338,10 @@ fn thread_example2_getpid_same_gettid_differs() -> Outcome {
         )?;
         check(
             tids[i] != leader && !tids[..i].contains(&tids[i]),
-            format_args!("TIDs {tids:?} are not distinct from each other and the TGID {leader}"),
+            format_args!(
+                "TID {} is not distinct from the others and the TGID {leader}",
+                tids[i]
+            ),
         )?;
     }
     diag!("TGID {leader}, TIDs {} {} {}", tids[0], tids[1], tids[2]);
