@@ -29,7 +29,8 @@ impl KernelVersion {
     pub const V5_6: KernelVersion = KernelVersion::new(5, 6, 0);
     /// Linux 5.7: `CLONE_INTO_CGROUP`.
     pub const V5_7: KernelVersion = KernelVersion::new(5, 7, 0);
-    /// Linux 6.3: `CLONE_NEWTIME` accepted by `clone3()`.
+    /// Linux 6.3: `CLONE_NEWTIME` accepted by `clone3()` (and by some stable kernels before
+    /// it: see [`KernelVersion::clone3_takes_newtime`]).
     pub const V6_3: KernelVersion = KernelVersion::new(6, 3, 0);
     /// Linux 6.9: `CLONE_PIDFD` together with `CLONE_THREAD` (a thread pidfd).
     pub const V6_9: KernelVersion = KernelVersion::new(6, 9, 0);
@@ -68,6 +69,18 @@ impl KernelVersion {
             }
         }
         (count >= 2).then(|| KernelVersion::new(numbers[0], numbers[1], numbers[2]))
+    }
+
+    /// Whether this kernel's `clone3()` takes `CLONE_NEWTIME`: Linux 6.3, and the stable
+    /// series that got the fix ("fork: allow CLONE_NEWTIME in clone3 flags", upstream
+    /// a402f1e35313) in the March 2023 review cycle: 6.2.7, 6.1.20, 5.15.103, 5.10.175.
+    /// Debian 12's 6.1 kernels have it; 5.6 to 5.9 and the other non-LTS series never did.
+    pub fn clone3_takes_newtime(self) -> bool {
+        const BACKPORTS: [(u16, u16, u16); 4] = [(6, 2, 7), (6, 1, 20), (5, 15, 103), (5, 10, 175)];
+        self >= KernelVersion::V6_3
+            || BACKPORTS.iter().any(|&(major, minor, patch)| {
+                self.major == major && self.minor == minor && self.patch >= patch
+            })
     }
 
     /// The running kernel's version, from `uname(2)`; `None` if its release string does not
@@ -126,6 +139,22 @@ mod tests {
         assert_eq!(v("99999999.1"), None);
         assert!(KernelVersion::new(6, 9, 0) > KernelVersion::new(6, 8, 12));
         assert!(KernelVersion::new(6, 12, 0) >= KernelVersion::V6_9);
+    }
+
+    #[test]
+    fn clone3_newtime_follows_the_stable_backports() {
+        let v = KernelVersion::new;
+        assert!(v(6, 3, 0).clone3_takes_newtime());
+        assert!(v(6, 1, 176).clone3_takes_newtime(), "Debian 12's kernel");
+        assert!(v(6, 1, 20).clone3_takes_newtime());
+        assert!(!v(6, 1, 19).clone3_takes_newtime());
+        assert!(v(5, 10, 175).clone3_takes_newtime());
+        assert!(!v(5, 10, 174).clone3_takes_newtime());
+        assert!(
+            !v(6, 0, 19).clone3_takes_newtime(),
+            "6.0 reached its end before the fix"
+        );
+        assert!(!v(5, 6, 0).clone3_takes_newtime());
     }
 
     #[test]

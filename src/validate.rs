@@ -169,8 +169,9 @@ pub enum FlagError {
     IntoCgroupBadFd(u64),
     /// `CLONE_DETACHED` passed to `clone3()`.
     Clone3Detached,
-    /// `CLONE_NEWTIME` passed to `clone3()` before Linux 6.3.
-    NewtimeInClone3Before6_3,
+    /// `CLONE_NEWTIME` passed to `clone3()` on a kernel whose `clone3()` does not take it
+    /// (before 6.3 and the stable backports: [`KernelVersion::clone3_takes_newtime`]).
+    NewtimeInClone3Unsupported,
     /// `CLONE_SIGHAND` together with `CLONE_CLEAR_SIGHAND`.
     ClearSighandWithSighand,
     /// `clone3()` with `CLONE_THREAD` or `CLONE_PARENT` and a non-zero exit signal.
@@ -292,9 +293,10 @@ impl fmt::Display for FlagError {
             FlagError::Clone3Detached => {
                 f.write_str("CLONE_DETACHED is reserved in clone3() and refused")
             }
-            FlagError::NewtimeInClone3Before6_3 => {
-                f.write_str("CLONE_NEWTIME is accepted by clone3() only from Linux 6.3")
-            }
+            FlagError::NewtimeInClone3Unsupported => f.write_str(
+                "this kernel's clone3() refuses CLONE_NEWTIME (Linux 6.3, 6.2.7, 6.1.20, \
+                 5.15.103 and 5.10.175 take it): unshare(CLONE_NEWTIME) before the clone instead",
+            ),
             FlagError::ClearSighandWithSighand => f.write_str(
                 "CLONE_CLEAR_SIGHAND resets the child's handlers, so it cannot share them \
                  with CLONE_SIGHAND",
@@ -469,8 +471,8 @@ fn check_clone3_args(request: &Request) -> Result<(), FlagError> {
     if flags.contains(CloneFlags::DETACHED) {
         return Err(FlagError::Clone3Detached);
     }
-    if flags.contains(CloneFlags::NEWTIME) && request.kernel < KernelVersion::V6_3 {
-        return Err(FlagError::NewtimeInClone3Before6_3);
+    if flags.contains(CloneFlags::NEWTIME) && !request.kernel.clone3_takes_newtime() {
+        return Err(FlagError::NewtimeInClone3Unsupported);
     }
     if flags.contains(CloneFlags::SIGHAND | CloneFlags::CLEAR_SIGHAND) {
         return Err(FlagError::ClearSighandWithSighand);

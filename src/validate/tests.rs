@@ -246,10 +246,17 @@ fn clone3_refuses_detached() {
 }
 
 #[test]
-fn clone3_newtime_from_6_3() {
-    let old = Request::clone3(CloneFlags::NEWTIME, SIGCHLD, KernelVersion::new(6, 2, 16));
+fn clone3_newtime_from_6_3_and_the_stable_backports() {
+    let old = Request::clone3(CloneFlags::NEWTIME, SIGCHLD, KernelVersion::new(6, 0, 19));
     let new = Request::clone3(CloneFlags::NEWTIME, SIGCHLD, KernelVersion::V6_3);
-    pair(FlagError::NewtimeInClone3Before6_3, Errno::EINVAL, old, new);
+    pair(
+        FlagError::NewtimeInClone3Unsupported,
+        Errno::EINVAL,
+        old,
+        new,
+    );
+    let debian12 = Request::clone3(CloneFlags::NEWTIME, SIGCHLD, KernelVersion::new(6, 1, 176));
+    assert_eq!(validate(&debian12), Ok(()));
 }
 
 #[test]
