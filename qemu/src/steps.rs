@@ -124,6 +124,12 @@ pub const STEPS: &[Step] = &[
             "riscv64gc-unknown-linux-gnu",
         ],
     ),
+    // Benchmarks are not timed tests: this only proves they build and run (ratios printed).
+    cargo_env(
+        "bench (quick)",
+        &["bench", "-p", "clonekit", "--bench", "spawn"],
+        &[("CLONEKIT_BENCH_QUICK", "1")],
+    ),
     boot("boot x86_64 6.12", Arch::X86_64, "6.12"),
     boot("boot aarch64 6.12", Arch::Aarch64, "6.12"),
     boot("boot riscv64 6.12", Arch::Riscv64, "6.12"),
@@ -208,19 +214,53 @@ fn run_action(action: &Action) -> Result<()> {
     }
 }
 
-/// Runs a nested cargo with inherited output.
+/// How long one cargo step may run before it is killed: a hung test (qemu-user has
+/// deadlocks of its own) must not eat CI's whole time budget. `CLONEKIT_STEP_TIMEOUT`
+/// (seconds) overrides it.
+fn step_time_limit() -> Duration {
+    let secs = std::env::var("CLONEKIT_STEP_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15 * 60);
+    Duration::from_secs(secs)
+}
+
+/// Runs a nested cargo with inherited output, in its own process group, killed with all
+/// its children if it outlives [`step_time_limit`].
 ///
 /// `cargo qemu test` itself runs under `cargo run`, which releases the build directory lock
 /// before starting this binary, so the nested cargo can share the target directory (and its
 /// cache) with the user's own builds. The nested steps build in the `dev` profile, so they
 /// never rewrite the running `release` binary of this tool.
 fn run_cargo(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
-    let status = Command::new(cargo_bin())
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(cargo_bin())
         .args(args)
         .envs(env.iter().copied())
         .current_dir(workspace::root())
-        .status()
+        .process_group(0)
+        .spawn()
         .context("running cargo")?;
+    let limit = step_time_limit();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for cargo")? {
+            break status;
+        }
+        if started.elapsed() > limit {
+            // The whole group: cargo, the test binary and anything it forked.
+            let group = format!("-{}", child.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = child.wait();
+            bail!(
+                "cargo {} was killed after {} (the time limit of a step; \
+                 the test running at that point is the last one named above)",
+                args.join(" "),
+                progress::human(limit)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     if !status.success() {
         bail!("cargo {} exited with {status}", args.join(" "));
     }
