@@ -84,10 +84,24 @@ impl KernelVersion {
     }
 
     /// The running kernel's version, from `uname(2)`; `None` if its release string does not
-    /// parse.
+    /// parse. See [`KernelVersion::from_uname`] for distribution kernels.
     pub fn current() -> Option<KernelVersion> {
         let uts = crate::sys::uname();
-        KernelVersion::parse(uts.release())
+        KernelVersion::from_uname(uts.release(), uts.version())
+    }
+
+    /// The version from `uname`'s `release` and `version` fields. Distributions keep an ABI
+    /// name in `release` (Debian's `6.1.0-28-amd64` is really 6.1.176) and put the upstream
+    /// version in `version` (`#1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2025-01-01)`): a
+    /// `major.minor.patch` there with the release's major and minor and a higher patch wins.
+    pub fn from_uname(release: &[u8], version: &[u8]) -> Option<KernelVersion> {
+        let base = KernelVersion::parse(release)?;
+        let better = version
+            .split(|b| b.is_ascii_whitespace())
+            .filter_map(KernelVersion::parse)
+            .filter(|v| v.major == base.major && v.minor == base.minor && v.patch > base.patch)
+            .max();
+        Some(better.unwrap_or(base))
     }
 }
 
@@ -139,6 +153,21 @@ mod tests {
         assert_eq!(v("99999999.1"), None);
         assert!(KernelVersion::new(6, 9, 0) > KernelVersion::new(6, 8, 12));
         assert!(KernelVersion::new(6, 12, 0) >= KernelVersion::V6_9);
+    }
+
+    #[test]
+    fn distribution_kernels_report_their_upstream_patch_level() {
+        let debian = KernelVersion::from_uname(
+            b"6.1.0-28-amd64",
+            b"#1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2025-06-01)",
+        );
+        assert_eq!(debian, Some(KernelVersion::new(6, 1, 176)));
+        let plain = KernelVersion::from_uname(b"6.18.44-fc", b"#1 SMP Tue Nov 4 2026");
+        assert_eq!(plain, Some(KernelVersion::new(6, 18, 44)));
+        // A different series in `version` is not taken.
+        let other = KernelVersion::from_uname(b"5.15.0-91-generic", b"#101-Ubuntu SMP 6.2.1");
+        assert_eq!(other, Some(KernelVersion::new(5, 15, 0)));
+        assert_eq!(KernelVersion::from_uname(b"junk", b"Debian 6.1.176"), None);
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub fn mount_tmpfs(target: &CStr, options: Option<&CStr>) -> Result<(), Error> {
 /// Makes `new_root` (an existing directory) the root of this mount namespace: mounts a tmpfs
 /// on it, `pivot_root`s into it, and detaches the old root, so nothing of the old tree is
 /// reachable. Call it in a new mount namespace after [`make_private`]. `/proc` and other
-/// mounts must be made afresh afterwards.
+/// mounts must be made afresh afterwards. The kernel refuses it (`EINVAL`) while the root is
+/// an initramfs: [`switch_root`] out of it first.
 pub fn pivot_into_tmpfs(new_root: &CStr) -> Result<(), Error> {
     mount_tmpfs(new_root, Some(c"mode=755"))?;
     fs::chdir(new_root)?;
@@ -54,6 +55,35 @@ pub fn pivot_into_tmpfs(new_root: &CStr) -> Result<(), Error> {
     sysns::umount2(c".", UnmountFlags::DETACH)?;
     fs::chdir(c"/")?;
     Ok(())
+}
+
+/// Makes the mount at `new_root` the root the way `switch_root` does: moves it onto `/` and
+/// `chroot`s into it. This is the way out of an initramfs, whose root (`rootfs`) the kernel
+/// will not `pivot_root` away from; the old root stays underneath, unreachable.
+pub fn switch_root(new_root: &CStr) -> Result<(), Error> {
+    fs::chdir(new_root)?;
+    sysns::mount(Some(c"."), c"/", None, MountFlags::MOVE, None)?;
+    fs::chroot(c".")?;
+    fs::chdir(c"/")?;
+    Ok(())
+}
+
+/// Whether the root is the initramfs `rootfs` (which `pivot_root` refuses), from
+/// `/proc/self/mounts`.
+pub fn root_is_rootfs() -> bool {
+    let mut buf = [0u8; 4096];
+    let Ok(n) = crate::procfs::read(c"/proc/self/mounts", &mut buf) else {
+        return false;
+    };
+    // The last mount on "/" is the one in effect.
+    let mut fs_type: &[u8] = b"";
+    for line in buf[..n].split(|&b| b == b'\n') {
+        let mut words = line.split(|&b| b == b' ');
+        if let (Some(_), Some(b"/"), Some(kind)) = (words.next(), words.next(), words.next()) {
+            fs_type = kind;
+        }
+    }
+    fs_type == b"rootfs"
 }
 
 /// Creates a directory (mode 0755), succeeding if it already exists.

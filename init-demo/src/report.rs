@@ -40,6 +40,8 @@ pub struct Section {
     pub name: &'static str,
     /// Its cases, in order.
     pub cases: &'static [Case],
+    /// Proofs shared with the host tests (`clonekit-proofs`), run after the cases.
+    pub proofs: &'static [clonekit_proofs::Proof],
 }
 
 /// A [`Case`] named after its function.
@@ -106,7 +108,7 @@ pub fn now_ms() -> i64 {
 pub fn run(k: &mut Ktap, sections: &[Section]) {
     for section in sections {
         let started = now_ms();
-        k.begin_subtest(section.name, section.cases.len());
+        k.begin_subtest(section.name, section.cases.len() + section.proofs.len());
         DEPTH.store(k.depth(), Ordering::Relaxed);
         for case in section.cases {
             PRINTED.store(k.printed(), Ordering::Relaxed);
@@ -120,6 +122,18 @@ pub fn run(k: &mut Ktap, sections: &[Section]) {
                 Err(Fail::Skip(reason)) => Verdict::Skip(reason),
             };
             k.result(case.name, verdict);
+        }
+        for proof in section.proofs {
+            PRINTED.store(k.printed(), Ordering::Relaxed);
+            set_case(proof.name);
+            let verdict = match (proof.run)() {
+                Ok(()) => Verdict::Pass,
+                Err(failure) => {
+                    diag!("{failure}");
+                    Verdict::Fail
+                }
+            };
+            k.result(proof.name, verdict);
         }
         k.diag(format_args!("{}: {} ms", section.name, now_ms() - started));
         k.end_subtest(section.name);

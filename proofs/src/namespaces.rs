@@ -436,7 +436,22 @@ fn mount_pivot_root() -> Outcome {
         if mount::make_private().is_err() {
             return 1;
         }
-        if mount::pivot_into_tmpfs(d.c_str()).is_err() {
+        let target = if mount::root_is_rootfs() {
+            // An initramfs root (the QEMU guest): the kernel refuses pivot_root from rootfs,
+            // so leave it the switch_root way first, into a tmpfs holding the target.
+            if mount::mount_tmpfs(d.c_str(), None).is_err()
+                || mount::switch_root(d.c_str()).is_err()
+            {
+                return 6;
+            }
+            if mount::ensure_dir(c"/new-root").is_err() {
+                return 7;
+            }
+            c"/new-root"
+        } else {
+            d.c_str()
+        };
+        if mount::pivot_into_tmpfs(target).is_err() {
             return 2;
         }
         // The old tree is gone: no /proc, no /tmp, and "/" is an empty tmpfs.

@@ -284,6 +284,15 @@ pub fn unlinkat(dirfd: RawFd, path: &CStr, remove_dir: bool) -> Result<()> {
     .map(drop)
 }
 
+/// `chroot(path)`: changes the caller's root directory (needs `CAP_SYS_CHROOT`).
+///
+/// # References
+/// chroot(2)
+pub fn chroot(path: &CStr) -> Result<()> {
+    // SAFETY: `path` is a NUL-terminated string the kernel only reads.
+    from_syscall(unsafe { syscall1(g::__NR_chroot as usize, path.as_ptr() as usize) }).map(drop)
+}
+
 /// `readlinkat(dirfd, path, buf)`: the target of a symbolic link (not NUL-terminated),
 /// truncated to `buf`'s length.
 ///

@@ -14,25 +14,36 @@ pub const SECTIONS: &[Section] = &[
     Section {
         name: "threads_sections_a_b",
         cases: threads::CASES,
+        proofs: &[],
     },
     Section {
         name: "namespaces_sections_c_e",
         cases: namespaces::CASES,
+        proofs: &[],
+    },
+    Section {
+        name: "namespaces_in_depth",
+        cases: &[],
+        proofs: clonekit_proofs::namespaces::PROOFS,
     },
     Section {
         name: "settid_section_d",
         cases: settid::CASES,
+        proofs: &[],
     },
     Section {
         name: "clone3",
         cases: clone3::CASES,
+        proofs: &[],
     },
     Section {
         name: "validator_vs_kernel",
         cases: validator::CASES,
+        proofs: &[],
     },
     Section {
         name: "pid1_duties",
         cases: pid1::CASES,
+        proofs: &[],
     },
 ];
