@@ -214,7 +214,8 @@ pub fn spawn(path: &CStr, argv: &[&CStr], envp: &[&CStr]) -> Result<Child, Spawn
 }
 
 /// The exec child: resets signal handlers, restores the mask, `execve`s, and on failure
-/// writes its errno to the pipe and exits with [`EXEC_FAILED_STATUS`].
+/// writes its errno to the pipe and exits with [`EXEC_FAILED_STATUS`] (through
+/// `exit_group`, see [`end_process`](crate::process::end_process)).
 ///
 /// # Safety
 /// `arg` points at the [`ExecRequest`] `spawn` built, whose pointers are valid.
@@ -245,5 +246,5 @@ unsafe extern "C" fn exec_child(arg: *mut c_void) -> i32 {
     };
     let bytes = errno.raw().to_ne_bytes();
     let _ = write(request.err_fd, &bytes);
-    EXEC_FAILED_STATUS
+    crate::process::end_process(EXEC_FAILED_STATUS)
 }

@@ -420,7 +420,7 @@ impl ChildBuilder {
     /// Requests that need `clone3()` (`set_tid`, `cgroup`, `CLONE_CLEAR_SIGHAND`,
     /// `CLONE_NEWTIME`) use it; others use legacy `clone()` unless
     /// [`ChildBuilder::clone3`] asks otherwise. Every request is checked by the
-    /// [validator](crate::validate) first; [`MANAGED_FLAGS`] are refused.
+    /// [validator](crate::validate::validate) first; [`MANAGED_FLAGS`] are refused.
     ///
     /// `f` is moved onto the child's stack and consumed there. Without `CLONE_VM` the
     /// parent's copy is forgotten, not dropped: what it owns stays allocated in the parent.
@@ -595,7 +595,7 @@ where
     crate::thread::refresh_current_tid();
     // SAFETY: the closure was written for us and nobody else reads or drops it.
     let f = unsafe { ptr::read(arg.cast::<F>()) };
-    f()
+    end_process(f())
 }
 
 /// The child's function for [`fork_with`]: runs the closure from its copy of the parent's
@@ -611,7 +611,18 @@ where
     crate::thread::refresh_current_tid();
     // SAFETY: see above: this is the one read of the child's copy.
     let f = unsafe { ptr::read(arg.cast::<F>()) };
-    f()
+    end_process(f())
+}
+
+/// Ends a process child with `status`: `exit_group`, not the trampoline's `exit`.
+///
+/// The child is its own thread group (never `CLONE_THREAD`), so both end it when it has one
+/// thread; `exit_group` also ends threads the closure may have started, as returning from
+/// `main` does. And under qemu-user, `exit` takes an emulator lock that a fork-like child
+/// may have inherited held (another thread of the parent was being created or was exiting
+/// at the moment of the fork), which hangs the child; `exit_group` takes none.
+pub(crate) fn end_process(status: i32) -> ! {
+    crate::sys::process::exit_group(status)
 }
 
 /// A fork-like child (`clone(SIGCHLD)`, no new stack): `f` runs in the child on a copy of

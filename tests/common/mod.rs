@@ -29,11 +29,12 @@ macro_rules! function_name {
     }};
 }
 
-/// Prints `SKIP <test>: <reason>` to stderr and returns from the test.
+/// Prints `SKIP <test>: <reason>` to stderr (uncaptured) and returns from the test.
 #[macro_export]
 macro_rules! skip {
     ($($reason:tt)*) => {{
-        eprintln!("SKIP {}: {}", $crate::function_name!(), format_args!($($reason)*));
+        // Straight to fd 2 with clonekit's printer: libtest captures std's eprintln!.
+        clonekit::eprintln!("SKIP {}: {}", $crate::function_name!(), format_args!($($reason)*));
         return;
     }};
 }
