@@ -65,6 +65,24 @@ fn report(name: &str, peer: &str, (ours, theirs): (Duration, Duration)) {
     println!("  clonekit {ours:?} median, {peer} {theirs:?} median");
 }
 
+/// The process-spawn floor: libc's `fork()` and `waitpid()`, the child exiting at once.
+fn libc_fork_wait() {
+    // SAFETY: the child only calls `_exit`, which is async-signal-safe.
+    unsafe {
+        let pid = libc::fork();
+        if pid == 0 {
+            libc::_exit(0);
+        }
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+    }
+}
+
+fn std_command_true() {
+    let status = std::process::Command::new("/bin/true").status().unwrap();
+    assert!(status.success());
+}
+
 fn std_thread() {
     std::thread::spawn(|| black_box(1)).join().unwrap();
 }
@@ -95,6 +113,45 @@ fn main() {
                 thread::spawn(|| black_box(1)).unwrap().join();
             },
             std_thread,
+        ),
+    );
+    report(
+        "process_fork_wait",
+        "libc fork+waitpid",
+        compare(
+            &plan,
+            || {
+                let child = clonekit::process::fork(|| 0).unwrap();
+                black_box(child.wait().unwrap());
+            },
+            libc_fork_wait,
+        ),
+    );
+    report(
+        "process_function_child_own_stack_wait",
+        "libc fork+waitpid",
+        compare(
+            &plan,
+            || {
+                let child = clonekit::process::ChildBuilder::new(clonekit::CloneFlags::empty())
+                    .stack_size(64 * 1024)
+                    .spawn(|| 0)
+                    .unwrap();
+                black_box(child.wait().unwrap());
+            },
+            libc_fork_wait,
+        ),
+    );
+    report(
+        "exec_spawn_wait_bin_true",
+        "std::process::Command",
+        compare(
+            &plan,
+            || {
+                let child = clonekit::exec::spawn(c"/bin/true", &[c"true"], &[]).unwrap();
+                assert!(child.wait().unwrap().success());
+            },
+            std_command_true,
         ),
     );
 }
