@@ -571,3 +571,44 @@ fn other_exit_signals_are_waited_for_too() {
     .unwrap();
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(13)));
 }
+
+#[test]
+fn clone3_into_cgroup_starts_the_child_in_that_cgroup() {
+    skip_under_qemu!("qemu-user has no clone3");
+    use std::os::fd::AsRawFd;
+    let root = std::path::Path::new("/sys/fs/cgroup/unified");
+    let root = if root.join("cgroup.procs").exists() {
+        root
+    } else {
+        std::path::Path::new("/sys/fs/cgroup")
+    };
+    let name = format!("clonekit-test-{}", std::process::id());
+    let dir = root.join(&name);
+    std::fs::create_dir(&dir).unwrap();
+    let cgroup = std::fs::File::open(&dir).unwrap();
+    let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
+    let (rfd, wfd) = (r.as_raw(), w.as_raw());
+    let child = ChildBuilder::new(CloneFlags::empty())
+        .cgroup(cgroup.as_raw_fd())
+        .spawn(move || {
+            let _ = close(wfd);
+            wait_eof(rfd);
+            0
+        })
+        .unwrap();
+    assert_eq!(child.via(), Syscall::Clone3);
+    let membership = std::fs::read_to_string(format!("/proc/{}/cgroup", child.pid())).unwrap();
+    drop(w);
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
+    std::fs::remove_dir(&dir).unwrap();
+    assert!(
+        membership.lines().any(|l| l == format!("0::/{name}")),
+        "{membership}"
+    );
+
+    // Not a cgroup directory: the kernel's EBADF, nothing created.
+    let result = ChildBuilder::new(CloneFlags::empty())
+        .cgroup(r.as_raw())
+        .spawn(|| 0);
+    assert_eq!(result.unwrap_err(), Error::Os(Errno::EBADF));
+}
