@@ -7,6 +7,9 @@
 //! `CLONE_VM` child never runs on freed memory; it says which system call created it
 //! ([`Child::via`]), so a fallback from `clone3()` to `clone()` is visible.
 //!
+//! When the closure returns, the child process ends with `exit_group(status)`, as returning
+//! from `main` does: threads the closure started end with it.
+//!
 //! # What the child may do
 //! In a program with a libc (any std program, std test binaries included), the child must
 //! not call into libc or std: no `std::println!`, no allocation, no locks, no thread-locals
