@@ -86,6 +86,7 @@ fn unshare_command() {
 }
 
 fn main() {
+    // SAFETY: geteuid takes no arguments and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         println!("skip namespaces bench: not root (the namespaces need CAP_SYS_ADMIN)");
         return;
