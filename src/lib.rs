@@ -97,3 +97,8 @@ pub use flags::{CloneFlags, ExitSignal};
 pub use kernel_version::KernelVersion;
 pub use stack::Stack;
 pub use validate::{FlagError, validate};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
