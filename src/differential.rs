@@ -141,6 +141,12 @@ impl ComboGenerator {
 
 /// The validator's verdict on `combo`, as the errno the kernel should give (`Ok` to accept).
 pub fn predict(combo: &Combo, env: &Env) -> Result<(), Errno> {
+    validate(&request(combo, env)).map_err(|rule| rule.errno())
+}
+
+/// The request [`try_in_kernel`] makes for `combo`, as the validator sees it (a stack for
+/// `CLONE_VM` combos, the cgroup fd of `env`).
+pub fn request(combo: &Combo, env: &Env) -> Request {
     let mut request = match combo.syscall {
         Syscall::Clone => Request::legacy(combo.flags, combo.exit_signal, env.kernel),
         Syscall::Clone3 => Request::clone3(combo.flags, combo.exit_signal, env.kernel),
@@ -150,7 +156,7 @@ pub fn predict(combo: &Combo, env: &Env) -> Result<(), Errno> {
     request.stack_given = needs_stack;
     request.clone3.stack_size = if needs_stack { STACK_SIZE as u64 } else { 0 };
     request.clone3.cgroup = env.cgroup_fd.unwrap_or(0) as u64;
-    validate(&request).map_err(|rule| rule.errno())
+    request
 }
 
 /// What the kernel did with a combo.

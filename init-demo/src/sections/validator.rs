@@ -6,12 +6,12 @@ use core::mem::size_of;
 use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
 use clonekit::differential::{
-    Combo, ComboGenerator, Env, Outcome as Ran, predict, reap, try_in_kernel,
+    Combo, ComboGenerator, Env, Outcome as Ran, predict, reap, request, try_in_kernel,
 };
 use clonekit::fd::OwnedFd;
 use clonekit::sys::fs::{self, AT_FDCWD, OFlags};
 use clonekit::sys::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
-use clonekit::validate::{Request, Syscall, validate};
+use clonekit::validate::{Syscall, validate};
 use clonekit::{CloneFlags as F, Errno, ExitSignal, FlagError, KernelVersion, process};
 
 use crate::report::{Case, Ctx, Outcome, Shown, case, child_ok, diag, eq, need_pid1, now_ms};
@@ -28,24 +28,6 @@ pub fn env(cgroup_fd: Option<i32>) -> Env {
         caller: clonekit::namespace::caller(),
         cgroup_fd,
     }
-}
-
-/// The request [`predict`] builds for a combo, for the rule's name.
-fn request(combo: &Combo, env: &Env) -> Request {
-    let mut request = match combo.syscall {
-        Syscall::Clone => Request::legacy(combo.flags, combo.exit_signal, env.kernel),
-        Syscall::Clone3 => Request::clone3(combo.flags, combo.exit_signal, env.kernel),
-    };
-    request.caller = env.caller;
-    let needs_stack = combo.flags.contains(F::VM);
-    request.stack_given = needs_stack;
-    request.clone3.stack_size = if needs_stack {
-        clonekit::Stack::MIN_SIZE as u64
-    } else {
-        0
-    };
-    request.clone3.cgroup = env.cgroup_fd.unwrap_or(0) as u64;
-    request
 }
 
 /// Asks the validator and the kernel (`clone`/`clone3` without the validator, run for
