@@ -6,11 +6,12 @@
 //! reaped here by pid. Needs root (namespaces); under qemu-user it is skipped, because
 //! qemu-user refuses most of these flags itself (see abi.md): there, EINVAL proves nothing.
 
+mod common;
+
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use clonekit::differential::{Combo, ComboGenerator, Env, Outcome, predict, reap, try_in_kernel};
 use clonekit::sys::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
-use clonekit::sys::process::geteuid;
 use clonekit::validate::Caller;
 use clonekit::{CloneFlags, Errno, ExitSignal, KernelVersion, raw};
 
@@ -23,26 +24,6 @@ const DEFAULT_SEED: u64 = 0x00c1_0e4b_17c0_ffee;
 struct Slot {
     errno: AtomicI32,
     parent_pid: AtomicI32,
-}
-
-/// Why this test cannot run here, if it cannot.
-fn skip_reason() -> Option<&'static str> {
-    if geteuid() != 0 {
-        return Some("not root: the namespace flags need CAP_SYS_ADMIN");
-    }
-    let mut args = clonekit::CloneArgs::new(CloneFlags::empty(), ExitSignal::SIGCHLD);
-    args.exit_signal = 65; // refused before anything is created, whatever the kernel
-    unsafe extern "C" fn never(_: *mut core::ffi::c_void) -> i32 {
-        0
-    }
-    // SAFETY: an invalid exit signal: the kernel refuses before creating a child.
-    let probe = unsafe { raw::clone3_unchecked(&mut args, 88, never, core::ptr::null_mut()) };
-    if probe == Err(Errno::ENOSYS) {
-        return Some(
-            "qemu-user: clone3 is ENOSYS and most CLONE_* flags are refused by qemu itself",
-        );
-    }
-    None
 }
 
 /// A cgroup2 directory to test CLONE_INTO_CGROUP with: our own cgroup (moving a child into
@@ -64,9 +45,8 @@ fn cgroup2_dir() -> Option<std::path::PathBuf> {
 
 #[test]
 fn validator_agrees_with_the_kernel_on_5000_combinations() {
-    if let Some(reason) = skip_reason() {
-        eprintln!("SKIP validator_agrees_with_the_kernel_on_5000_combinations: {reason}");
-        return;
+    if let Some(reason) = common::needs_root_and_real_kernel() {
+        skip!("{reason}");
     }
     let seed = std::env::var("CLONEKIT_SEED")
         .ok()

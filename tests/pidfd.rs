@@ -5,26 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use clonekit::fd::RawFd;
 use clonekit::pidfd::PidFd;
 use clonekit::process::{ChildBuilder, ExitStatus, Syscall, fork};
-use clonekit::sys::fs::{PipeFlags, close, pipe2, read};
+use clonekit::sys::fs::{PipeFlags, close, pipe2};
 use clonekit::sys::process::sched_yield;
 use clonekit::sys::signal::Signal;
 use clonekit::sys::wait::{WaitOptions, wait4};
 use clonekit::{CloneFlags, Errno, ExitSignal};
-
-/// Blocks until `fd` reports end of file (usable in a child).
-fn wait_eof(fd: RawFd) {
-    let mut b = [0u8; 1];
-    loop {
-        match read(fd, &mut b) {
-            Ok(0) => return,
-            Ok(_) | Err(Errno::EINTR) => continue,
-            Err(_) => return,
-        }
-    }
-}
 
 #[test]
 fn pidfd_open_signal_and_wait() {
@@ -86,7 +73,7 @@ fn pidfd_polls_ready_only_after_exit() {
     let (rfd, wfd) = (r.as_raw(), w.as_raw());
     let child = fork(move || {
         let _ = close(wfd);
-        wait_eof(rfd);
+        common::wait_eof(rfd);
         5
     })
     .unwrap();
@@ -127,7 +114,7 @@ fn clone3_builder_with_pidfd_and_exit_signal() {
         .exit_signal(signal)
         .spawn(move || {
             let _ = close(wfd);
-            wait_eof(rfd);
+            common::wait_eof(rfd);
             3
         })
         .unwrap();

@@ -39,18 +39,6 @@ fn write_i32(fd: RawFd, value: i32) -> bool {
     write(fd, &value.to_ne_bytes()) == Ok(4)
 }
 
-/// Blocks until `fd` reports end of file (usable in a child).
-fn wait_eof(fd: RawFd) {
-    let mut b = [0u8; 1];
-    loop {
-        match read(fd, &mut b) {
-            Ok(0) => return,
-            Ok(_) | Err(Errno::EINTR) => continue,
-            Err(_) => return,
-        }
-    }
-}
-
 /// Spins until child `pid` is a zombie, without reaping it (usable in a child).
 fn wait_zombie(pid: i32) {
     let options =
@@ -149,7 +137,7 @@ fn try_wait_is_none_until_the_child_exits() {
         .stack(Stack::new(64 * 1024).unwrap())
         .spawn(move || {
             let _ = close(wfd);
-            wait_eof(rfd);
+            common::wait_eof(rfd);
             9
         })
         .unwrap();
@@ -520,7 +508,7 @@ fn wait_any_and_reap_all_nonblocking_reap_every_child() {
         let (rfd, wfd) = (r.as_raw(), w.as_raw());
         let Ok(blocked) = fork(move || {
             let _ = close(wfd);
-            wait_eof(rfd);
+            common::wait_eof(rfd);
             0
         }) else {
             return 13;
@@ -592,7 +580,7 @@ fn clone3_into_cgroup_starts_the_child_in_that_cgroup() {
         .cgroup(cgroup.as_raw_fd())
         .spawn(move || {
             let _ = close(wfd);
-            wait_eof(rfd);
+            common::wait_eof(rfd);
             0
         })
         .unwrap();

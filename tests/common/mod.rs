@@ -1,6 +1,7 @@
-//! Helpers shared by the process, pidfd and exec tests.
+//! Helpers shared by the integration tests.
 //!
-//! Everything here runs in the test process (std allowed), never in a child.
+//! Everything here runs in the test process (std allowed), except [`wait_eof`], which a
+//! child may call (it uses clonekit only).
 #![allow(dead_code)]
 
 use std::sync::OnceLock;
@@ -47,4 +48,30 @@ macro_rules! skip_under_qemu {
             $crate::skip!($($reason)*);
         }
     };
+}
+
+/// Blocks until `fd` reports end of file (usable in a child: clonekit only).
+pub fn wait_eof(fd: clonekit::fd::RawFd) {
+    let mut b = [0u8; 1];
+    loop {
+        match clonekit::sys::fs::read(fd, &mut b) {
+            Ok(0) => return,
+            Ok(_) | Err(clonekit::Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Why a test that needs root and real namespaces cannot run here, if it cannot.
+pub fn needs_root_and_real_kernel() -> Option<&'static str> {
+    if clonekit::sys::process::geteuid() != 0 {
+        return Some("not root: namespaces need CAP_SYS_ADMIN");
+    }
+    if qemu_user() {
+        return Some(
+            "qemu-user refuses CLONE_NEW* and most flags itself (abi.md); \
+             this runs natively and in the QEMU guest",
+        );
+    }
+    None
 }
