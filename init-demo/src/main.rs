@@ -11,7 +11,6 @@
 #![no_std]
 #![no_main]
 
-mod mem;
 mod rawsys;
 mod report;
 mod sections;
@@ -125,7 +124,3 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     report::diag_args(format_args!("panic in child {}: {info}", getpid()));
     process::exit_group(101)
 }
-
-/// Never called: the panic handler never unwinds. Dev builds of `core` reference it.
-#[unsafe(no_mangle)]
-extern "C" fn rust_eh_personality() {}
