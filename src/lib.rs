@@ -67,6 +67,7 @@ pub mod console;
 pub mod errno;
 pub mod fd;
 pub mod idmap;
+pub mod init;
 pub mod sys;
 
 mod arch;

@@ -1,0 +1,807 @@
+//! PID 1 duties for an init built on clonekit: signal handling, reaping, one supervised main
+//! program with its exit status passed on, and power-off or reboot at the end.
+//!
+//! ```no_run
+//! use clonekit::init::{self, End, Init};
+//!
+//! fn run() -> Result<i32, clonekit::Error> {
+//!     let init = Init::install()?; // the handlers of the table below, and a subreaper
+//!     // The main program: a closure in a fork-like child (or `supervise` an exec'd one).
+//!     let code = init.run_main(|| 0)?;
+//!     Ok(code) // its code, or 128 + the signal that killed it
+//! }
+//!
+//! let code = run().unwrap_or(1);
+//! init::finish(code, End::PowerOff) // PID 1: sync + reboot(2); any other process: exit
+//! ```
+//!
+//! # The kernel's rules an init lives by
+//! - Orphans are re-parented to PID 1 (or to the nearest child subreaper): it must reap them
+//!   all with `wait4(-1, .., __WALL)`, whatever their exit signal ([`Init::reap`]).
+//! - A signal sent to PID 1 (and to any PID namespace's init) whose disposition is the
+//!   default is dropped by the kernel, `SIGKILL` and `SIGSTOP` included (from inside its
+//!   namespace). So every signal an init must act on needs a handler.
+//! - PID 1 must never exit: the kernel panics ("Attempted to kill init!"). [`finish`] powers
+//!   off or reboots instead.
+//!
+//! # The signal table
+//! Every handler only records the signal in atomics (async-signal-safe); the main loop
+//! ([`Init::wait_for`], [`Init::run_main`], or the caller with [`Init::reap`]) does the work.
+//! All handlers are installed with `SA_RESTART`, so the rest of the program's blocking calls
+//! are not disturbed; the init's own waits use `ppoll`, which the kernel never restarts, and
+//! see every signal.
+//!
+//! | signal | [`Action`] | what the init does |
+//! |---|---|---|
+//! | `SIGCHLD` | [`Reap`](Action::Reap) | wakes the wait loop, which reaps with `wait4(-1, WNOHANG \| __WALL)` until nothing is left (`SA_NOCLDSTOP`: stops and continues are not reported) |
+//! | `SIGTERM`, `SIGINT`, `SIGPWR` | [`Shutdown`](Action::Shutdown) | sets the shutdown request ([`Init::shutdown_requested`]); [`Init::run_main`] forwards it to the main program. `SIGTERM` is what `kill 1` and container runtimes send, `SIGINT` what the kernel sends on Ctrl-Alt-Del, `SIGPWR` what power daemons send |
+//! | `SIGHUP`, `SIGQUIT`, `SIGUSR1`, `SIGUSR2`, `SIGPIPE`, `SIGALRM`, `SIGSTKFLT`, `SIGCONT`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`, `SIGURG`, `SIGXCPU`, `SIGXFSZ`, `SIGVTALRM`, `SIGPROF`, `SIGWINCH`, `SIGIO`, `SIGRTMIN+2` ..= `SIGRTMIN+32` | [`Discard`](Action::Discard) | recorded ([`Init::received`]) and otherwise ignored. A handler rather than `SIG_IGN`: an ignored disposition is inherited through `execve` (a program started with `SIGPIPE` ignored is a classic init bug), a handled one is reset to the default there |
+//! | `SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGABRT`, `SIGSYS`, `SIGTRAP` | [`Default`](Action::Default) | left at the default: a fault in the init is a bug, and a handler that returns would re-run the faulting instruction forever; a real fault kills the init (the kernel panics, which is visible), a `kill` of one is dropped for PID 1 |
+//! | `SIGRTMIN`, `SIGRTMIN+1` (32, 33) | [`Default`](Action::Default) | left as they are: libcs use them internally (thread cancellation, `setxid`) |
+//! | `SIGKILL`, `SIGSTOP` | [`Uncatchable`](Action::Uncatchable) | cannot be caught; the kernel refuses them to PID 1 from inside its namespace |
+//!
+//! # Children inherit the handlers
+//! A fork-like child starts with the init's handlers (`execve` resets them). A handler that
+//! runs in a process that is not the init (one that did not call [`Init::install`], so it is
+//! not a child subreaper: `PR_SET_CHILD_SUBREAPER` is not inherited) resets the signal to its
+//! default and raises it again, so such a child behaves as if it had never had the handler:
+//! `SIGTERM` kills it. [`Init::run_main`] also resets them in its child before running the
+//! main program ([`reset_signals`]). A child that shares the handler table (`CLONE_SIGHAND`
+//! without `CLONE_THREAD`) would reset the init's disposition too: don't give one to an init.
+//!
+//! # Reaping takes every child
+//! `wait4(-1)` reaps any child of the process, including one another part of the program
+//! holds a [`Child`](crate::process::Child) for (its `wait` then gives `ECHILD`). [`Init::reap`]
+//! and [`Init::wait_for`] hand every status they reap to the caller, so it can match them.
+//!
+//! # References
+//! init(1), signal(7) "Signals and PID 1", prctl(2) `PR_SET_CHILD_SUBREAPER`, wait4(2),
+//! reboot(2), pid_namespaces(7)
+
+use core::ffi::c_int;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use linux_raw_sys::general as g;
+
+use crate::errno::{Errno, Result, from_syscall};
+use crate::error::Error;
+use crate::process::{ExitStatus, wait_any};
+use crate::sys::Pid;
+use crate::sys::ns::{RebootCmd, reboot, sync};
+use crate::sys::process::{exit_group, get_child_subreaper, getpid, gettid, set_child_subreaper};
+use crate::sys::signal::{
+    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, kill, rt_sigaction, rt_sigprocmask,
+    signal_default, tgkill,
+};
+use crate::sys::time::{ClockId, Timespec, clock_gettime};
+use crate::sys::wait::WaitOptions;
+
+/// What the init does with a signal (see the [module docs](self#the-signal-table)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// `SIGCHLD`: wake the wait loop, which reaps every terminated child.
+    Reap,
+    /// Set the shutdown request.
+    Shutdown,
+    /// Handled, recorded, otherwise ignored.
+    Discard,
+    /// Left at its disposition (faults, libc-internal real-time signals).
+    Default,
+    /// `SIGKILL`, `SIGSTOP`: no handler is possible.
+    Uncatchable,
+}
+
+/// What the init does with `sig`: the [table](self#the-signal-table) as a function.
+pub const fn action(sig: Signal) -> Action {
+    match sig {
+        Signal::SIGCHLD => Action::Reap,
+        Signal::SIGTERM | Signal::SIGINT | Signal::SIGPWR => Action::Shutdown,
+        Signal::SIGKILL | Signal::SIGSTOP => Action::Uncatchable,
+        Signal::SIGSEGV
+        | Signal::SIGBUS
+        | Signal::SIGILL
+        | Signal::SIGFPE
+        | Signal::SIGABRT
+        | Signal::SIGSYS
+        | Signal::SIGTRAP => Action::Default,
+        _ if sig.raw() == Signal::RTMIN || sig.raw() == Signal::RTMIN + 1 => Action::Default,
+        _ => Action::Discard,
+    }
+}
+
+/// The signals that get the init's handler: every one whose [`action`] is `Reap`,
+/// `Shutdown` or `Discard`.
+pub const HANDLED: SigSet = handled_set();
+
+/// The signals that wake the init's wait loop: `SIGCHLD` and the shutdown requests.
+pub const WAKE: SigSet = SigSet::empty()
+    .with(Signal::SIGCHLD)
+    .with(Signal::SIGTERM)
+    .with(Signal::SIGINT)
+    .with(Signal::SIGPWR);
+
+const fn handled_set() -> SigSet {
+    let mut set = SigSet::empty();
+    let mut n = 1;
+    while n <= Signal::MAX {
+        if let Some(sig) = Signal::from_raw(n)
+            && matches!(
+                action(sig),
+                Action::Reap | Action::Shutdown | Action::Discard
+            )
+        {
+            set = set.with(sig);
+        }
+        n += 1;
+    }
+    set
+}
+
+/// Signals the handler has seen since the last [`Init::take_received`] (bit `n - 1`).
+static RECEIVED: AtomicU64 = AtomicU64::new(0);
+/// The latest shutdown request's signal number (0: none).
+static SHUTDOWN: AtomicU32 = AtomicU32::new(0);
+/// Shutdown requests so far: a wait loop wakes for a new one, not for an old flag.
+static SHUTDOWN_COUNT: AtomicU32 = AtomicU32::new(0);
+/// `SIGCHLD`s so far.
+static SIGCHLD_COUNT: AtomicU32 = AtomicU32::new(0);
+/// Children reaped by [`Init::reap`] so far.
+static REAPED: AtomicU64 = AtomicU64::new(0);
+
+/// The one handler behind the table.
+extern "C" fn on_signal(raw: c_int) {
+    let Some(sig) = Signal::from_raw(raw) else {
+        return;
+    };
+    if get_child_subreaper() != Ok(true) {
+        // A child that inherited the init's handlers: take the default action, as if the
+        // handler had never been there. The signal is blocked while this handler runs, so
+        // it stays pending and is delivered (by default) as the handler returns.
+        let _ = signal_default(sig);
+        let _ = tgkill(getpid(), gettid(), sig);
+        return;
+    }
+    RECEIVED.fetch_or(1 << (raw - 1), Ordering::SeqCst);
+    match action(sig) {
+        Action::Reap => {
+            SIGCHLD_COUNT.fetch_add(1, Ordering::SeqCst);
+        }
+        Action::Shutdown => {
+            SHUTDOWN.store(raw as u32, Ordering::SeqCst);
+            SHUTDOWN_COUNT.fetch_add(1, Ordering::SeqCst);
+        }
+        _ => {}
+    }
+}
+
+/// An init's signal handling and reaping, installed for the whole process.
+///
+/// The state lives in process-wide atomics: `Init` is a token that says [`Init::install`]
+/// ran. Copy it freely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Init {
+    _installed: (),
+}
+
+/// How a wait of the init ended ([`Init::wait_event`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// The awaited child terminated, and was reaped.
+    Exited(ExitStatus),
+    /// A new shutdown request arrived (by this signal); the child still runs.
+    Shutdown(Signal),
+    /// The timeout passed; the child still runs.
+    TimedOut,
+}
+
+impl Init {
+    /// Makes the caller an init: a child subreaper (`PR_SET_CHILD_SUBREAPER`, so orphans of
+    /// its descendants come to it even when it is not PID 1; that flag is also how the
+    /// handler tells the init from a child that inherited it) and the handler of every
+    /// signal in [`HANDLED`]. Idempotent: call it again to restore handlers something else
+    /// replaced.
+    ///
+    /// Errors: `EINVAL` from `prctl` where subreapers are unknown (qemu-user), or the
+    /// first `rt_sigaction` error.
+    pub fn install() -> Result<Init> {
+        set_child_subreaper(true)?;
+        for sig in HANDLED.iter() {
+            let mut flags = SaFlags::RESTART;
+            if sig == Signal::SIGCHLD {
+                flags |= SaFlags::NOCLDSTOP;
+            }
+            let act = SigAction::new(SigHandler::Handler(on_signal), flags, SigSet::empty());
+            // SAFETY: `on_signal` is async-signal-safe (atomics and raw syscalls only) and
+            // cannot unwind; the signals it takes (HANDLED) exclude the faults std and libcs
+            // handle themselves (SIGSEGV, SIGBUS) and the libc-internal 32 and 33.
+            unsafe { rt_sigaction(sig, Some(&act)) }?;
+        }
+        Ok(Init { _installed: () })
+    }
+
+    /// Reaps every child that has terminated (`wait4(-1, WNOHANG | __WALL)` until it reports
+    /// none or `ECHILD`), as an iterator of `(pid, status)`, so the caller can match its own
+    /// children. Never blocks. Dropping the iterator early leaves the rest for the next call.
+    pub fn reap(&self) -> Reap {
+        Reap { _private: () }
+    }
+
+    /// Reaps everything and returns how many children that was.
+    pub fn reap_all(&self) -> usize {
+        self.reap().count()
+    }
+
+    /// Children reaped by [`Init::reap`] (and the waits built on it) since the start.
+    pub fn reaped_total(&self) -> u64 {
+        REAPED.load(Ordering::SeqCst)
+    }
+
+    /// Waits for the child `pid` to terminate, reaping every other child that terminates
+    /// meanwhile (each handed to `others`), and returns its status. Shutdown requests do not
+    /// end the wait (see [`Init::wait_event`] for that); `ECHILD` if `pid` is not a child.
+    pub fn wait_for(
+        &self,
+        pid: Pid,
+        mut others: impl FnMut(Pid, ExitStatus),
+    ) -> Result<ExitStatus> {
+        loop {
+            if let Event::Exited(status) = self.wait_event(pid, None, &mut others)? {
+                return Ok(status);
+            }
+        }
+    }
+
+    /// As [`Init::wait_for`] with a deadline: `None` when `timeout` passed first (the child
+    /// is still running and still the caller's to kill and wait for).
+    pub fn wait_for_timeout(
+        &self,
+        pid: Pid,
+        timeout: Timespec,
+        mut others: impl FnMut(Pid, ExitStatus),
+    ) -> Result<Option<ExitStatus>> {
+        let deadline = add(now()?, timeout);
+        loop {
+            let left = sub(deadline, now()?);
+            match self.wait_event(pid, Some(left), &mut others)? {
+                Event::Exited(status) => return Ok(Some(status)),
+                Event::TimedOut => return Ok(None),
+                Event::Shutdown(_) => continue,
+            }
+        }
+    }
+
+    /// The init's wait loop, race-free: blocks [`WAKE`], reaps (handing other children to
+    /// `others`), checks for a new shutdown request, then sleeps in `ppoll` with the wake
+    /// signals unblocked (atomically, so a signal between the check and the sleep is not
+    /// lost) until a handler ran or `timeout` (`None`: forever) passed. The signal mask is
+    /// restored before returning.
+    ///
+    /// Returns on the first of: `pid` terminated, a shutdown request that arrived during this
+    /// call, the timeout. `ECHILD` if `pid` is not (or no longer) a child.
+    pub fn wait_event(
+        &self,
+        pid: Pid,
+        timeout: Option<Timespec>,
+        others: &mut impl FnMut(Pid, ExitStatus),
+    ) -> Result<Event> {
+        let mut seen = SHUTDOWN_COUNT.load(Ordering::SeqCst);
+        self.wait_since(pid, timeout, others, &mut seen)
+    }
+
+    /// [`Init::wait_event`], with a shutdown request counted as new when the count differs
+    /// from `seen` (updated when one is returned), so a caller looping over waits misses
+    /// none that arrive between them.
+    fn wait_since(
+        &self,
+        pid: Pid,
+        timeout: Option<Timespec>,
+        others: &mut impl FnMut(Pid, ExitStatus),
+        seen: &mut u32,
+    ) -> Result<Event> {
+        let old = rt_sigprocmask(SigmaskHow::Block, Some(&WAKE))?;
+        let result = self.wait_blocked(pid, timeout, old, others, seen);
+        let _ = rt_sigprocmask(SigmaskHow::SetMask, Some(&old));
+        result
+    }
+
+    fn wait_blocked(
+        &self,
+        pid: Pid,
+        timeout: Option<Timespec>,
+        old: SigSet,
+        others: &mut impl FnMut(Pid, ExitStatus),
+        seen: &mut u32,
+    ) -> Result<Event> {
+        let deadline = match timeout {
+            Some(t) => Some(add(now()?, t)),
+            None => None,
+        };
+        let sleep_mask = SigSet::from_bits(old.bits() & !WAKE.bits());
+        loop {
+            let mut any = false;
+            for (p, status) in self.reap() {
+                any = true;
+                if p == pid {
+                    return Ok(Event::Exited(status));
+                }
+                others(p, status);
+            }
+            if !any && !is_child(pid) {
+                // Nothing terminated, and `pid` is not ours to wait for.
+                return Err(Errno::ECHILD);
+            }
+            let count = SHUTDOWN_COUNT.load(Ordering::SeqCst);
+            if count != *seen {
+                *seen = count;
+                let sig = Signal::from_raw(SHUTDOWN.load(Ordering::SeqCst) as i32);
+                return Ok(Event::Shutdown(sig.unwrap_or(Signal::SIGTERM)));
+            }
+            let left = match deadline {
+                Some(d) => {
+                    let left = sub(d, now()?);
+                    if left == Timespec::new(0, 0) {
+                        return Ok(Event::TimedOut);
+                    }
+                    Some(left)
+                }
+                None => None,
+            };
+            match ppoll_sleep(left.as_ref(), &sleep_mask) {
+                Ok(()) | Err(Errno::EINTR) => {}
+                Err(errno) => return Err(errno),
+            }
+        }
+    }
+
+    /// The latest shutdown request (`SIGTERM`, `SIGINT` or `SIGPWR`), until
+    /// [`Init::clear_shutdown`].
+    pub fn shutdown_requested(&self) -> Option<Signal> {
+        Signal::from_raw(SHUTDOWN.load(Ordering::SeqCst) as i32)
+    }
+
+    /// Clears the shutdown request (a test of the flag, or a request the init declined).
+    pub fn clear_shutdown(&self) {
+        SHUTDOWN.store(0, Ordering::SeqCst);
+    }
+
+    /// `SIGCHLD`s the handler has seen since the start.
+    pub fn sigchld_count(&self) -> u32 {
+        SIGCHLD_COUNT.load(Ordering::SeqCst)
+    }
+
+    /// The signals the handler has seen since the last [`Init::take_received`].
+    pub fn received(&self) -> SigSet {
+        SigSet::from_bits(RECEIVED.load(Ordering::SeqCst))
+    }
+
+    /// As [`Init::received`], and clears the set.
+    pub fn take_received(&self) -> SigSet {
+        SigSet::from_bits(RECEIVED.swap(0, Ordering::SeqCst))
+    }
+
+    /// Runs `f` as the one main program of this init: in a fork-like child (with the
+    /// init's handlers reset to the defaults first) supervised by [`Init::supervise`].
+    /// Returns the child's [`exit_code`].
+    ///
+    /// As with [`process::fork`](crate::process::fork), in a program with a libc `f` must
+    /// not call into libc or std.
+    pub fn run_main<F>(&self, f: F) -> core::result::Result<i32, Error>
+    where
+        F: FnOnce() -> i32,
+    {
+        let child = crate::process::fork(move || {
+            reset_signals();
+            f()
+        })?;
+        let pid = child.pid();
+        // Reaped by `supervise` through wait4(-1); the handle (no stack) has nothing to free.
+        drop(child);
+        Ok(self.supervise(pid)?)
+    }
+
+    /// Supervises the main program `pid` (a child started any way, e.g. by
+    /// [`exec::spawn`](crate::exec::spawn)) until it terminates: reaps every other child
+    /// meanwhile, forwards each shutdown request's signal to it, and returns its
+    /// [`exit_code`] (its code, or 128 + the signal that killed it). A request made before
+    /// (and not [cleared](Init::clear_shutdown)) is forwarded at the start. Remaining
+    /// terminated children are reaped before returning.
+    pub fn supervise(&self, pid: Pid) -> Result<i32> {
+        let mut seen = SHUTDOWN_COUNT.load(Ordering::SeqCst);
+        if let Some(sig) = self.shutdown_requested() {
+            // Requested before the main program started, and not cleared.
+            let _ = kill(pid, sig);
+        }
+        loop {
+            match self.wait_since(pid, None, &mut |_, _| {}, &mut seen)? {
+                Event::Exited(status) => {
+                    self.reap_all();
+                    return Ok(exit_code(status));
+                }
+                Event::Shutdown(sig) => {
+                    let _ = kill(pid, sig);
+                }
+                Event::TimedOut => {}
+            }
+        }
+    }
+}
+
+/// The iterator of [`Init::reap`].
+#[derive(Debug)]
+pub struct Reap {
+    _private: (),
+}
+
+impl Iterator for Reap {
+    type Item = (Pid, ExitStatus);
+
+    fn next(&mut self) -> Option<(Pid, ExitStatus)> {
+        match wait_any(WaitOptions::NOHANG) {
+            Ok(Some(reaped)) => {
+                REAPED.fetch_add(1, Ordering::SeqCst);
+                Some(reaped)
+            }
+            Ok(None) | Err(_) => None,
+        }
+    }
+}
+
+/// An exit status as a process exit code, as shells and inits pass it on: the code for an
+/// exit, 128 + the signal number for a child killed by a signal.
+pub const fn exit_code(status: ExitStatus) -> i32 {
+    match status {
+        ExitStatus::Exited(code) => code,
+        ExitStatus::Signaled(sig) => 128 + sig.raw(),
+    }
+}
+
+/// Resets every signal of [`HANDLED`] to its default disposition: what a child of the init
+/// does before it runs a program of its own (`execve` does it for handled signals too).
+pub fn reset_signals() {
+    for sig in HANDLED.iter() {
+        let _ = signal_default(sig);
+    }
+}
+
+/// How a run of the init ends ([`finish`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum End {
+    /// Power the machine off.
+    PowerOff,
+    /// Reboot it.
+    Reboot,
+}
+
+/// `sync()` then `reboot(LINUX_REBOOT_CMD_POWER_OFF)`. Returns only on failure (`EPERM`
+/// without `CAP_SYS_BOOT`), with the errno. In a child PID namespace the kernel ends that
+/// namespace's init instead, as if killed by `SIGINT`.
+pub fn power_off() -> Errno {
+    sync();
+    match reboot(RebootCmd::PowerOff) {
+        Ok(()) => Errno::EINVAL, // not reached: a successful power-off does not return
+        Err(errno) => errno,
+    }
+}
+
+/// `sync()` then `reboot(LINUX_REBOOT_CMD_RESTART)`. Returns only on failure, with the errno.
+/// In a child PID namespace the kernel ends that namespace's init, as if killed by `SIGHUP`.
+pub fn reboot_now() -> Errno {
+    sync();
+    match reboot(RebootCmd::Restart) {
+        Ok(()) => Errno::EINVAL,
+        Err(errno) => errno,
+    }
+}
+
+/// Ends an init's run. PID 1 (which must never exit: the kernel would panic) powers off or
+/// reboots, and if that fails, sleeps forever; any other process exits with `code`.
+pub fn finish(code: i32, end: End) -> ! {
+    if getpid() == 1 {
+        let _ = match end {
+            End::PowerOff => power_off(),
+            End::Reboot => reboot_now(),
+        };
+        loop {
+            let _ = crate::sys::time::nanosleep(&Timespec::new(3600, 0));
+        }
+    }
+    exit_group(code)
+}
+
+/// Whether `pid` is a child of ours still to be reaped (`waitid(P_PID, WNOHANG | WNOWAIT |
+/// WEXITED | __WALL)` succeeds for a running or a terminated child, `ECHILD` otherwise).
+fn is_child(pid: Pid) -> bool {
+    use crate::sys::wait::{WaitId, waitid};
+    let options =
+        WaitOptions::EXITED | WaitOptions::NOHANG | WaitOptions::NOWAIT | WaitOptions::ALL;
+    waitid(WaitId::Pid(pid), options).is_ok()
+}
+
+fn now() -> Result<Timespec> {
+    clock_gettime(ClockId::Monotonic)
+}
+
+fn add(a: Timespec, b: Timespec) -> Timespec {
+    let ns = a.as_nanos() + b.as_nanos();
+    Timespec::new((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64)
+}
+
+/// `a - b`, or zero if `b` is later.
+fn sub(a: Timespec, b: Timespec) -> Timespec {
+    let ns = (a.as_nanos() - b.as_nanos()).max(0);
+    Timespec::new((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64)
+}
+
+/// `ppoll(NULL, 0, timeout, mask)`: sleeps with the signal mask `mask` until a signal
+/// handler runs (`EINTR`) or `timeout` passes (`Ok`); `sigsuspend` with a timeout.
+fn ppoll_sleep(timeout: Option<&Timespec>, mask: &SigSet) -> Result<()> {
+    let tp = timeout.map_or(0, |t| t as *const Timespec as usize);
+    // SAFETY: no descriptors (NULL, 0); the kernel reads one timespec (if given) and one
+    // 8-byte sigset, both live for the call.
+    from_syscall(unsafe {
+        sc::syscall5(
+            g::__NR_ppoll as usize,
+            0,
+            0,
+            tp,
+            mask as *const SigSet as usize,
+            core::mem::size_of::<SigSet>(),
+        )
+    })
+    .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::sys::fs::{PipeFlags, pipe2, read, write};
+    use crate::sys::process::getppid;
+    use crate::sys::testutil::{raw_fork, wait_exit_code};
+
+    #[test]
+    fn exit_code_is_the_code_or_128_plus_the_signal() {
+        assert_eq!(exit_code(ExitStatus::Exited(0)), 0);
+        assert_eq!(exit_code(ExitStatus::Exited(42)), 42);
+        assert_eq!(exit_code(ExitStatus::Signaled(Signal::SIGKILL)), 137);
+        assert_eq!(exit_code(ExitStatus::Signaled(Signal::SIGSEGV)), 139);
+        assert_eq!(exit_code(ExitStatus::Signaled(Signal::SIGTERM)), 143);
+    }
+
+    #[test]
+    fn signal_table_decides_every_signal() {
+        assert_eq!(action(Signal::SIGCHLD), Action::Reap);
+        for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGPWR] {
+            assert_eq!(action(sig), Action::Shutdown);
+        }
+        for sig in [Signal::SIGKILL, Signal::SIGSTOP] {
+            assert_eq!(action(sig), Action::Uncatchable);
+            assert!(!HANDLED.contains(sig));
+        }
+        for sig in [
+            Signal::SIGSEGV,
+            Signal::SIGBUS,
+            Signal::SIGABRT,
+            Signal::SIGSYS,
+        ] {
+            assert_eq!(action(sig), Action::Default);
+            assert!(!HANDLED.contains(sig));
+        }
+        for sig in [
+            Signal::SIGHUP,
+            Signal::SIGUSR1,
+            Signal::SIGPIPE,
+            Signal::SIGWINCH,
+        ] {
+            assert_eq!(action(sig), Action::Discard);
+            assert!(HANDLED.contains(sig));
+        }
+        assert_eq!(action(Signal::rt(0).unwrap()), Action::Default);
+        assert_eq!(action(Signal::rt(1).unwrap()), Action::Default);
+        assert_eq!(action(Signal::rt(2).unwrap()), Action::Discard);
+        // 64 signals: 2 uncatchable, 7 faults and 2 libc-internal left alone.
+        assert_eq!(HANDLED.iter().count(), 64 - 2 - 7 - 2);
+        assert!(WAKE.iter().all(|s| HANDLED.contains(s)));
+    }
+
+    /// Runs `body` in a forked child of the test harness that makes itself an init (a child
+    /// subreaper with the handlers), and checks it exited 0; `SKIP` where subreapers are
+    /// unknown (qemu-user). The child may only use clonekit (no std); its non-zero exit
+    /// code names the step that failed.
+    fn in_init_child(test: &str, body: fn(Init) -> i32) {
+        let pid = raw_fork();
+        if pid == 0 {
+            let code = match Init::install() {
+                Ok(init) => body(init),
+                Err(_) => 77,
+            };
+            exit_group(code);
+        }
+        match wait_exit_code(pid) {
+            0 => {}
+            // Straight to fd 2: libtest captures std's eprintln!.
+            77 => crate::eprintln!("SKIP {test}: PR_SET_CHILD_SUBREAPER is refused (qemu-user)"),
+            step => panic!("{test}: step {step} failed in the init child"),
+        }
+    }
+
+    /// Busy work until killed, without any call a signal could interrupt for long.
+    fn spin() -> i32 {
+        loop {
+            crate::sys::process::sched_yield();
+        }
+    }
+
+    #[test]
+    fn init_reaps_an_orphaned_grandchild_while_waiting() {
+        in_init_child("init_reaps_an_orphaned_grandchild_while_waiting", |init| {
+            let Ok((r, w)) = pipe2(PipeFlags::CLOEXEC) else {
+                return 1;
+            };
+            let middle = crate::process::fork(|| {
+                match crate::process::fork(|| {
+                    // Orphaned once the middle child exits: re-parented to the subreaper.
+                    let _ = crate::sys::time::nanosleep(&Timespec::from_millis(50));
+                    if getppid() == 0 { 8 } else { 7 }
+                }) {
+                    Ok(grandchild) => {
+                        let _ = write(w.as_raw(), &grandchild.pid().to_ne_bytes());
+                        core::mem::forget(grandchild);
+                        0
+                    }
+                    Err(_) => 1,
+                }
+            });
+            let Ok(middle) = middle else { return 2 };
+            if init.wait_for(middle.pid(), |_, _| {}) != Ok(ExitStatus::Exited(0)) {
+                return 3;
+            }
+            let mut buf = [0u8; 4];
+            if read(r.as_raw(), &mut buf) != Ok(4) {
+                return 4;
+            }
+            let orphan = Pid::from_ne_bytes(buf);
+            let before = init.reaped_total();
+            if init.wait_for(orphan, |_, _| {}) != Ok(ExitStatus::Exited(7)) {
+                return 5;
+            }
+            if init.reaped_total() != before + 1 || init.sigchld_count() == 0 {
+                return 6;
+            }
+            if init.reap().next().is_some()
+                || init.wait_for(orphan, |_, _| {}) != Err(Errno::ECHILD)
+            {
+                return 9;
+            }
+            0
+        });
+    }
+
+    #[test]
+    fn init_sigterm_sets_the_shutdown_flag_and_sighup_is_recorded() {
+        in_init_child(
+            "init_sigterm_sets_the_shutdown_flag_and_sighup_is_recorded",
+            |init| {
+                init.take_received();
+                init.clear_shutdown();
+                // A signal to the calling thread is delivered before tgkill returns.
+                if tgkill(getpid(), gettid(), Signal::SIGTERM).is_err() {
+                    return 1;
+                }
+                if init.shutdown_requested() != Some(Signal::SIGTERM) {
+                    return 2;
+                }
+                init.clear_shutdown();
+                if init.shutdown_requested().is_some() {
+                    return 3;
+                }
+                for sig in [Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGPIPE] {
+                    if tgkill(getpid(), gettid(), sig).is_err() {
+                        return 4;
+                    }
+                }
+                let got = init.take_received();
+                let want = SigSet::empty()
+                    .with(Signal::SIGTERM)
+                    .with(Signal::SIGHUP)
+                    .with(Signal::SIGUSR1)
+                    .with(Signal::SIGPIPE);
+                if got != want || init.shutdown_requested().is_some() {
+                    return 5;
+                }
+                0
+            },
+        );
+    }
+
+    #[test]
+    fn init_child_that_inherited_the_handlers_dies_of_sigterm() {
+        in_init_child(
+            "init_child_that_inherited_the_handlers_dies_of_sigterm",
+            |init| {
+                let Ok(child) = crate::process::fork(spin) else {
+                    return 1;
+                };
+                let _ = crate::sys::time::nanosleep(&Timespec::from_millis(20));
+                if kill(child.pid(), Signal::SIGTERM).is_err() {
+                    return 2;
+                }
+                let status = init.wait_for(child.pid(), |_, _| {});
+                if status != Ok(ExitStatus::Signaled(Signal::SIGTERM)) {
+                    return 3;
+                }
+                // The child's handler ran in the child: the init saw no SIGTERM.
+                if init.shutdown_requested().is_some() {
+                    return 4;
+                }
+                0
+            },
+        );
+    }
+
+    #[test]
+    fn init_wait_for_timeout_then_kill() {
+        in_init_child("init_wait_for_timeout_then_kill", |init| {
+            let Ok(child) = crate::process::fork(spin) else {
+                return 1;
+            };
+            let pid = child.pid();
+            let t0 = now().unwrap_or_default();
+            if init.wait_for_timeout(pid, Timespec::from_millis(100), |_, _| {}) != Ok(None) {
+                return 2;
+            }
+            let waited = sub(now().unwrap_or_default(), t0).as_nanos();
+            if waited < 100_000_000 {
+                return 3;
+            }
+            if kill(pid, Signal::SIGKILL).is_err() {
+                return 4;
+            }
+            if init.wait_for(pid, |_, _| {}) != Ok(ExitStatus::Signaled(Signal::SIGKILL)) {
+                return 5;
+            }
+            0
+        });
+    }
+
+    #[test]
+    fn init_run_main_passes_on_the_exit_code_and_128_plus_signal() {
+        in_init_child(
+            "init_run_main_passes_on_the_exit_code_and_128_plus_signal",
+            |init| {
+                if init.run_main(|| 5).ok() != Some(5) {
+                    return 1;
+                }
+                let killed = init.run_main(|| {
+                    let _ = kill(getpid(), Signal::SIGKILL);
+                    spin()
+                });
+                if killed.ok() != Some(137) {
+                    return 2;
+                }
+                // A shutdown request while the main program runs is forwarded to it: a
+                // helper sends SIGTERM to the init, the main program dies of it.
+                let Ok(helper) = crate::process::fork(|| {
+                    let _ = crate::sys::time::nanosleep(&Timespec::from_millis(50));
+                    if kill(getppid(), Signal::SIGTERM).is_ok() {
+                        0
+                    } else {
+                        1
+                    }
+                }) else {
+                    return 3;
+                };
+                drop(helper);
+                let forwarded = init.run_main(spin);
+                if forwarded.ok() != Some(143) {
+                    return 4;
+                }
+                if init.shutdown_requested() != Some(Signal::SIGTERM) {
+                    return 5;
+                }
+                init.clear_shutdown();
+                0
+            },
+        );
+    }
+}
