@@ -19,8 +19,9 @@ mod util;
 use core::ffi::CStr;
 
 use clonekit::console::Console;
+use clonekit::init::{self, End, Init};
 use clonekit::ktap::Ktap;
-use clonekit::sys::ns::{self, MountFlags, RebootCmd};
+use clonekit::sys::ns::{self, MountFlags};
 use clonekit::sys::process::{self, get_pdeathsig, getpid, set_pdeathsig};
 use clonekit::sys::signal::Signal;
 use clonekit::{KernelVersion, mount};
@@ -52,6 +53,10 @@ fn main(args: &clonekit::rt::Args) -> i32 {
     let _ = set_pdeathsig(Some(MAIN_TASK_MARK));
     let pid1 = getpid() == 1;
     let mounted = if pid1 { mount_all() } else { Ok(()) };
+    // PID 1's duties from the library: handlers for every signal of its table (SIGCHLD
+    // wakes the reaper, SIGTERM/SIGINT/SIGPWR request a shutdown, the rest are recorded),
+    // reaping with wait4(-1, __WALL), power-off at the end.
+    let init = if pid1 { Some(Init::install()) } else { None };
     let shared = util::init_shared();
 
     let mut k = Ktap::stdout();
@@ -66,14 +71,25 @@ fn main(args: &clonekit::rt::Args) -> i32 {
     if let Err((what, e)) = mounted {
         k.diag(format_args!("mounting {what}: {e}"));
     }
+    if let Some(Err(e)) = init {
+        k.diag(format_args!("clonekit::init::Init::install: {e}"));
+    }
     if let Err(e) = shared {
         k.bail_out(format_args!("no shared page: {e}"));
-        finish(pid1, 1);
+        finish(1);
     }
     report::run(&mut k, sections::SECTIONS);
+    if let Some(Ok(init)) = init {
+        let left = init.reap_all();
+        k.diag(format_args!(
+            "PID 1: {} children reaped by clonekit::init, {left} at the end; shutdown request: {}",
+            init.reaped_total(),
+            init.shutdown_requested().map_or("none", |s| s.name()),
+        ));
+    }
     k.summary();
     k.diag(format_args!("init-demo: {} ms", report::now_ms() - started));
-    finish(pid1, i32::from(k.totals().fail > 0))
+    finish(i32::from(k.totals().fail > 0))
 }
 
 /// Mounts what the cases need: `/proc`, a tmpfs on `/tmp`, sysfs and cgroup2.
@@ -98,17 +114,10 @@ fn mount_all() -> Result<(), (&'static str, clonekit::Error)> {
     Ok(())
 }
 
-/// Ends the run: PID 1 powers the machine off (it must never exit, or the kernel panics);
-/// an ordinary process exits with `code`.
-fn finish(pid1: bool, code: i32) -> ! {
-    if pid1 {
-        ns::sync();
-        let _ = ns::reboot(RebootCmd::PowerOff);
-        loop {
-            util::sleep_ms(1000);
-        }
-    }
-    process::exit_group(code)
+/// Ends the run: PID 1 syncs and powers the machine off (it must never exit, or the kernel
+/// panics); an ordinary process exits with `code` ([`clonekit::init::finish`]).
+fn finish(code: i32) -> ! {
+    init::finish(code, End::PowerOff)
 }
 
 #[panic_handler]
@@ -119,7 +128,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         k.diag(format_args!("{info}"));
         k.not_ok(name);
         Ktap::nested(Console::stdout(), 0, 0).bail_out(format_args!("{}", info.message()));
-        finish(getpid() == 1, 101)
+        finish(101)
     }
     report::diag_args(format_args!("panic in child {}: {info}", getpid()));
     process::exit_group(101)

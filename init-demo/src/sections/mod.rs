@@ -3,6 +3,7 @@
 pub mod clone3;
 pub mod namespaces;
 pub mod pid1;
+pub mod robustness;
 pub mod settid;
 pub mod threads;
 pub mod validator;
@@ -39,6 +40,11 @@ pub const SECTIONS: &[Section] = &[
     Section {
         name: "validator_vs_kernel",
         cases: validator::CASES,
+        proofs: &[],
+    },
+    Section {
+        name: "robustness",
+        cases: robustness::CASES,
         proofs: &[],
     },
     Section {
