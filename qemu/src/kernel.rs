@@ -155,20 +155,55 @@ pub fn get(release: &KernelRelease, arch: Arch) -> Result<Kernel> {
     let meta = release.package(arch)?;
     let kernels = cache_dir()?.join("kernels");
     let pointer = pointer_file(release, arch)?;
-    if let Ok(key) = fs::read_to_string(&pointer) {
-        let dir = kernels.join(key.trim());
-        match load(arch, &dir) {
-            Ok(kernel) => return Ok(kernel),
-            Err(e) => progress::line(format_args!(
-                "kernel: cached {} is unusable ({e:#}); fetching it again",
-                dir.display()
-            )),
+    match cached(arch, &kernels, &pointer) {
+        Cached::Use(kernel) => return Ok(kernel),
+        Cached::Fetch(Some(why)) => {
+            progress::line(format_args!("kernel: {why}; fetching it again"))
         }
+        Cached::Fetch(None) => {}
     }
     let kernel = fetch(release, arch, meta, &kernels)?;
     let key = format!("{}_{}", kernel.package, file_safe(&kernel.version));
     fs::write(&pointer, key).with_context(|| format!("writing {}", pointer.display()))?;
     Ok(kernel)
+}
+
+/// What [`get`] does with the cache for one kernel.
+#[derive(Debug)]
+pub enum Cached {
+    /// A good kernel is cached: boot it.
+    Use(Kernel),
+    /// Fetch it: with the reason when a cache entry exists but is unusable (a garbled
+    /// pointer file, a missing directory, an empty, foreign or truncated image), `None`
+    /// when nothing was cached yet.
+    Fetch(Option<String>),
+}
+
+/// Decides whether the kernel `pointer` names under `kernels` can be used as is, checking
+/// the image as [`load`] does.
+pub fn cached(arch: Arch, kernels: &Path, pointer: &Path) -> Cached {
+    let Ok(bytes) = fs::read(pointer) else {
+        return Cached::Fetch(None);
+    };
+    let key = String::from_utf8_lossy(&bytes);
+    let key = key.trim();
+    let plain = !key.is_empty()
+        && !key.starts_with('.')
+        && !key.contains(['/', '\\', '\0', '\n', '\u{fffd}']);
+    if !plain {
+        return Cached::Fetch(Some(format!(
+            "the cache pointer {} is garbled ({key:?})",
+            pointer.display()
+        )));
+    }
+    let dir = kernels.join(key);
+    match load(arch, &dir) {
+        Ok(kernel) => Cached::Use(kernel),
+        Err(e) => Cached::Fetch(Some(format!(
+            "cached {} is unusable ({e:#})",
+            dir.display()
+        ))),
+    }
 }
 
 /// Version strings can hold `:` (epochs); keep directory names plain.
@@ -520,6 +555,99 @@ mod tests {
         assert_eq!(kernel.format, Format::Image);
         assert!(load(Arch::Riscv64, &dir).is_err(), "another arch's image");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An arm64 `Image` header QEMU boots: the magic at 0x38, no EFI stub.
+    fn arm64_image() -> Vec<u8> {
+        let mut image = vec![0u8; 0x1000];
+        image[0x38..0x3c].copy_from_slice(b"ARM\x64");
+        image
+    }
+
+    /// A cache with one kernel directory `key` holding `image`, and a pointer to `key`.
+    fn cache_with(name: &str, key: &str, image: &[u8]) -> (PathBuf, PathBuf) {
+        let kernels = scratch(name);
+        let dir = kernels.join(key);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("package"), "linux-image-z 3.0\n").unwrap();
+        fs::write(dir.join("vmlinuz-3.0-arm64"), image).unwrap();
+        let pointer = kernels.join("trixie-linux-image-cloud-arm64.resolved");
+        fs::write(&pointer, format!("{key}\n")).unwrap();
+        (kernels, pointer)
+    }
+
+    fn fetch_reason(decision: Cached) -> Option<String> {
+        match decision {
+            Cached::Use(k) => panic!("a broken cache was used: {k:?}"),
+            Cached::Fetch(why) => why,
+        }
+    }
+
+    #[test]
+    fn a_good_cached_kernel_is_used() {
+        let (kernels, pointer) = cache_with("good", "linux-image-z_3.0", &arm64_image());
+        match cached(Arch::Aarch64, &kernels, &pointer) {
+            Cached::Use(k) => assert_eq!(k.version, "3.0"),
+            Cached::Fetch(why) => panic!("refetched a good kernel: {why:?}"),
+        }
+        fs::remove_dir_all(&kernels).unwrap();
+    }
+
+    #[test]
+    fn nothing_cached_is_fetched_without_a_complaint() {
+        let kernels = scratch("nothing");
+        let pointer = kernels.join("absent.resolved");
+        assert_eq!(fetch_reason(cached(Arch::X86_64, &kernels, &pointer)), None);
+        fs::remove_dir_all(&kernels).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_cached_image_is_fetched_again_with_the_reason() {
+        let mut truncated = arm64_image();
+        truncated[..2].copy_from_slice(b"MZ");
+        truncated[0x3c..0x40].copy_from_slice(&0x40u32.to_le_bytes());
+        truncated[0x40..0x44].copy_from_slice(b"PE\0\0");
+        truncated[0x46..0x48].copy_from_slice(&1u16.to_le_bytes());
+        truncated[0x40 + 24 + 16..0x40 + 24 + 20].copy_from_slice(&0x10_0000u32.to_le_bytes());
+        let cases: [(&str, &[u8], &str); 4] = [
+            ("empty", b"", "is empty"),
+            ("magic", &[0x55; 0x1000], "bad magic"),
+            ("short", &arm64_image()[..0x100], "bad magic"),
+            ("truncated", &truncated, "is truncated"),
+        ];
+        for (name, image, message) in cases {
+            let (kernels, pointer) = cache_with(name, "linux-image-z_3.0", image);
+            let why = fetch_reason(cached(Arch::Aarch64, &kernels, &pointer)).unwrap();
+            assert!(
+                why.contains("is unusable") && why.contains(message),
+                "{name}: {why}"
+            );
+            fs::remove_dir_all(&kernels).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_garbled_cache_pointer_or_package_file_is_fetched_again() {
+        let (kernels, pointer) = cache_with("pointer", "linux-image-z_3.0", &arm64_image());
+        for garbage in [
+            &b""[..],
+            b"\n",
+            b"../../etc",
+            b".staging-x",
+            b"\xff\xfe\x00junk",
+        ] {
+            fs::write(&pointer, garbage).unwrap();
+            let why = fetch_reason(cached(Arch::Aarch64, &kernels, &pointer)).unwrap();
+            assert!(why.contains("garbled"), "{garbage:?}: {why}");
+        }
+        fs::write(&pointer, "linux-image-z_9.9").unwrap();
+        let why = fetch_reason(cached(Arch::Aarch64, &kernels, &pointer)).unwrap();
+        assert!(why.contains("no package file"), "{why}");
+        fs::write(&pointer, "linux-image-z_3.0").unwrap();
+        fs::write(kernels.join("linux-image-z_3.0/package"), "garbage").unwrap();
+        let why = fetch_reason(cached(Arch::Aarch64, &kernels, &pointer)).unwrap();
+        assert!(why.contains("package file is not"), "{why}");
+        fs::remove_dir_all(&kernels).unwrap();
     }
 
     #[test]

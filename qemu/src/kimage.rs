@@ -147,18 +147,95 @@ pub fn has_pvh_entry(elf: &[u8]) -> bool {
     })
 }
 
-/// Reads a kernel image and checks it is one QEMU boots on `arch`.
+/// Reads a kernel image and checks it is one QEMU boots on `arch`: not empty, the right
+/// magic, and not cut short (see [`truncation`]).
 pub fn check_file(arch: Arch, path: &Path) -> Result<Format> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     if bytes.is_empty() {
         bail!("{} is empty", path.display());
     }
-    detect(arch, &bytes).with_context(|| {
+    let format = detect(arch, &bytes).with_context(|| {
         format!(
             "{} is not a {arch} kernel image (bad magic)",
             path.display()
         )
-    })
+    })?;
+    if let Some(why) = truncation(format, &bytes) {
+        bail!("{} is truncated: {why}", path.display());
+    }
+    Ok(format)
+}
+
+/// Why an image with a good magic is shorter than its own headers say, if it is:
+/// - an EFI-stub image (x86 bzImage, arm64 and riscv64 `Image`: `MZ` and a PE header) must
+///   hold every PE section's raw data;
+/// - a bzImage must hold its setup sectors and `syssize` paragraphs of protected-mode code;
+/// - an ELF `vmlinux` must hold its program headers and every segment's file bytes.
+///
+/// A gzip image is only checked by its magic (its length is known only by inflating it).
+pub fn truncation(format: Format, bytes: &[u8]) -> Option<String> {
+    let len = bytes.len() as u64;
+    let short = |what: &str, end: u64| {
+        (end > len).then(|| format!("{what} ends at byte {end}, the file has {len}"))
+    };
+    if bytes.starts_with(b"MZ")
+        && let Some(pe) = le32(bytes, 0x3c).map(u64::from)
+        && bytes.get(pe as usize..pe as usize + 4) == Some(b"PE\0\0")
+    {
+        let pe = pe as usize;
+        if let Some(why) = short("the PE header", (pe + 24) as u64) {
+            return Some(why);
+        }
+        let sections = le16(bytes, pe + 6)?;
+        let optional = le16(bytes, pe + 20)?;
+        let table = pe + 24 + usize::from(optional);
+        if let Some(why) = short(
+            "the PE section table",
+            (table + 40 * usize::from(sections)) as u64,
+        ) {
+            return Some(why);
+        }
+        for i in 0..usize::from(sections) {
+            let at = table + 40 * i;
+            let (Some(size), Some(offset)) = (le32(bytes, at + 16), le32(bytes, at + 20)) else {
+                continue;
+            };
+            if let Some(why) = short("a PE section", u64::from(offset) + u64::from(size)) {
+                return Some(why);
+            }
+        }
+    }
+    match format {
+        Format::BzImage => {
+            let setup_sects = match bytes[0x1f1] {
+                0 => 4,
+                n => u64::from(n),
+            };
+            let syssize = u64::from(le32(bytes, 0x1f4)?);
+            short(
+                "the protected-mode kernel",
+                (setup_sects + 1) * 512 + syssize * 16,
+            )
+        }
+        Format::Elf => {
+            let phoff = le64(bytes, 0x20)?;
+            let phentsize = u64::from(le16(bytes, 0x36)?);
+            let phnum = u64::from(le16(bytes, 0x38)?);
+            if let Some(why) = short(
+                "the program header table",
+                phoff.saturating_add(phentsize * phnum),
+            ) {
+                return Some(why);
+            }
+            (0..phnum).find_map(|i| {
+                let ph = (phoff + i * phentsize) as usize;
+                let offset = le64(bytes, ph + 8)?;
+                let filesz = le64(bytes, ph + 32)?;
+                short("a segment", offset.saturating_add(filesz))
+            })
+        }
+        Format::Image | Format::GzipImage => None,
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +288,120 @@ mod tests {
         assert_eq!(bzimage_payload(&bz).unwrap(), b"\xfd7zXZ\0");
         bz[0x24c..0x250].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(bzimage_payload(&bz).is_err());
+    }
+
+    /// A bzImage header: `setup_sects` 1 (protected-mode code at 1024), `syssize`
+    /// paragraphs of code after it.
+    fn bzimage(len: usize, syssize: u32) -> Vec<u8> {
+        let mut bz = vec![0u8; len];
+        bz[0x202..0x206].copy_from_slice(b"HdrS");
+        bz[0x1f1] = 1;
+        bz[0x1f4..0x1f8].copy_from_slice(&syssize.to_le_bytes());
+        bz
+    }
+
+    #[test]
+    fn a_bzimage_shorter_than_its_syssize_is_truncated() {
+        let whole = bzimage(1024 + 16 * 100, 100);
+        assert_eq!(detect(Arch::X86_64, &whole), Some(Format::BzImage));
+        assert_eq!(truncation(Format::BzImage, &whole), None);
+        let cut = &whole[..whole.len() - 1];
+        let why = truncation(Format::BzImage, cut).unwrap();
+        assert!(why.contains("protected-mode kernel"), "{why}");
+    }
+
+    #[test]
+    fn an_elf_cut_inside_a_segment_or_its_headers_is_truncated() {
+        let mut elf = image_with(0, b"\x7fELF");
+        elf[18] = 62;
+        elf[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        elf[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        elf[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
+        elf[64..68].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        elf[64 + 8..64 + 16].copy_from_slice(&0x200u64.to_le_bytes());
+        elf[64 + 32..64 + 40].copy_from_slice(&0xe00u64.to_le_bytes());
+        assert_eq!(truncation(Format::Elf, &elf), None);
+        let why = truncation(Format::Elf, &elf[..0xfff]).unwrap();
+        assert!(why.contains("segment"), "{why}");
+        elf[0x38..0x3a].copy_from_slice(&200u16.to_le_bytes());
+        let why = truncation(Format::Elf, &elf).unwrap();
+        assert!(why.contains("program header table"), "{why}");
+    }
+
+    #[test]
+    fn an_efi_stub_image_cut_inside_a_pe_section_is_truncated() {
+        let mut arm = image_with(0x38, b"ARM\x64");
+        arm[..2].copy_from_slice(b"MZ");
+        arm[0x3c..0x40].copy_from_slice(&0x40u32.to_le_bytes());
+        arm[0x40..0x44].copy_from_slice(b"PE\0\0");
+        arm[0x46..0x48].copy_from_slice(&1u16.to_le_bytes()); // one section
+        arm[0x54..0x56].copy_from_slice(&0u16.to_le_bytes()); // no optional header
+        let section = 0x40 + 24;
+        arm[section + 16..section + 20].copy_from_slice(&0x800u32.to_le_bytes());
+        arm[section + 20..section + 24].copy_from_slice(&0x800u32.to_le_bytes());
+        assert_eq!(detect(Arch::Aarch64, &arm), Some(Format::Image));
+        assert_eq!(truncation(Format::Image, &arm), None);
+        let why = truncation(Format::Image, &arm[..0xff0]).unwrap();
+        assert!(why.contains("PE section"), "{why}");
+        // A PE header pointing past the end of the file.
+        arm[0x3c..0x40].copy_from_slice(&0xffcu32.to_le_bytes());
+        arm[0xffc..0x1000].copy_from_slice(b"PE\0\0");
+        assert!(
+            truncation(Format::Image, &arm)
+                .unwrap()
+                .contains("PE header")
+        );
+    }
+
+    #[test]
+    fn check_file_names_empty_bad_magic_and_truncated_files() {
+        let dir = std::env::temp_dir().join(format!("clonekit-kimage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("vmlinuz");
+        let cases: [(&[u8], &str); 3] = [
+            (b"", "is empty"),
+            (&[0x55; 0x1000], "bad magic"),
+            (&bzimage(1024 + 16 * 100, 100)[..1500], "is truncated"),
+        ];
+        for (bytes, message) in cases {
+            std::fs::write(&path, bytes).unwrap();
+            let e = check_file(Arch::X86_64, &path).unwrap_err().to_string();
+            assert!(e.contains(message), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The real images in this machine's kernel cache, if any, are whole: the truncation
+    /// checks must never reject a good kernel.
+    #[test]
+    fn cached_real_kernels_are_not_truncated() {
+        let Ok(kernels) = crate::kernel::cache_dir().map(|d| d.join("kernels")) else {
+            return;
+        };
+        let Ok(dirs) = std::fs::read_dir(&kernels) else {
+            return;
+        };
+        for dir in dirs.filter_map(|e| e.ok()).map(|e| e.path()) {
+            let Ok(files) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for file in files.filter_map(|e| e.ok()).map(|e| e.path()) {
+                let name = file.file_name().unwrap_or_default().to_string_lossy();
+                if !name.starts_with("vmlinu") || name.contains(".staging") {
+                    continue;
+                }
+                let bytes = std::fs::read(&file).unwrap();
+                let format = Arch::ALL.iter().find_map(|&a| detect(a, &bytes));
+                if let Some(format) = format {
+                    assert_eq!(truncation(format, &bytes), None, "{}", file.display());
+                    // Cut in half, every format but gzip is found out.
+                    let half = &bytes[..bytes.len() / 2];
+                    if format != Format::GzipImage {
+                        assert!(truncation(format, half).is_some(), "{}", file.display());
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -99,22 +99,7 @@ fn run(args: &[String]) -> Result<()> {
 
 /// `kernel [<arch>...|all] [--kernel NAME]`: fetches and prints the cached kernels.
 fn kernel_command(args: &[String]) -> Result<()> {
-    let mut release = kernel::DEFAULT.to_string();
-    let mut archs: Vec<Arch> = Vec::new();
-    let mut refresh = false;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--kernel" => release = value(&mut it, "--kernel")?,
-            "--refresh" => refresh = true,
-            "all" => archs.clear(),
-            other => archs.push(other.parse()?),
-        }
-    }
-    let release = kernel::release(&release)?;
-    if archs.is_empty() {
-        archs = release.packages.iter().map(|(a, _)| *a).collect();
-    }
+    let (release, archs, refresh) = parse_kernel_args(args)?;
     for arch in archs {
         if refresh {
             kernel::forget(release, arch)?;
@@ -135,12 +120,45 @@ fn kernel_command(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `build <arch>`.
-fn build_command(args: &[String]) -> Result<()> {
+/// The arguments of `kernel`: the release, its architectures (all of them by default), and
+/// whether to resolve the meta package again.
+fn parse_kernel_args(args: &[String]) -> Result<(&'static kernel::KernelRelease, Vec<Arch>, bool)> {
+    let mut release = kernel::DEFAULT.to_string();
+    let mut archs: Vec<Arch> = Vec::new();
+    let mut refresh = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--kernel" => release = value(&mut it, "--kernel")?,
+            "--refresh" => refresh = true,
+            "all" => archs.clear(),
+            other if other.starts_with('-') => {
+                bail!("unknown option `{other}` for kernel (see cargo qemu help)")
+            }
+            other => archs.push(other.parse()?),
+        }
+    }
+    let release = kernel::release(&release)?;
+    if archs.is_empty() {
+        archs = release.packages.iter().map(|(a, _)| *a).collect();
+    }
+    for &arch in &archs {
+        release.package(arch)?;
+    }
+    Ok((release, archs, refresh))
+}
+
+/// The argument of `build`: one architecture.
+fn parse_build_args(args: &[String]) -> Result<Arch> {
     let [arch] = args else {
         bail!("usage: cargo qemu build <x86_64|aarch64|riscv64>");
     };
-    let initramfs = initbuild::build(arch.parse()?)?;
+    arch.parse()
+}
+
+/// `build <arch>`.
+fn build_command(args: &[String]) -> Result<()> {
+    let initramfs = initbuild::build(parse_build_args(args)?)?;
     println!(
         "{}: /init is {} bytes (stripped)",
         initramfs.path.display(),
@@ -151,6 +169,16 @@ fn build_command(args: &[String]) -> Result<()> {
 
 /// `boot <arch> [options]`: exits non-zero unless the report is complete and passed.
 fn boot_command(args: &[String]) -> Result<()> {
+    let opts = parse_boot_args(args)?;
+    let boot = boot::run(&opts)?;
+    if let Err(why) = boot.verdict {
+        bail!("{} {}: {why}", opts.arch, opts.kernel.name);
+    }
+    Ok(())
+}
+
+/// The arguments of `boot`: an architecture, then options.
+fn parse_boot_args(args: &[String]) -> Result<boot::BootOptions> {
     let mut it = args.iter();
     let arch: Arch = it
         .next()
@@ -182,11 +210,8 @@ fn boot_command(args: &[String]) -> Result<()> {
             other => bail!("unknown option `{other}` for boot (see cargo qemu help)"),
         }
     }
-    let boot = boot::run(&opts)?;
-    if let Err(why) = boot.verdict {
-        bail!("{arch} {}: {why}", opts.kernel.name);
-    }
-    Ok(())
+    opts.kernel.package(arch)?;
+    Ok(opts)
 }
 
 /// The value after an option (`--timeout 60`).
@@ -194,4 +219,92 @@ fn value<'a>(it: &mut impl Iterator<Item = &'a String>, option: &str) -> Result<
     it.next()
         .cloned()
         .with_context(|| format!("{option} needs a value"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    fn error<T>(result: Result<T>) -> String {
+        match result {
+            Ok(_) => panic!("bad arguments were accepted"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn unknown_arches_are_refused_naming_the_supported_ones() {
+        for words in [
+            &["boot", "sparc"][..],
+            &["build", "mips"],
+            &["kernel", "ppc64le"],
+            &["boot", ""],
+            &["build", "x86"],
+        ] {
+            let (command, rest) = words.split_first().unwrap();
+            let rest = args(rest);
+            let e = match *command {
+                "boot" => error(parse_boot_args(&rest)),
+                "build" => error(parse_build_args(&rest)),
+                _ => error(parse_kernel_args(&rest)),
+            };
+            assert!(
+                e.contains(&format!("unknown architecture `{}`", rest[0])),
+                "{words:?}: {e}"
+            );
+            for arch in Arch::ALL {
+                assert!(
+                    e.contains(arch.name()),
+                    "{words:?}: {e} does not name {arch}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn missing_or_extra_arguments_say_how_to_call() {
+        assert!(error(parse_build_args(&[])).contains("usage: cargo qemu build"));
+        assert!(error(parse_build_args(&args(&["x86_64", "aarch64"]))).contains("usage"));
+        assert!(error(parse_boot_args(&[])).contains("usage: cargo qemu boot"));
+        let e = error(parse_boot_args(&args(&["x86_64", "--fast"])));
+        assert!(e.contains("unknown option `--fast`"), "{e}");
+        let e = error(parse_boot_args(&args(&["x86_64", "--timeout"])));
+        assert!(e.contains("--timeout needs a value"), "{e}");
+        let e = error(parse_boot_args(&args(&["x86_64", "--timeout", "soon"])));
+        assert!(e.contains("--timeout wants seconds, got `soon`"), "{e}");
+        let e = error(parse_boot_args(&args(&["x86_64", "--smp", "0"])));
+        assert!(e.contains("--smp wants a CPU count"), "{e}");
+        let e = error(parse_kernel_args(&args(&["--bogus"])));
+        assert!(e.contains("unknown option `--bogus`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_kernels_and_missing_arch_kernels_are_refused() {
+        let e = error(parse_boot_args(&args(&["x86_64", "--kernel", "2.6"])));
+        assert!(
+            e.contains("unknown kernel `2.6`") && e.contains("6.12"),
+            "{e}"
+        );
+        let e = error(parse_boot_args(&args(&["riscv64", "--kernel", "6.1"])));
+        assert!(e.contains("has no riscv64 kernel"), "{e}");
+        let e = error(parse_kernel_args(&args(&["riscv64", "--kernel", "6.1"])));
+        assert!(e.contains("has no riscv64 kernel"), "{e}");
+    }
+
+    #[test]
+    fn good_arguments_parse() {
+        assert_eq!(parse_build_args(&args(&["arm64"])).unwrap(), Arch::Aarch64);
+        let opts = parse_boot_args(&args(&["riscv64", "--smp", "2", "--allow-skip"])).unwrap();
+        assert_eq!(
+            (opts.arch, opts.smp, opts.allow_skip),
+            (Arch::Riscv64, 2, true)
+        );
+        let (release, archs, refresh) =
+            parse_kernel_args(&args(&["--kernel", "6.1", "--refresh"])).unwrap();
+        assert_eq!((release.name, archs.len(), refresh), ("6.1", 2, true));
+    }
 }
