@@ -240,12 +240,7 @@ pub fn run(opts: &BootOptions) -> Result<Boot> {
         shell_words(&args)
     ));
     let console = run_qemu(arch, &args, opts.timeout, &log)?;
-    let text: String = console
-        .lines
-        .iter()
-        .map(|(_, l)| format!("{l}\n"))
-        .collect();
-    let report = ktap::parse(&text);
+    let report = ktap::parse(&console_text(&console.lines, console.cut_mid_line));
     let to_end_of_report = report
         .end_line
         .and_then(|i| console.lines.get(i))
@@ -270,6 +265,18 @@ struct Console {
     total: Duration,
     timed_out: bool,
     status: Option<std::process::ExitStatus>,
+    /// The last line had no newline: QEMU stopped (or was killed) in the middle of it.
+    cut_mid_line: bool,
+}
+
+/// The console's lines as the parser reads them: each ended by a newline, except a last
+/// line the console cut short, which the parser must see as unfinished.
+fn console_text(lines: &[(Duration, String)], cut_mid_line: bool) -> String {
+    let mut text: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+    if cut_mid_line {
+        text.pop();
+    }
+    text
 }
 
 /// Runs QEMU, streaming its serial output (prefixed with the arch) to the terminal and
@@ -298,7 +305,9 @@ fn run_qemu(arch: Arch, args: &[String], timeout: Duration, log: &Path) -> Resul
     let reader = std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
         let mut buf = Vec::new();
+        let mut cut_mid_line = false;
         while reader.read_until(b'\n', &mut buf).is_ok_and(|n| n > 0) {
+            cut_mid_line = !buf.ends_with(b"\n");
             let _ = log_file.write_all(&buf);
             let line = String::from_utf8_lossy(&buf)
                 .trim_end_matches(['\n', '\r'])
@@ -309,15 +318,17 @@ fn run_qemu(arch: Arch, args: &[String], timeout: Duration, log: &Path) -> Resul
             }
             buf.clear();
         }
+        cut_mid_line
     });
     let (status, timed_out) = wait_or_kill(&mut child, timeout)?;
     let total = started.elapsed();
-    let _ = reader.join();
+    let cut_mid_line = reader.join().unwrap_or(false);
     Ok(Console {
         lines: rx.try_iter().collect(),
         total,
         timed_out,
         status,
+        cut_mid_line,
     })
 }
 
@@ -563,6 +574,26 @@ mod tests {
             Some("Attempted to kill init! exitcode=0x00000000")
         );
         assert_eq!(kernel_panic(&lines[..1]), None);
+    }
+
+    #[test]
+    fn a_console_cut_mid_line_reaches_the_parser_unfinished() {
+        let lines: Vec<(Duration, String)> = ["KTAP version 1", "1..2", "ok 1 a", "ok 2 b # SK"]
+            .iter()
+            .map(|l| (Duration::ZERO, l.to_string()))
+            .collect();
+        let whole = ktap::parse(&console_text(&lines, false));
+        assert!(whole.is_complete(), "{:?}", whole.problems);
+        let cut = ktap::parse(&console_text(&lines, true));
+        assert!(!cut.is_complete());
+        let why = cut
+            .problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
+        assert!(why.contains("ends mid-line: `ok 2 b # SK`"), "{why}");
+        assert!(why.contains("1 of 2 results"), "{why}");
     }
 
     #[test]

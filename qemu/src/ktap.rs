@@ -8,7 +8,9 @@
 //!
 //! Besides the results, the parser decides whether the report is *complete*: started,
 //! with a plan at every level, every plan met, every subtest closed by its result line.
-//! A report that never started or stopped half way is a [`Problem`], never a pass.
+//! A report that never started or stopped half way is a [`Problem`], never a pass. The text
+//! after the last `\n` is a line the console cut short (QEMU killed mid-write): it is never
+//! read as a result, so a cut `ok 3 name # SK` cannot pass for a whole line.
 
 use std::fmt;
 
@@ -65,6 +67,8 @@ pub enum Problem {
     },
     /// `Bail out!` (with its reason).
     BailOut { reason: String },
+    /// The output ends inside a line (no final `\n`) before the report was complete.
+    CutMidLine { text: String },
 }
 
 impl fmt::Display for Problem {
@@ -103,6 +107,9 @@ impl fmt::Display for Problem {
                 )
             }
             Problem::BailOut { reason } => write!(f, "the guest bailed out: {reason}"),
+            Problem::CutMidLine { text } => {
+                write!(f, "the console output ends mid-line: `{text}`")
+            }
         }
     }
 }
@@ -299,8 +306,18 @@ pub fn parse(output: &str) -> Report {
     let mut report = Report::default();
     let mut stack: Vec<Group> = Vec::new();
     let mut bailed = false;
-    for (index, raw) in output.split('\n').enumerate() {
+    let mut cut = None;
+    let lines: Vec<&str> = output.split('\n').collect();
+    let unterminated = lines.len() - 1;
+    for (index, raw) in lines.into_iter().enumerate() {
         let line = raw.replace('\r', "");
+        if index == unterminated {
+            // Text after the last newline: a line the console did not finish.
+            if !line.trim().is_empty() {
+                cut = Some(line);
+            }
+            break;
+        }
         if report.start_line.is_none() {
             // Firmware escape codes may precede the version line on the same line.
             if line.contains("KTAP version ") {
@@ -421,6 +438,11 @@ pub fn parse(output: &str) -> Report {
         report.plan = top.plan;
         report.tests = top.tests;
         return report;
+    }
+    if let Some(text) = cut.filter(|_| report.end_line.is_none()) {
+        report.problems.push(Problem::CutMidLine {
+            text: crate::boot::printable(&text),
+        });
     }
     // Whatever is still open at the end of the output.
     while stack.len() > 1 {
@@ -642,5 +664,367 @@ ok 2 pid1_reaps # SKIP not applicable\r
         };
         assert_eq!(p.to_string(), "the report stopped half way: 3 of 5 results");
         assert!(Problem::NeverStarted.to_string().contains("never started"));
+    }
+
+    #[test]
+    fn binary_garbage_on_the_console_is_ignored() {
+        // Bytes as the serial port gives them: the host tool decodes each line lossily.
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(b"\xff\xfe\x00\x1b[2J\x80garbage\xc3\n");
+        bytes.extend_from_slice(b"KTAP version 1\n1..2\n");
+        bytes.extend_from_slice(b"\x00\x00\x00\xff\xff\n\x1b]0;\x07\r\n");
+        bytes.extend_from_slice(b"ok 1 first\n");
+        bytes.extend_from_slice(&[0xf0, 0x9f, 0x98, b'\n', 0xed, 0xa0, 0x80, b'\n']);
+        bytes.extend_from_slice(b"ok 2 second\n\xde\xad\xbe\xef");
+        let text = String::from_utf8_lossy(&bytes);
+        let r = parse(&text);
+        assert!(r.is_complete(), "{:?}", r.problems);
+        assert_eq!(r.counts().ok, 2);
+        // Garbage alone never starts a report.
+        let noise: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        let r = parse(&String::from_utf8_lossy(&noise));
+        assert_eq!(r.problems, [Problem::NeverStarted]);
+    }
+
+    #[test]
+    fn a_log_cut_mid_line_is_incomplete_and_says_so() {
+        for cut in [
+            "KTAP version 1\n1..2\nok 1 a\nok 2 b # SK",
+            "KTAP version 1\n1..2\nok 1 a\nok 2",
+            "KTAP version 1\n1..2\nok 1 a\nnot o",
+            "KTAP version 1\n1..2\nok 1 a\r\nok 2 b\r",
+        ] {
+            let r = parse(cut);
+            assert!(!r.is_complete(), "{cut:?}");
+            assert!(
+                r.problems.contains(&Problem::Stopped {
+                    level: "the report".into(),
+                    seen: 1,
+                    planned: 2
+                }),
+                "{cut:?}: {:?}",
+                r.problems
+            );
+            let said = r.problems.iter().any(|p| {
+                matches!(p, Problem::CutMidLine { .. }) && p.to_string().contains("ends mid-line")
+            });
+            assert!(said, "{cut:?}: {:?}", r.problems);
+        }
+        // A cut after the report was complete does not matter.
+        let r = parse("KTAP version 1\n1..1\nok 1 a\n[    2.000000] reboot: Powe");
+        assert!(r.is_complete(), "{:?}", r.problems);
+    }
+
+    #[test]
+    fn a_report_that_stops_after_the_plan() {
+        let r = parse("KTAP version 1\n1..3\n");
+        assert_eq!(
+            r.problems,
+            [Problem::Stopped {
+                level: "the report".into(),
+                seen: 0,
+                planned: 3
+            }]
+        );
+        assert!(r.problems[0].to_string().contains("0 of 3"));
+    }
+
+    #[test]
+    fn a_nested_subtest_never_closed() {
+        let log = "\
+KTAP version 1
+1..1
+  KTAP version 1
+  # Subtest: outer
+  1..1
+    KTAP version 1
+    # Subtest: inner
+    1..1
+    ok 1 leaf
+";
+        let r = parse(log);
+        assert!(!r.is_complete());
+        for level in ["subtest `inner`", "subtest `outer`"] {
+            assert!(
+                r.problems.contains(&Problem::NoSummary {
+                    level: level.into()
+                }),
+                "{level}: {:?}",
+                r.problems
+            );
+        }
+        assert!(r.problems.contains(&Problem::Stopped {
+            level: "the report".into(),
+            seen: 0,
+            planned: 1
+        }));
+        // The inner block closed, the outer never: only the outer is missing its line.
+        let r = parse(&format!("{log}  ok 1 inner\n"));
+        assert_eq!(
+            r.problems,
+            [
+                Problem::NoSummary {
+                    level: "subtest `outer`".into()
+                },
+                Problem::Stopped {
+                    level: "the report".into(),
+                    seen: 0,
+                    planned: 1
+                }
+            ]
+        );
+    }
+
+    // ---- Fuzz: random reports, garbage, truncations and interleavings ----
+
+    /// SplitMix64, seeded from `CLONEKIT_FUZZ_SEED` (as `tests/fuzz.rs` of clonekit).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn chance(&mut self, one_in: u64) -> bool {
+            self.below(one_in) == 0
+        }
+    }
+
+    fn fuzz_seed() -> u64 {
+        std::env::var("CLONEKIT_FUZZ_SEED")
+            .ok()
+            .and_then(|s| {
+                let s = s.trim();
+                match s.strip_prefix("0x") {
+                    Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                    None => s.parse().ok(),
+                }
+            })
+            .unwrap_or(0x00c1_0e4b_17f0_2025)
+    }
+
+    /// Runs `body` for up to `iterations` iterations (and at most 3 s), each with its own
+    /// generator; a failure names the seed and iteration to replay.
+    fn fuzz(test: &str, iterations: u64, mut body: impl FnMut(&mut Rng)) {
+        struct Replay<'a>(&'a str, u64, u64);
+        impl Drop for Replay<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    eprintln!(
+                        "fuzz {}: failed at iteration {} with CLONEKIT_FUZZ_SEED={:#x}",
+                        self.0, self.2, self.1
+                    );
+                }
+            }
+        }
+        let seed = fuzz_seed();
+        let started = std::time::Instant::now();
+        for i in 0..iterations {
+            if started.elapsed() > std::time::Duration::from_secs(3) {
+                break;
+            }
+            let guard = Replay(test, seed, i);
+            body(&mut Rng(seed ^ i.wrapping_mul(0xa076_1d64_78bd_642f)));
+            drop(guard);
+        }
+    }
+
+    /// A complete random report, as clonekit's writer prints it, and its leaf counts.
+    fn random_report(rng: &mut Rng) -> (Vec<String>, Counts) {
+        fn level(rng: &mut Rng, depth: usize, out: &mut Vec<String>, c: &mut Counts) -> bool {
+            let pad = "  ".repeat(depth);
+            let n = rng.below(5) as usize + usize::from(depth == 0);
+            out.push(format!("{pad}1..{n}"));
+            let mut failed = false;
+            for i in 1..=n {
+                let name = format!("case_{}", rng.below(1000));
+                if rng.chance(5) {
+                    out.push(format!("{pad}# diagnostic {}", rng.next()));
+                }
+                if depth < 3 && rng.chance(3) {
+                    let inner = "  ".repeat(depth + 1);
+                    out.push(format!("{inner}KTAP version 1"));
+                    out.push(format!("{inner}# Subtest: {name}"));
+                    let mut sub = Counts::default();
+                    let sub_failed = level(rng, depth + 1, out, &mut sub);
+                    // An empty block counts as a leaf (its own result line).
+                    if sub.ok + sub.not_ok + sub.skip == 0 {
+                        out.push(format!("{pad}ok {i} {name} # SKIP no case ran"));
+                        c.skip += 1;
+                    } else {
+                        let verdict = if sub_failed { "not ok" } else { "ok" };
+                        out.push(format!("{pad}{verdict} {i} {name}"));
+                        c.ok += sub.ok;
+                        c.not_ok += sub.not_ok;
+                        c.skip += sub.skip;
+                    }
+                    failed |= sub_failed;
+                } else {
+                    match rng.below(3) {
+                        0 => {
+                            out.push(format!("{pad}ok {i} {name}"));
+                            c.ok += 1;
+                        }
+                        1 => {
+                            out.push(format!("{pad}not ok {i} {name}"));
+                            c.not_ok += 1;
+                            failed = true;
+                        }
+                        _ => {
+                            out.push(format!("{pad}ok {i} {name} # SKIP why {}", rng.below(9)));
+                            c.skip += 1;
+                        }
+                    }
+                }
+            }
+            failed
+        }
+        let mut out = vec!["KTAP version 1".to_string()];
+        let mut counts = Counts::default();
+        level(rng, 0, &mut out, &mut counts);
+        (out, counts)
+    }
+
+    /// A console line that is not KTAP: kernel log, firmware noise, decoded binary garbage.
+    fn garbage_line(rng: &mut Rng) -> String {
+        let body: String = (0..rng.below(80))
+            .map(|_| match rng.below(6) {
+                0 => char::from_u32(rng.below(0x11_0000) as u32).unwrap_or('\u{fffd}'),
+                1 => '\u{fffd}',
+                2 => '\x1b',
+                3 => '\r',
+                _ => char::from(b' ' + rng.below(95) as u8),
+            })
+            .filter(|&c| c != '\n')
+            .collect();
+        let start = ["[    1.234567] ", "\u{fffd}", "\x1b[0m", "[", "SeaBIOS "];
+        format!("{}{body}", start[rng.below(start.len() as u64) as usize])
+    }
+
+    fn joined(lines: &[String]) -> String {
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    }
+
+    #[test]
+    fn fuzz_whole_reports_parse_complete_with_their_counts() {
+        fuzz("ktap_whole", 3000, |rng| {
+            let (lines, counts) = random_report(rng);
+            let r = parse(&joined(&lines));
+            assert!(r.is_complete(), "{:?}\n{}", r.problems, joined(&lines));
+            assert_eq!(r.counts(), counts);
+            assert_eq!(r.end_line, Some(lines.len() - 1));
+        });
+    }
+
+    #[test]
+    fn fuzz_garbage_lines_between_report_lines_change_nothing() {
+        fuzz("ktap_garbage", 3000, |rng| {
+            let (lines, counts) = random_report(rng);
+            let mut noisy = Vec::new();
+            for line in &lines {
+                while rng.chance(3) {
+                    noisy.push(garbage_line(rng));
+                }
+                // A \r before the newline (a serial console's CRLF) is dropped too.
+                noisy.push(if rng.chance(4) {
+                    format!("{line}\r")
+                } else {
+                    line.clone()
+                });
+            }
+            let r = parse(&joined(&noisy));
+            assert!(r.is_complete(), "{:?}\n{}", r.problems, joined(&noisy));
+            assert_eq!(r.counts(), counts);
+        });
+    }
+
+    #[test]
+    fn fuzz_truncated_reports_are_incomplete() {
+        fuzz("ktap_truncated", 3000, |rng| {
+            let (lines, _) = random_report(rng);
+            let text = joined(&lines);
+            // Cut anywhere before the newline that ends the last result line.
+            let mut at = rng.below(text.len() as u64) as usize;
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let r = parse(&text[..at]);
+            assert!(
+                !r.is_complete(),
+                "cut at {at} of {}:\n{}",
+                text.len(),
+                &text[..at]
+            );
+            assert!(r.counts().ok + r.counts().not_ok + r.counts().skip <= text.len());
+            for p in &r.problems {
+                assert!(!p.to_string().is_empty());
+            }
+        });
+    }
+
+    #[test]
+    fn fuzz_random_ktap_like_lines_and_interleavings_never_panic() {
+        fuzz("ktap_chaos", 3000, |rng| {
+            let (a, _) = random_report(rng);
+            let (b, _) = random_report(rng);
+            // Two reports interleaved line by line (two writers on one console), with
+            // KTAP-like fragments at random indentation, and garbage.
+            let (mut ia, mut ib) = (a.into_iter(), b.into_iter());
+            let fragments = [
+                "ok",
+                "not ok",
+                "ok 0",
+                "ok 18446744073709551616 x",
+                "1..",
+                "1..99999999999",
+                "1..0",
+                "# Subtest:",
+                "#",
+                "Bail out",
+                "KTAP version 1",
+                "TAP version 13",
+                "ok 1 # SKIP",
+                "ok 1 x # skip",
+                "ok 1 x # SKI",
+                "not ok 2 - # TODO",
+            ];
+            let mut lines = Vec::new();
+            for _ in 0..rng.below(120) {
+                let line = match rng.below(6) {
+                    0 => ia.next(),
+                    1 => ib.next(),
+                    2 => Some(garbage_line(rng)),
+                    _ => {
+                        let f = fragments[rng.below(fragments.len() as u64) as usize];
+                        Some(format!("{}{f}", " ".repeat(rng.below(12) as usize)))
+                    }
+                };
+                lines.extend(line);
+            }
+            let mut text = joined(&lines);
+            if rng.chance(2) {
+                let mut at = rng.below(text.len() as u64 + 1) as usize;
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                text.truncate(at);
+            }
+            let r = parse(&text);
+            let _ = (r.counts(), r.failures(false), r.is_complete());
+            for p in &r.problems {
+                let _ = p.to_string();
+            }
+            if r.is_complete() {
+                assert!(r.start_line.is_some() && r.plan.is_some());
+            }
+        });
     }
 }
