@@ -779,6 +779,9 @@ KTAP version 1
 
     // ---- Fuzz: random reports, garbage, truncations and interleavings ----
 
+    /// Iterations per fuzz test (Miri, a thousand times slower, runs a sample).
+    const FUZZ_ITERATIONS: u64 = if cfg!(miri) { 30 } else { 3000 };
+
     /// SplitMix64, seeded from `CLONEKIT_FUZZ_SEED` (as `tests/fuzz.rs` of clonekit).
     struct Rng(u64);
 
@@ -915,7 +918,7 @@ KTAP version 1
 
     #[test]
     fn fuzz_whole_reports_parse_complete_with_their_counts() {
-        fuzz("ktap_whole", 3000, |rng| {
+        fuzz("ktap_whole", FUZZ_ITERATIONS, |rng| {
             let (lines, counts) = random_report(rng);
             let r = parse(&joined(&lines));
             assert!(r.is_complete(), "{:?}\n{}", r.problems, joined(&lines));
@@ -926,7 +929,7 @@ KTAP version 1
 
     #[test]
     fn fuzz_garbage_lines_between_report_lines_change_nothing() {
-        fuzz("ktap_garbage", 3000, |rng| {
+        fuzz("ktap_garbage", FUZZ_ITERATIONS, |rng| {
             let (lines, counts) = random_report(rng);
             let mut noisy = Vec::new();
             for line in &lines {
@@ -948,7 +951,7 @@ KTAP version 1
 
     #[test]
     fn fuzz_truncated_reports_are_incomplete() {
-        fuzz("ktap_truncated", 3000, |rng| {
+        fuzz("ktap_truncated", FUZZ_ITERATIONS, |rng| {
             let (lines, _) = random_report(rng);
             let text = joined(&lines);
             // Cut anywhere before the newline that ends the last result line.
@@ -972,7 +975,7 @@ KTAP version 1
 
     #[test]
     fn fuzz_random_ktap_like_lines_and_interleavings_never_panic() {
-        fuzz("ktap_chaos", 3000, |rng| {
+        fuzz("ktap_chaos", FUZZ_ITERATIONS, |rng| {
             let (a, _) = random_report(rng);
             let (b, _) = random_report(rng);
             // Two reports interleaved line by line (two writers on one console), with
