@@ -82,6 +82,8 @@ struct Level {
 pub struct Ktap<W: Write = Console> {
     out: W,
     depth: usize,
+    /// Subtests opened past [`MAX_DEPTH`]: printed at the deepest level, which they share.
+    beyond: usize,
     levels: [Level; MAX_DEPTH + 1],
     totals: Totals,
 }
@@ -116,6 +118,7 @@ impl<W: Write> Ktap<W> {
         Ktap {
             out,
             depth,
+            beyond: 0,
             levels,
             totals: Totals {
                 pass: 0,
@@ -157,11 +160,14 @@ impl<W: Write> Ktap<W> {
 
     /// Opens a subtest of `plan` cases at the next nesting level: its version line, its
     /// `# Subtest: name` header and its plan.
+    /// Past [`MAX_DEPTH`] the subtest shares the deepest level (its counts included).
     pub fn begin_subtest(&mut self, name: &str, plan: usize) {
         if self.depth < MAX_DEPTH {
             self.depth += 1;
+            self.levels[self.depth] = Level::default();
+        } else {
+            self.beyond += 1;
         }
-        self.levels[self.depth] = Level::default();
         self.line(format_args!("KTAP version 1"));
         self.line(format_args!("# Subtest: {name}"));
         self.line(format_args!("1..{plan}"));
@@ -179,7 +185,11 @@ impl<W: Write> Ktap<W> {
         } else {
             Verdict::Pass
         };
-        self.depth = self.depth.saturating_sub(1);
+        if self.beyond > 0 {
+            self.beyond -= 1;
+        } else {
+            self.depth = self.depth.saturating_sub(1);
+        }
         self.print_result(name, verdict);
         verdict
     }
@@ -345,6 +355,26 @@ mod tests {
         fn text(&self) -> String {
             self.0.concat()
         }
+    }
+
+    #[test]
+    fn subtests_past_max_depth_close_back_to_the_right_level() {
+        let mut k = Ktap::new(Calls::default());
+        for _ in 0..MAX_DEPTH + 2 {
+            k.begin_subtest("deep", 1);
+        }
+        assert_eq!(k.depth(), MAX_DEPTH);
+        k.ok("leaf");
+        for _ in 0..MAX_DEPTH + 2 {
+            k.end_subtest("deep");
+        }
+        assert_eq!(k.depth(), 0, "every end matches a begin");
+        k.ok("after");
+        assert!(
+            k.get_mut().text().ends_with("\nok 2 after\n"),
+            "{}",
+            k.get_mut().text()
+        );
     }
 
     #[test]

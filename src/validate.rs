@@ -541,7 +541,7 @@ fn check_namespaces(request: &Request) -> Result<(), FlagError> {
         return Err(FlagError::NewipcWithSysvsem);
     }
     let new_pid_ns = flags.contains(CloneFlags::NEWPID);
-    if new_pid_ns && caller.pid_ns_level.is_some_and(|l| l + 1 > 32) {
+    if new_pid_ns && caller.pid_ns_level.is_some_and(|l| l >= 32) {
         return Err(FlagError::PidNestingTooDeep);
     }
     if request.syscall == Syscall::Clone3 && request.clone3.set_tid_given {
@@ -613,7 +613,7 @@ pub fn validate_unshare(
     if !privileged.is_empty() && !caller.cap_sys_admin && !flags.contains(CloneFlags::NEWUSER) {
         return Err(FlagError::NamespaceNeedsCapSysAdmin(privileged));
     }
-    if flags.contains(CloneFlags::NEWPID) && caller.pid_ns_level.is_some_and(|l| l + 1 > 32) {
+    if flags.contains(CloneFlags::NEWPID) && caller.pid_ns_level.is_some_and(|l| l >= 32) {
         return Err(FlagError::PidNestingTooDeep);
     }
     Ok(())

@@ -468,8 +468,6 @@ fn random_unshares_through_validate_unshare() {
 /// The whole validator fuzz again with namespace depths up to `u32::MAX`, which a user can
 /// put in the public `Caller` fields.
 #[test]
-#[ignore = "bug: validate()/validate_unshare() compute `pid_ns_level + 1` (src/validate.rs:544 \
-            and :616), which overflows (a panic in debug builds) for Some(u32::MAX)"]
 fn validator_with_extreme_nesting_levels() {
     fuzz("validate_wide", ITERATIONS / 4, |rng| {
         check_request(&random_request(rng, true));
