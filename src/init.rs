@@ -65,13 +65,15 @@ use linux_raw_sys::general as g;
 
 use crate::errno::{Errno, Result, from_syscall};
 use crate::error::Error;
+use crate::fd::RawFd;
 use crate::process::{ExitStatus, wait_any};
 use crate::sys::Pid;
+use crate::sys::fs::{PollFd, PollFlags};
 use crate::sys::ns::{RebootCmd, reboot, sync};
 use crate::sys::process::{exit_group, get_child_subreaper, getpid, gettid, set_child_subreaper};
 use crate::sys::signal::{
-    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, kill, rt_sigaction, rt_sigprocmask,
-    signal_default, tgkill,
+    PidfdFlags, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, kill, pidfd_open,
+    rt_sigaction, rt_sigprocmask, signal_default, tgkill,
 };
 use crate::sys::time::{ClockId, Timespec, clock_gettime};
 use crate::sys::wait::WaitOptions;
@@ -136,6 +138,9 @@ const fn handled_set() -> SigSet {
     }
     set
 }
+
+/// The longest sleep of a wait loop without a pidfd for the awaited child.
+const POLL_FALLBACK: Timespec = Timespec::from_millis(50);
 
 /// Signals the handler has seen since the last [`Init::take_received`] (bit `n - 1`).
 static RECEIVED: AtomicU64 = AtomicU64::new(0);
@@ -273,8 +278,11 @@ impl Init {
     /// The init's wait loop, race-free: blocks [`WAKE`], reaps (handing other children to
     /// `others`), checks for a new shutdown request, then sleeps in `ppoll` with the wake
     /// signals unblocked (atomically, so a signal between the check and the sleep is not
-    /// lost) until a handler ran or `timeout` (`None`: forever) passed. The signal mask is
-    /// restored before returning.
+    /// lost) until a handler ran, `pid` exited or `timeout` (`None`: forever) passed. The
+    /// signal mask is restored before returning.
+    ///
+    /// `pid`'s exit is seen through a pidfd (Linux 5.3), so a child whose exit signal is not
+    /// `SIGCHLD` (or none) wakes the loop too; without pidfds the sleep is capped at 50 ms.
     ///
     /// Returns on the first of: `pid` terminated, a shutdown request that arrived during this
     /// call, the timeout. `ECHILD` if `pid` is not (or no longer) a child.
@@ -298,8 +306,13 @@ impl Init {
         others: &mut impl FnMut(Pid, ExitStatus),
         seen: &mut u32,
     ) -> Result<Event> {
+        // A pidfd wakes the sleep when `pid` exits even if its exit signal is not SIGCHLD
+        // (a clone child with none: no signal at all). Without pidfds (before Linux 5.3,
+        // qemu-user) the sleep is capped at POLL_FALLBACK instead.
+        let pidfd = pidfd_open(pid, PidfdFlags::empty()).ok();
         let old = rt_sigprocmask(SigmaskHow::Block, Some(&WAKE))?;
-        let result = self.wait_blocked(pid, timeout, old, others, seen);
+        let fd = pidfd.as_ref().map(|fd| fd.as_raw());
+        let result = self.wait_blocked(pid, timeout, old, others, seen, fd);
         let _ = rt_sigprocmask(SigmaskHow::SetMask, Some(&old));
         result
     }
@@ -311,6 +324,7 @@ impl Init {
         old: SigSet,
         others: &mut impl FnMut(Pid, ExitStatus),
         seen: &mut u32,
+        pidfd: Option<RawFd>,
     ) -> Result<Event> {
         let deadline = match timeout {
             Some(t) => Some(add(now()?, t)),
@@ -336,7 +350,7 @@ impl Init {
                 let sig = Signal::from_raw(SHUTDOWN.load(Ordering::SeqCst) as i32);
                 return Ok(Event::Shutdown(sig.unwrap_or(Signal::SIGTERM)));
             }
-            let left = match deadline {
+            let mut left = match deadline {
                 Some(d) => {
                     let left = sub(d, now()?);
                     if left == Timespec::new(0, 0) {
@@ -346,7 +360,10 @@ impl Init {
                 }
                 None => None,
             };
-            match ppoll_sleep(left.as_ref(), &sleep_mask) {
+            if pidfd.is_none() {
+                left = Some(left.map_or(POLL_FALLBACK, |l| l.min(POLL_FALLBACK)));
+            }
+            match ppoll_sleep(pidfd, left.as_ref(), &sleep_mask) {
                 Ok(()) | Err(Errno::EINTR) => {}
                 Err(errno) => return Err(errno),
             }
@@ -532,17 +549,23 @@ fn sub(a: Timespec, b: Timespec) -> Timespec {
     Timespec::new((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64)
 }
 
-/// `ppoll(NULL, 0, timeout, mask)`: sleeps with the signal mask `mask` until a signal
-/// handler runs (`EINTR`) or `timeout` passes (`Ok`); `sigsuspend` with a timeout.
-fn ppoll_sleep(timeout: Option<&Timespec>, mask: &SigSet) -> Result<()> {
-    let tp = timeout.map_or(0, |t| t as *const Timespec as usize);
-    // SAFETY: no descriptors (NULL, 0); the kernel reads one timespec (if given) and one
-    // 8-byte sigset, both live for the call.
+/// `ppoll(fds, n, timeout, mask)` on at most one descriptor (`POLLIN`): sleeps with the
+/// signal mask `mask` until a signal handler runs (`EINTR`), `fd` is readable (a pidfd: the
+/// process exited) or `timeout` passes (`Ok`); `sigsuspend` with a descriptor and a timeout.
+fn ppoll_sleep(fd: Option<RawFd>, timeout: Option<&Timespec>, mask: &SigSet) -> Result<()> {
+    let mut fds = [PollFd::new(fd.unwrap_or(-1), PollFlags::IN)];
+    let nfds = usize::from(fd.is_some());
+    // The kernel writes the time left back: give it a copy.
+    let mut copy = timeout.copied();
+    let tp = copy.as_mut().map_or(0, |t| t as *mut Timespec as usize);
+    // SAFETY: the kernel reads and writes `nfds` (0 or 1) pollfds in the local `fds`, reads
+    // and writes one timespec in the local `copy` (if given) and reads one 8-byte sigset;
+    // all live for the call.
     from_syscall(unsafe {
         sc::syscall5(
             g::__NR_ppoll as usize,
-            0,
-            0,
+            fds.as_mut_ptr() as usize,
+            nfds,
             tp,
             mask as *const SigSet as usize,
             core::mem::size_of::<SigSet>(),
@@ -675,6 +698,30 @@ mod tests {
             }
             0
         });
+    }
+
+    #[test]
+    fn init_wait_for_a_child_without_exit_signal_does_not_hang() {
+        in_init_child(
+            "init_wait_for_a_child_without_exit_signal_does_not_hang",
+            |init| {
+                // No SIGCHLD will come: only the pidfd (or the polling fallback) wakes the wait.
+                let quiet = crate::process::fork_with(
+                    crate::CloneFlags::empty(),
+                    crate::ExitSignal::NONE,
+                    || {
+                        let _ = crate::sys::time::nanosleep(&Timespec::from_millis(50));
+                        4
+                    },
+                );
+                let Ok(quiet) = quiet else { return 1 };
+                let status = init.wait_for_timeout(quiet.pid(), Timespec::new(10, 0), |_, _| {});
+                if status != Ok(Some(ExitStatus::Exited(4))) {
+                    return 2;
+                }
+                0
+            },
+        );
     }
 
     #[test]

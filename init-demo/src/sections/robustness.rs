@@ -182,12 +182,14 @@ fn init_every_discarded_signal_to_pid1_recorded_pid1_runs_on() -> Outcome {
             n += 1;
         }
     }
-    // SIGCONT last: generating a stop signal (SIGTSTP, SIGTTIN, SIGTTOU) discards a pending
-    // SIGCONT, handler or not (kernel/signal.c prepare_signal).
-    sigs[n] = Signal::SIGCONT;
-    n += 1;
     init.take_received();
     child_sends(init, &sigs[..n])?;
+    // SIGCONT from a second child, once the stop signals are handled: generating SIGCONT
+    // discards pending stop signals (SIGTSTP, SIGTTIN, SIGTTOU) and generating one of those
+    // discards a pending SIGCONT, handler or not (kernel/signal.c prepare_signal).
+    child_sends(init, &[Signal::SIGCONT])?;
+    sigs[n] = Signal::SIGCONT;
+    n += 1;
     let got = init.take_received();
     let mut missing = 0;
     for &sig in &sigs[..n] {
@@ -474,15 +476,33 @@ fn fault_500_children_reaped_no_zombie_no_fd_leak() -> Outcome {
             *slot = Some(child.ctx("spawn")?);
         }
         peak_fds = peak_fds.max(fd_count()?);
-        for (i, child) in batch.iter_mut().enumerate() {
-            let code = (round * 50 + i) as i32 % 200;
-            let child = child.take().ok_or(Fail::Failed)?;
-            eq(
-                "a child",
-                ExitStatus::Exited(code),
-                wait(init, child.pid())?,
-            )?;
+        // Waiting for one child reaps any other that has terminated: keep what each wait
+        // hands over, and wait only for those not reaped yet.
+        let mut pids = [0; 50];
+        for (pid, child) in pids.iter_mut().zip(&batch) {
+            *pid = child.as_ref().map_or(0, |c| c.pid());
         }
+        let mut done: [Option<ExitStatus>; 50] = [None; 50];
+        for i in 0..50 {
+            if done[i].is_some() {
+                continue;
+            }
+            let status = init
+                .wait_for(pids[i], |p, status| {
+                    match pids.iter().position(|&q| q == p) {
+                        Some(j) => done[j] = Some(status),
+                        None => diag!("reaped {p}, not of this batch: {status}"),
+                    }
+                })
+                .ctx("Init::wait_for")?;
+            done[i] = Some(status);
+        }
+        for (i, status) in done.iter().enumerate() {
+            let code = (round * 50 + i) as i32 % 200;
+            eq("a child", Some(ExitStatus::Exited(code)), *status)?;
+        }
+        // The handles close the pidfds and unmap the stacks of children reaped already.
+        drop(batch);
     }
     let no_children = waitid(
         WaitId::All,
