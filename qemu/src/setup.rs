@@ -50,6 +50,7 @@ pub fn run() -> Result<()> {
     }
     ensure_rust_targets()?;
     ensure_rust_components()?;
+    ensure_miri()?;
     progress::line(format_args!(
         "setup: done in {}",
         progress::human(started.elapsed())
@@ -282,6 +283,53 @@ fn ensure_rust_components() -> Result<()> {
         return Ok(());
     }
     run_rustup(&[&["component", "add"], missing.as_slice()].concat())
+}
+
+/// The toolchain Miri comes with, and the components the Miri steps need from it.
+pub const MIRI_TOOLCHAIN: &str = "nightly";
+const MIRI_COMPONENTS: &[&str] = &["miri", "rust-src"];
+
+/// Miri for the steps that check the syscall-free code: the nightly toolchain (this machine
+/// kind ships one next to stable) with the `miri` and `rust-src` components.
+fn ensure_miri() -> Result<()> {
+    let toolchains = rustup_list(&["toolchain", "list"])?;
+    let has_nightly = toolchains
+        .lines()
+        .any(|l| l.trim_start().starts_with(MIRI_TOOLCHAIN));
+    if !has_nightly {
+        return run_rustup(&[
+            "toolchain",
+            "install",
+            MIRI_TOOLCHAIN,
+            "--profile",
+            "minimal",
+            "--component",
+            "miri,rust-src",
+        ]);
+    }
+    let installed = rustup_list(&[
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        MIRI_TOOLCHAIN,
+    ])?;
+    let missing: Vec<&str> = MIRI_COMPONENTS
+        .iter()
+        .copied()
+        .filter(|c| !has_component(&installed, c))
+        .collect();
+    if missing.is_empty() {
+        println!("setup: Miri present ({MIRI_TOOLCHAIN}: miri, rust-src)");
+        return Ok(());
+    }
+    run_rustup(
+        &[
+            &["component", "add", "--toolchain", MIRI_TOOLCHAIN],
+            missing.as_slice(),
+        ]
+        .concat(),
+    )
 }
 
 /// `rustup component list --installed` prints `clippy-x86_64-unknown-linux-gnu`: match the

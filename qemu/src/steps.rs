@@ -132,6 +132,51 @@ pub const STEPS: &[Step] = &[
             "--test-threads=1",
         ],
     ),
+    // Miri (nightly) on the code that makes no syscalls: the validator, flags, the KTAP
+    // writer, id maps, the fuzz tests (fewer iterations under Miri), the host tool's KTAP
+    // parser and newc writer. Tests that make syscalls or spawn tools are skipped by name.
+    cargo_env(
+        "miri clonekit",
+        &[
+            "miri",
+            "test",
+            "-p",
+            "clonekit",
+            "--lib",
+            "--",
+            "validate::",
+            "flags::",
+            "ktap::",
+            "idmap::",
+            "kernel_version::",
+            "errno::",
+            "--skip",
+            "console_backed",
+            "--skip",
+            "current_kernel",
+        ],
+        &[("RUSTUP_TOOLCHAIN", setup::MIRI_TOOLCHAIN)],
+    ),
+    cargo_env(
+        "miri fuzz",
+        &["miri", "test", "-p", "clonekit", "--test", "fuzz"],
+        &[("RUSTUP_TOOLCHAIN", setup::MIRI_TOOLCHAIN)],
+    ),
+    cargo_env(
+        "miri qemu (KTAP parser, newc)",
+        &[
+            "miri",
+            "test",
+            "-p",
+            "clonekit-qemu",
+            "--",
+            "ktap::",
+            "newc::",
+            "--skip",
+            "gnu_cpio",
+        ],
+        &[("RUSTUP_TOOLCHAIN", setup::MIRI_TOOLCHAIN)],
+    ),
     // Benchmarks are not timed tests: this only proves they build and run (ratios printed).
     cargo_env(
         "bench (quick)",
