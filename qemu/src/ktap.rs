@@ -464,6 +464,39 @@ pub fn parse(output: &str) -> Report {
 mod tests {
     use super::*;
 
+    /// What the init demo writes (clonekit's own KTAP writer), the parser reads back whole:
+    /// results, skips, nesting, diagnostics, totals.
+    #[test]
+    fn reads_what_clonekit_ktap_writes() {
+        use clonekit::ktap::{Ktap, Verdict};
+        let mut k = Ktap::new(String::new());
+        k.start(2, true);
+        k.begin_subtest("threads", 3);
+        k.ok("vm_example1_counter_5_becomes_105");
+        k.diag(format_args!("expected {}, got {}", 105, 5));
+        k.not_ok("files_close_in_child");
+        k.skip("io_context", "no CLONE_IO");
+        k.end_subtest("threads");
+        k.begin_subtest("pid1", 1);
+        k.result("reaps_orphans", Verdict::Pass);
+        k.end_subtest("pid1");
+        k.summary();
+        let text = format!("SeaBIOS noise\r\n{}", k.get_mut());
+        let report = parse(&text);
+        assert!(report.is_complete(), "{:?}", report.problems);
+        assert_eq!(report.plan, Some(2));
+        assert_eq!(
+            report.counts(),
+            Counts {
+                ok: 2,
+                not_ok: 1,
+                skip: 1
+            }
+        );
+        let failures: Vec<String> = report.failures(true).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(failures, ["threads", "threads.files_close_in_child"]);
+    }
+
     const COMPLETE: &str = "\
 KTAP version 1
 1..2
