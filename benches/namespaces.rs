@@ -18,16 +18,22 @@ fn samples() -> usize {
     }
 }
 
-/// Alternates single runs of each contender (so drift hits all alike); returns medians.
+/// Alternates single runs of each contender (so drift hits all alike), rotating the order;
+/// returns medians.
 fn measure(n: usize, contenders: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
     let mut times = vec![Vec::with_capacity(n); contenders.len()];
     for f in contenders.iter_mut() {
         f();
     }
-    for _ in 0..n {
-        for (i, f) in contenders.iter_mut().enumerate() {
+    // Each round starts with the next contender: namespace teardown is partly asynchronous
+    // (network namespaces are cleaned up by a kernel worker), so whoever runs right after
+    // the heaviest contender would otherwise always pay for its cleanup.
+    let k = contenders.len();
+    for round in 0..n {
+        for j in 0..k {
+            let i = (round + j) % k;
             let t = Instant::now();
-            f();
+            contenders[i]();
             times[i].push(t.elapsed());
         }
     }
