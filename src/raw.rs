@@ -96,10 +96,10 @@ pub unsafe fn clone(
     arg: *mut c_void,
 ) -> Result<Pid, Error> {
     check_legacy(flags, exit_signal, !stack_top.is_null())?;
-    let word = flags.bits() as usize | exit_signal.raw() as usize;
-    // SAFETY: the caller upholds this function's contract, which is the trampoline's.
-    let ret = unsafe { arch::clone(word, stack_top, ptid, ctid, tls, func, arg) };
-    Ok(from_syscall(ret)? as Pid)
+    // SAFETY: the caller upholds this function's contract, which is the same.
+    let tid =
+        unsafe { clone_unchecked(flags, exit_signal, stack_top, ptid, ctid, tls, func, arg) }?;
+    Ok(tid)
 }
 
 /// `clone3(args, sizeof(args))` with the child running `func(arg)` on the stack described
@@ -109,10 +109,9 @@ pub unsafe fn clone(
 /// As [`clone`], for the stack, pointers and thread pointer `args` describes.
 pub unsafe fn clone3(args: &mut CloneArgs, func: ChildFn, arg: *mut c_void) -> Result<Pid, Error> {
     check_clone3(args, SIZE_VER2)?;
-    let ptr = (args as *mut CloneArgs).cast();
     // SAFETY: the caller upholds this function's contract; `args` is SIZE_VER2 bytes.
-    let ret = unsafe { arch::clone3(ptr, SIZE_VER2, func, arg) };
-    Ok(from_syscall(ret)? as Pid)
+    let tid = unsafe { clone3_unchecked(args, SIZE_VER2, func, arg) }?;
+    Ok(tid)
 }
 
 /// `clone3` without the validator, for tests that compare the validator with the kernel.

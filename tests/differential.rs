@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use clonekit::differential::{Combo, ComboGenerator, Env, Outcome, predict, reap, try_in_kernel};
 use clonekit::sys::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 use clonekit::validate::Caller;
-use clonekit::{CloneFlags, Errno, ExitSignal, KernelVersion, raw};
+use clonekit::{Errno, KernelVersion};
 
 const COMBOS: usize = 5_000;
 const DEFAULT_SEED: u64 = 0x00c1_0e4b_17c0_ffee;
@@ -72,46 +72,22 @@ fn validator_agrees_with_the_kernel_on_5000_combinations() {
         // SAFETY: a fresh, zeroed, shared mapping of COMBOS slots; Slot is two atomics.
         unsafe { std::slice::from_raw_parts(shared.as_ptr().cast::<Slot>(), COMBOS) };
 
-    struct Job<'a> {
-        combos: &'a [Combo],
-        slots: &'a [Slot],
-        env: Env,
-    }
-    let job = Job {
-        combos: &combos,
-        slots,
-        env,
-    };
-    unsafe extern "C" fn runner(arg: *mut core::ffi::c_void) -> i32 {
-        // SAFETY: `arg` is the Job on the parent's stack, which this fork-like child has a
-        // copy of; the slots are shared memory. Only clonekit runs here, never std.
-        let job = unsafe { &*(arg as *const Job) };
-        for (combo, slot) in job.combos.iter().zip(job.slots) {
-            match try_in_kernel(combo, &job.env) {
+    let started = std::time::Instant::now();
+    // The runner is a fork-like child: it works on a copy of our memory plus the shared
+    // slots, and runs only clonekit code, never std.
+    let runner = clonekit::process::fork(|| {
+        for (combo, slot) in combos.iter().zip(slots) {
+            match try_in_kernel(combo, &env) {
                 Outcome::Refused(errno) => slot.errno.store(errno.raw(), Ordering::Relaxed),
                 Outcome::Reaped => {}
                 Outcome::ParentMustReap(pid) => slot.parent_pid.store(pid, Ordering::Relaxed),
             }
         }
         0
-    }
-    let started = std::time::Instant::now();
-    // SAFETY: fork-like (no CLONE_VM, no stack): the runner works on a copy of our memory
-    // plus the shared slots, and makes only raw syscalls.
-    let runner_pid = unsafe {
-        raw::clone(
-            CloneFlags::empty(),
-            ExitSignal::SIGCHLD,
-            core::ptr::null_mut(),
-            core::ptr::null_mut(),
-            core::ptr::null_mut(),
-            0,
-            runner,
-            &job as *const Job as *mut core::ffi::c_void,
-        )
-    }
+    })
     .expect("fork the runner");
-    reap(runner_pid);
+    let status = runner.wait().expect("wait for the runner");
+    assert!(status.success(), "the runner {status}");
     let mut reaped_for_runner = 0;
     let mut disagreements = Vec::new();
     let (mut accepted, mut refused) = (0, 0);
