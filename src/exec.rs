@@ -166,11 +166,12 @@ pub fn spawn(path: &CStr, argv: &[&CStr], envp: &[&CStr]) -> Result<Child, Spawn
             mask,
         });
     }
-    // SAFETY: the child runs on the stack below `sp`, which is its alone; it reads the
+    // the child runs on the stack below `sp`, which is its alone; it reads the
     // request and arrays above `sp` and the caller's strings, all of which stay valid until
     // this function returns, and with CLONE_VFORK the kernel returns here only after the
     // child has exec'd or exited (without it, the child reads its own copies). No pointer
     // flags are set. `exec_child` makes only raw syscalls.
+    // SAFETY: the points above are what the raw entry point's contract asks for.
     let created = unsafe {
         crate::raw::clone(
             CloneFlags::VM | CloneFlags::VFORK,

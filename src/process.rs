@@ -517,10 +517,11 @@ impl ChildBuilder {
                 args.flags |= CloneFlags::INTO_CGROUP.bits();
                 args.cgroup = fd as u64;
             }
-            // SAFETY: the stack below `sp` is the child's alone (we own it and keep it until
+            // the stack below `sp` is the child's alone (we own it and keep it until
             // the child is reaped or provably gone); `pidfd` points at a live i32; `set_tid`
             // at `set_tid_size` pids in `self`, read during the call only; `tls` points at
             // the TCB above `sp`; `func(arg)` only reads the closure written for it.
+            // SAFETY: the points above are what the raw entry point's contract asks for.
             match unsafe { crate::raw::clone3(&mut args, func, arg) } {
                 Ok(pid) => return Ok((pid, Syscall::Clone3)),
                 Err(Error::Os(Errno::ENOSYS)) if !needs_clone3 => {
@@ -534,10 +535,11 @@ impl ChildBuilder {
         } else {
             ptr::null_mut()
         };
-        // SAFETY: as for clone3: the stack below `sp` is the child's alone, `ptid` points
+        // as for clone3: the stack below `sp` is the child's alone, `ptid` points
         // at a live i32 the kernel writes the pidfd to (CLONE_PIDFD) before returning, no
         // ctid flag is set, and `tls` points at the TCB. `raw::clone` validates the legacy
         // form of the request.
+        // SAFETY: the points above are what the raw entry point's contract asks for.
         let pid = unsafe {
             crate::raw::clone(
                 flags,

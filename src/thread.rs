@@ -193,11 +193,12 @@ where
         closure_ptr.write(f);
         Tcb::init(tcb, 0, closure_ptr.cast());
     }
-    // SAFETY: PARENT_SETTID and CHILD_CLEARTID point at the TCB's tid word, which lives as
+    // PARENT_SETTID and CHILD_CLEARTID point at the TCB's tid word, which lives as
     // long as the stack, which the JoinHandle keeps until the kernel has cleared that word;
     // SETTLS points the thread pointer at the TCB; the stack below `sp` is the thread's
     // alone; `thread_start::<F>` only touches the TCB, the closure, and what `F` owns
     // (F: Send + 'static).
+    // SAFETY: the points above are what the raw entry point's contract asks for.
     let spawned = unsafe {
         let tid_word = (*tcb).tid.as_ptr().cast::<Pid>();
         crate::raw::clone(
