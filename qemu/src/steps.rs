@@ -180,7 +180,15 @@ pub const STEPS: &[Step] = &[
     // Benchmarks are not timed tests: this only proves they build and run (ratios printed).
     cargo_env(
         "bench (quick)",
-        &["bench", "-p", "clonekit", "--bench", "spawn", "--bench", "namespaces"],
+        &[
+            "bench",
+            "-p",
+            "clonekit",
+            "--bench",
+            "spawn",
+            "--bench",
+            "namespaces",
+        ],
         &[("CLONEKIT_BENCH_QUICK", "1")],
     ),
     boot("boot x86_64 6.12", Arch::X86_64, "6.12"),
