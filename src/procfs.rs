@@ -8,7 +8,9 @@ use crate::errno::Errno;
 use crate::sys::Pid;
 use crate::sys::fs::{self, AT_FDCWD, OFlags};
 
-/// A path built in a fixed buffer, NUL-terminated: `/proc/<pid>/<name>` and the like.
+/// A path built in a fixed buffer, NUL-terminated: `/proc/<pid>/<name>` and the like. `Copy`,
+/// so a child closure can take one along.
+#[derive(Clone, Copy)]
 pub struct PathBuf {
     buf: [u8; 64],
     len: usize,

@@ -395,24 +395,24 @@ fn mount_invisible() -> Outcome {
         "name a file",
         PathBuf::format(format_args!("{}/inside", dir_str(&dir))),
     )?;
-    let (d, f) = (CopyPath::of(&dir), CopyPath::of(&file));
+    let (d, f) = (dir, file);
     let child = ChildBuilder::new(CloneFlags::NEWNS).spawn(move || {
         if mount::make_private().is_err() {
             return 1;
         }
-        if mount::mount_tmpfs(d.c_str(), None).is_err() {
+        if mount::mount_tmpfs(d.as_c_str(), None).is_err() {
             return 2;
         }
         let created = fs::openat(
             AT_FDCWD,
-            f.c_str(),
+            f.as_c_str(),
             OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC,
             0o644,
         );
         if created.is_err() {
             return 3;
         }
-        if !exists(f.c_str()) {
+        if !exists(f.as_c_str()) {
             return 4;
         }
         0
@@ -431,7 +431,7 @@ fn mount_invisible() -> Outcome {
 
 fn mount_pivot_root() -> Outcome {
     let dir = unique_dir("root")?;
-    let d = CopyPath::of(&dir);
+    let d = dir;
     let child = ChildBuilder::new(CloneFlags::NEWNS).spawn(move || {
         if mount::make_private().is_err() {
             return 1;
@@ -439,8 +439,8 @@ fn mount_pivot_root() -> Outcome {
         let target = if mount::root_is_rootfs() {
             // An initramfs root (the QEMU guest): the kernel refuses pivot_root from rootfs,
             // so leave it the switch_root way first, into a tmpfs holding the target.
-            if mount::mount_tmpfs(d.c_str(), None).is_err()
-                || mount::switch_root(d.c_str()).is_err()
+            if mount::mount_tmpfs(d.as_c_str(), None).is_err()
+                || mount::switch_root(d.as_c_str()).is_err()
             {
                 return 6;
             }
@@ -449,7 +449,7 @@ fn mount_pivot_root() -> Outcome {
             }
             c"/new-root"
         } else {
-            d.c_str()
+            d.as_c_str()
         };
         if mount::pivot_into_tmpfs(target).is_err() {
             return 2;
@@ -1095,22 +1095,6 @@ fn refuse_user_nesting() -> Outcome {
         33,
         crate::status_code(status),
     )
-}
-
-/// A path copied out of a [`PathBuf`], to capture in a child closure.
-#[derive(Clone, Copy)]
-struct CopyPath([u8; 64], usize);
-
-impl CopyPath {
-    fn of(p: &PathBuf) -> CopyPath {
-        let bytes = p.as_c_str().to_bytes_with_nul();
-        let mut c = CopyPath([0; 64], bytes.len());
-        c.0[..bytes.len()].copy_from_slice(bytes);
-        c
-    }
-    fn c_str(&self) -> &CStr {
-        CStr::from_bytes_with_nul(&self.0[..self.1]).unwrap_or(c"")
-    }
 }
 
 fn dir_str(p: &PathBuf) -> &str {
