@@ -131,9 +131,13 @@ impl Stack {
     }
 
     /// Uses a caller's buffer as a stack (for programs without `mmap`): it must be at least
-    /// [`Stack::MIN_SIZE`] bytes, and start and end on 16 bytes. It has no guard: an overflow
-    /// writes below it.
-    pub fn from_static(buffer: &'static mut [u8]) -> Result<Stack, StackError> {
+    /// [`Stack::MIN_SIZE`] bytes, and start and end on 16 bytes (else a typed error).
+    ///
+    /// # Safety
+    /// The buffer has no guard below it: a child that uses more stack than the buffer holds
+    /// writes into whatever memory lies below, silently. The caller guarantees that the code
+    /// run on this stack stays within it (or that the memory below is itself inaccessible).
+    pub unsafe fn from_static(buffer: &'static mut [u8]) -> Result<Stack, StackError> {
         let addr = buffer.as_mut_ptr() as usize;
         let len = buffer.len();
         if len < Stack::MIN_SIZE {
@@ -234,20 +238,19 @@ mod tests {
         use std::boxed::Box;
         use std::vec;
         let small: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
-        assert!(matches!(
-            Stack::from_static(small),
-            Err(StackError::TooSmall { .. })
-        ));
+        // SAFETY: refused before any child runs on it.
+        let refused = unsafe { Stack::from_static(small) };
+        assert!(matches!(refused, Err(StackError::TooSmall { .. })));
         #[repr(align(16))]
         struct Aligned([u8; Stack::MIN_SIZE + 16]);
         let buf = Box::leak(Box::new(Aligned([0; Stack::MIN_SIZE + 16])));
         let misaligned = &mut buf.0[1..Stack::MIN_SIZE + 1];
-        assert!(matches!(
-            Stack::from_static(misaligned),
-            Err(StackError::Misaligned { .. })
-        ));
+        // SAFETY: refused before any child runs on it.
+        let refused = unsafe { Stack::from_static(misaligned) };
+        assert!(matches!(refused, Err(StackError::Misaligned { .. })));
         let buf = Box::leak(Box::new(Aligned([0; Stack::MIN_SIZE + 16])));
-        let stack = Stack::from_static(&mut buf.0[..]).unwrap();
+        // SAFETY: the stack is never run on in this test.
+        let stack = unsafe { Stack::from_static(&mut buf.0[..]) }.unwrap();
         assert!(!stack.has_guard());
         assert_eq!(stack.size(), Stack::MIN_SIZE + 16);
     }

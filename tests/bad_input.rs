@@ -72,11 +72,16 @@ fn stack_new_overflowing_sizes() {
 #[test]
 fn stack_from_static_empty_and_too_small() {
     let empty: &'static mut [u8] = Box::leak(Box::new([0u8; 0]));
-    assert_eq!(Stack::from_static(empty).unwrap_err(), too_small(0));
+    assert_eq!(
+        // SAFETY: refused before any child runs on it.
+        unsafe { Stack::from_static(empty) }.unwrap_err(),
+        too_small(0)
+    );
     let buf = leaked_aligned(Stack::MIN_SIZE);
     let small = &mut buf[..Stack::MIN_SIZE - 16];
     assert_eq!(
-        Stack::from_static(small).unwrap_err(),
+        // SAFETY: refused before any child runs on it.
+        unsafe { Stack::from_static(small) }.unwrap_err(),
         too_small(Stack::MIN_SIZE - 16)
     );
 }
@@ -87,7 +92,8 @@ fn stack_from_static_misaligned_start() {
     let start = buf.as_ptr() as usize;
     let shifted = &mut buf[8..8 + Stack::MIN_SIZE];
     assert_eq!(
-        Stack::from_static(shifted).unwrap_err(),
+        // SAFETY: refused before any child runs on it.
+        unsafe { Stack::from_static(shifted) }.unwrap_err(),
         StackError::Misaligned {
             addr: start + 8,
             len: Stack::MIN_SIZE
@@ -101,7 +107,8 @@ fn stack_from_static_misaligned_length() {
     let start = buf.as_ptr() as usize;
     let odd = &mut buf[..Stack::MIN_SIZE + 1];
     assert_eq!(
-        Stack::from_static(odd).unwrap_err(),
+        // SAFETY: refused before any child runs on it.
+        unsafe { Stack::from_static(odd) }.unwrap_err(),
         StackError::Misaligned {
             addr: start,
             len: Stack::MIN_SIZE + 1
