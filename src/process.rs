@@ -447,11 +447,14 @@ impl ChildBuilder {
         let layout = Layout::new::<F>(&stack)?;
         let closure = layout.closure as *mut F;
         let tcb = layout.tcb as *mut Tcb;
+        // No handler may run on the child before it switches to its mask (its thread
+        // pointer is its own TCB): see `SignalsBlocked`. Restored when dropped.
+        let blocked = crate::thread::SignalsBlocked::block_all()?;
         // SAFETY: both lie inside the stack above `sp`, aligned (see `Layout`), and nothing
         // else uses the stack yet: we own it.
         unsafe {
             closure.write(f);
-            Tcb::init(tcb, 0, closure.cast());
+            Tcb::init(tcb, 0, closure.cast(), blocked.start_mask());
         }
         let tls = Tcb::thread_pointer_for(tcb);
         let mut pidfd_slot: i32 = -1;
@@ -598,6 +601,7 @@ where
     F: FnOnce() -> i32,
 {
     crate::thread::refresh_current_tid();
+    crate::thread::apply_start_mask();
     // SAFETY: the closure was written for us and nobody else reads or drops it.
     let f = unsafe { ptr::read(arg.cast::<F>()) };
     end_process(f())

@@ -24,6 +24,7 @@ use crate::flags::{CloneFlags, ExitSignal};
 use crate::stack::{Stack, StackError};
 use crate::sys::Pid;
 use crate::sys::futex;
+use crate::sys::signal::{SigSet, SigmaskHow, rt_sigprocmask};
 
 /// Marks a thread control block as clonekit's, so [`current`] can tell it from a libc's.
 const TCB_TAG: usize = usize::from_ne_bytes(*b"clonekit");
@@ -47,6 +48,9 @@ pub(crate) struct Tcb {
     result: AtomicI32,
     /// The closure, moved onto the thread's stack.
     closure: *mut c_void,
+    /// The signal mask the task switches to once it runs (it starts with every signal
+    /// blocked); `None` keeps them all blocked (see [`SignalsBlocked`]).
+    start_mask: Option<SigSet>,
 }
 
 impl Tcb {
@@ -54,13 +58,19 @@ impl Tcb {
     ///
     /// # Safety
     /// `at` must be valid for writing a `Tcb` and aligned for it.
-    pub(crate) unsafe fn init(at: *mut Tcb, tid: u32, closure: *mut c_void) {
+    pub(crate) unsafe fn init(
+        at: *mut Tcb,
+        tid: u32,
+        closure: *mut c_void,
+        start_mask: Option<SigSet>,
+    ) {
         let tcb = Tcb {
             self_ptr: at,
             tag: TCB_TAG,
             tid: AtomicU32::new(tid),
             result: AtomicI32::new(0),
             closure,
+            start_mask,
         };
         // SAFETY: the caller guarantees `at` is writable and aligned.
         unsafe { at.write(tcb) };
@@ -110,6 +120,49 @@ fn current_tcb() -> Option<*const Tcb> {
     }
     let bias = arch::tls_value(ptr::null_mut());
     Some((tp - bias) as *const Tcb)
+}
+
+/// Every signal blocked in the calling thread until dropped, around the creation of a
+/// clonekit task that gets its own thread pointer: the task starts with them all blocked, so
+/// no signal handler can run on it before it has chosen its mask.
+///
+/// In a program whose thread pointer belongs to a libc (any std program), the task keeps
+/// every signal blocked: a handler the host installed would run with clonekit's TCB as its
+/// thread pointer and compute its thread-locals (errno included) into the task's stack. In a
+/// program without one (started by [`entry!`](crate::entry)), the task takes its creator's
+/// mask, as threads do.
+pub(crate) struct SignalsBlocked {
+    old: SigSet,
+}
+
+impl SignalsBlocked {
+    /// Blocks every signal (SIGKILL and SIGSTOP stay deliverable, as the kernel decides).
+    pub(crate) fn block_all() -> Result<SignalsBlocked, Errno> {
+        let old = rt_sigprocmask(SigmaskHow::SetMask, Some(&SigSet::full()))?;
+        Ok(SignalsBlocked { old })
+    }
+
+    /// The mask the new task should switch to, or `None` to keep all blocked.
+    pub(crate) fn start_mask(&self) -> Option<SigSet> {
+        let host_tls = arch::has_thread_pointer() && current_tcb().is_none();
+        (!host_tls).then_some(self.old)
+    }
+}
+
+impl Drop for SignalsBlocked {
+    fn drop(&mut self) {
+        let _ = rt_sigprocmask(SigmaskHow::SetMask, Some(&self.old));
+    }
+}
+
+/// In a new task: switches to the mask its creator chose ([`SignalsBlocked::start_mask`]).
+pub(crate) fn apply_start_mask() {
+    if let Some(tcb) = current_tcb() {
+        // SAFETY: the TCB is this task's own, written before it was created.
+        if let Some(mask) = unsafe { (*tcb).start_mask } {
+            let _ = rt_sigprocmask(SigmaskHow::SetMask, Some(&mask));
+        }
+    }
 }
 
 /// The flags every clonekit thread is created with: the NPTL set (interview Q3).
@@ -187,11 +240,12 @@ where
     };
     let closure_ptr = sp as *mut F;
     let tcb = tcb_addr as *mut Tcb;
+    let blocked = SignalsBlocked::block_all()?;
     // SAFETY: both lie inside the stack, above `sp`, aligned, and nothing else uses the
     // stack yet (we own it).
     unsafe {
         closure_ptr.write(f);
-        Tcb::init(tcb, 0, closure_ptr.cast());
+        Tcb::init(tcb, 0, closure_ptr.cast(), blocked.start_mask());
     }
     // PARENT_SETTID and CHILD_CLEARTID point at the TCB's tid word, which lives as
     // long as the stack, which the JoinHandle keeps until the kernel has cleared that word;
@@ -235,6 +289,7 @@ where
     F: FnOnce() -> i32,
 {
     let tcb = arg.cast::<Tcb>();
+    apply_start_mask();
     // SAFETY: the closure was written for us and nobody else reads it.
     let f = unsafe { ptr::read((*tcb).closure.cast::<F>()) };
     let result = f();

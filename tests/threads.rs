@@ -417,3 +417,27 @@ fn callee_saved_around_clone() -> ([u64; 5], i32) {
     }
     (r, code as i32)
 }
+
+#[test]
+fn in_a_libc_program_a_thread_starts_with_every_signal_blocked() {
+    use clonekit::sys::signal::{SigmaskHow, Signal, rt_sigprocmask};
+    // A host (std/libc) signal handler must never run on a clonekit thread: its thread
+    // pointer is clonekit's TCB, not the libc's.
+    let before = rt_sigprocmask(SigmaskHow::Block, None).unwrap();
+    let handle = thread::spawn(|| {
+        let mask = rt_sigprocmask(SigmaskHow::Block, None).unwrap();
+        let blocked = [
+            Signal::SIGUSR1,
+            Signal::SIGPROF,
+            Signal::SIGINT,
+            Signal::SIGTERM,
+        ]
+        .iter()
+        .all(|s| mask.contains(*s));
+        i32::from(blocked)
+    })
+    .unwrap();
+    assert_eq!(handle.join(), 1);
+    let after = rt_sigprocmask(SigmaskHow::Block, None).unwrap();
+    assert_eq!(before, after, "the creator's mask is restored");
+}

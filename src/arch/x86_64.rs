@@ -7,7 +7,7 @@
 
 use core::arch::{asm, naked_asm};
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use linux_raw_sys::general::{__NR_clone, __NR_clone3, __NR_rt_sigreturn, clone_args};
 
@@ -126,15 +126,29 @@ pub(crate) fn thread_pointer() -> usize {
     tp
 }
 
-/// Whether this thread has a thread pointer at all (FS base non-zero): asked once with
-/// `arch_prctl(ARCH_GET_FS)` and remembered, so later calls make no syscall. Threads inherit
-/// their creator's FS base or get one with `CLONE_SETTLS`, and a libc or clonekit's `_start`
-/// sets the main thread's before anything else runs, so the answer holds for the process.
+/// Whether the calling thread has a thread pointer at all (FS base non-zero), without
+/// reading `fs:0` (which faults when FS is 0).
+///
+/// FS is per thread, so the answer cannot be cached for the process; what is cached is how to
+/// ask: in a program started by clonekit's `_start` every thread has one (answer at once);
+/// otherwise `rdfsbase` where the CPU and kernel allow it (`HWCAP2_FSGSBASE`, Linux 5.9+), a
+/// user-mode instruction, else `arch_prctl(ARCH_GET_FS)`.
 pub(crate) fn has_thread_pointer() -> bool {
-    match KNOWN.load(Ordering::Relaxed) {
-        YES => return true,
-        NO => return false,
-        _ => {}
+    if ENTRY_SET_FS.load(Ordering::Relaxed) {
+        return true;
+    }
+    if fsgsbase_usable() {
+        let base: usize;
+        // SAFETY: `rdfsbase rax` (encoded as bytes so that no target feature is needed)
+        // reads this thread's FS base into rax; HWCAP2_FSGSBASE says the kernel enabled it.
+        unsafe {
+            asm!(
+                ".byte 0xf3, 0x48, 0x0f, 0xae, 0xc0", // rdfsbase rax: FS base into rax.
+                out("rax") base,
+                options(nostack, preserves_flags, nomem),
+            );
+        }
+        return base != 0;
     }
     let mut base: usize = 0;
     // SAFETY: ARCH_GET_FS writes one usize to the address given, which is `base`.
@@ -145,21 +159,46 @@ pub(crate) fn has_thread_pointer() -> bool {
             &mut base as *mut usize as usize,
         )
     };
-    let has = ret == 0 && base != 0;
-    KNOWN.store(if has { YES } else { NO }, Ordering::Relaxed);
-    has
+    ret == 0 && base != 0
 }
 
-/// Records that this process's threads now have a thread pointer (clonekit's `_start`).
+/// Records that every thread of this process has a thread pointer (clonekit's `_start` set
+/// the main thread's; clonekit's threads and children get theirs with `CLONE_SETTLS`).
 pub(crate) fn note_thread_pointer_set() {
-    KNOWN.store(YES, Ordering::Relaxed);
+    ENTRY_SET_FS.store(true, Ordering::Relaxed);
 }
 
-const UNKNOWN: u8 = 0;
-const YES: u8 = 1;
-const NO: u8 = 2;
-/// Whether the process's threads have an FS base: UNKNOWN until first asked.
-static KNOWN: AtomicU8 = AtomicU8::new(UNKNOWN);
+/// Set by clonekit's `_start`.
+static ENTRY_SET_FS: AtomicBool = AtomicBool::new(false);
+
+/// Whether `rdfsbase` may be used: a property of the CPU and kernel, the same for every
+/// thread, so cached (0 unknown, 1 yes, 2 no).
+fn fsgsbase_usable() -> bool {
+    static KNOWN: AtomicU8 = AtomicU8::new(0);
+    match KNOWN.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
+    let usable = hwcap2().is_some_and(|caps| caps & HWCAP2_FSGSBASE != 0);
+    KNOWN.store(if usable { 1 } else { 2 }, Ordering::Relaxed);
+    usable
+}
+
+/// `AT_HWCAP2` from `/proc/self/auxv` (`None` without `/proc`).
+fn hwcap2() -> Option<u64> {
+    const AT_HWCAP2: u64 = 26;
+    let mut buf = [0u8; 1024];
+    let n = crate::procfs::read(c"/proc/self/auxv", &mut buf).ok()?;
+    buf[..n].chunks_exact(16).find_map(|pair| {
+        let key = u64::from_ne_bytes(pair[..8].try_into().ok()?);
+        let value = u64::from_ne_bytes(pair[8..].try_into().ok()?);
+        (key == AT_HWCAP2).then_some(value)
+    })
+}
+
+/// `HWCAP2_FSGSBASE`: the kernel lets user mode use `rdfsbase` and friends.
+const HWCAP2_FSGSBASE: u64 = 1 << 1;
 
 const ARCH_SET_FS: usize = 0x1002;
 const ARCH_GET_FS: usize = 0x1003;
