@@ -131,7 +131,8 @@ impl Container {
         self
     }
 
-    /// Sets the hostname inside (needs `CLONE_NEWUTS`).
+    /// Sets the hostname inside (needs `CLONE_NEWUTS`: [`Container::spawn`] refuses a name
+    /// without it, which would rename the host).
     pub fn hostname(mut self, name: &[u8]) -> Container {
         match Name::new(name) {
             Ok(n) => self.inside.hostname = Some(n),
@@ -205,6 +206,15 @@ impl Container {
             return Err(e);
         }
         let mut inside = self.inside;
+        let names_set = inside.hostname.is_some() || inside.domainname.is_some();
+        if names_set && !inside.namespaces.contains(CloneFlags::NEWUTS) {
+            // Without a UTS namespace of its own, the child would rename the host.
+            return Err(Error::NeedsNamespace(CloneFlags::NEWUTS));
+        }
+        if inside.namespaces.contains(CloneFlags::NEWTIME) && inside.time_offsets.is_none() {
+            // A new time namespace is entered from inside, with zero offsets unless set.
+            inside.time_offsets = Some((0, 0));
+        }
         let user_ns = inside.namespaces.contains(CloneFlags::NEWUSER);
         let maps_root = |m: Option<IdMap>| m.is_none_or(|m| m.inside == 0);
         inside.become_root = user_ns && maps_root(self.uid_map) && maps_root(self.gid_map);
@@ -232,13 +242,14 @@ impl Container {
         } else {
             Ok(())
         };
-        if let Err(e) = maps {
-            // Closing the pipe unwritten tells the child to give up.
+        let released = maps.and_then(|()| write_byte(ready_w.as_raw()));
+        if let Err(e) = released {
+            // Closing the pipe unwritten tells the child to give up; reap it, leaving no
+            // zombie behind.
             drop(ready_w);
             let _ = child.wait();
             return Err(e);
         }
-        write_byte(ready_w.as_raw())?;
         Ok(ContainerChild { child })
     }
 

@@ -23,6 +23,9 @@ pub enum Error {
     StackRequired,
     /// The stack was refused.
     Stack(StackError),
+    /// A setting that needs this namespace, asked for without it (a container hostname
+    /// without `CLONE_NEWUTS` would rename the host).
+    NeedsNamespace(CloneFlags),
     /// The kernel refused.
     Os(Errno),
 }
@@ -53,6 +56,9 @@ impl fmt::Display for Error {
                 f.write_str("CLONE_VM without a child stack would share the parent's stack")
             }
             Error::Stack(e) => write!(f, "stack: {e}"),
+            Error::NeedsNamespace(flag) => {
+                write!(f, "this setting needs {flag:?}, which was not asked for")
+            }
             Error::Os(errno) => write!(f, "{errno}"),
         }
     }

@@ -232,9 +232,13 @@ unsafe extern "C" fn exec_child(arg: *mut c_void) -> i32 {
         }
         // SAFETY: with no new action this only reads the disposition.
         let old = unsafe { rt_sigaction(sig, None) };
-        if let Ok(old) = old
-            && matches!(old.handler, SigHandler::Handler(_) | SigHandler::SigInfo(_))
-        {
+        // Handled signals must not reach a handler in our memory after execve failed; and
+        // SIGPIPE, which std ignores in its programs, is given back its default so the
+        // program starts as `std::process::Command` would start it.
+        let handled = old.is_ok_and(|old| {
+            matches!(old.handler, SigHandler::Handler(_) | SigHandler::SigInfo(_))
+        });
+        if handled || sig == Signal::SIGPIPE {
             let _ = signal_default(sig);
         }
     }

@@ -71,7 +71,7 @@ pub fn switch_root(new_root: &CStr) -> Result<(), Error> {
 /// Whether the root is the initramfs `rootfs` (which `pivot_root` refuses), from
 /// `/proc/self/mounts`.
 pub fn root_is_rootfs() -> bool {
-    let mut buf = [0u8; 4096];
+    let mut buf = [0u8; 16384];
     let Ok(n) = crate::procfs::read(c"/proc/self/mounts", &mut buf) else {
         return false;
     };

@@ -104,10 +104,15 @@ pub fn parse_u64(text: &[u8]) -> Option<u64> {
     })
 }
 
+/// Bytes read of `/proc/self/status`: it is about 1.5 KB, plus a `Groups:` line of up to
+/// 65,536 groups on systems that use many; 8 KB covers the common cases.
+const STATUS_BUF: usize = 8192;
+
 /// The number of threads in the calling process (`Threads:` in `/proc/self/status`), or
 /// `None` without `/proc`.
 pub fn thread_count() -> Option<u64> {
-    let mut buf = [0u8; 2048];
+    // Large enough for a long `Groups:` line before the fields wanted.
+    let mut buf = [0u8; STATUS_BUF];
     let n = read(c"/proc/self/status", &mut buf).ok()?;
     status_field(&buf[..n], "Threads").and_then(parse_u64)
 }
@@ -115,7 +120,8 @@ pub fn thread_count() -> Option<u64> {
 /// The depth of the calling process's PID namespace (0 for the initial one): the number of
 /// entries in `NSpid:` minus one. `None` without `/proc`.
 pub fn pid_ns_level() -> Option<u32> {
-    let mut buf = [0u8; 2048];
+    // Large enough for a long `Groups:` line before the fields wanted.
+    let mut buf = [0u8; STATUS_BUF];
     let n = read(c"/proc/self/status", &mut buf).ok()?;
     let nspid = status_field(&buf[..n], "NSpid")?;
     let levels = nspid

@@ -700,3 +700,19 @@ fn kernel_version_parse_garbage() {
         Some(KernelVersion::new(6, 1, 0))
     );
 }
+
+#[test]
+fn container_names_without_a_uts_namespace_are_refused() {
+    use clonekit::container::Container;
+    // Without CLONE_NEWUTS the child would rename the host: refused before any clone.
+    let r = Container::new()
+        .namespaces(CloneFlags::NEWNS)
+        .hostname(b"renamed")
+        .spawn(|| 0);
+    assert_eq!(r.err(), Some(Error::NeedsNamespace(CloneFlags::NEWUTS)));
+    let r = Container::new()
+        .namespaces(CloneFlags::NEWPID)
+        .domainname(b"x")
+        .spawn(|| 0);
+    assert_eq!(r.err(), Some(Error::NeedsNamespace(CloneFlags::NEWUTS)));
+}

@@ -94,3 +94,15 @@ fn the_parents_signal_mask_is_unchanged() {
     let _ = spawn(c"/nonexistent", &[c"x"], &[]);
     assert_eq!(rt_sigprocmask(SigmaskHow::Block, None).unwrap(), before);
 }
+
+#[test]
+fn the_program_starts_with_sigpipe_at_its_default() {
+    // std ignores SIGPIPE in its programs; an ignored disposition survives execve, so the
+    // child gives SIGPIPE its default back, as std::process::Command does. A shell that
+    // sends itself SIGPIPE then dies of it.
+    let child = spawn(c"/bin/sh", &[c"sh", c"-c", c"kill -PIPE $$; exit 3"], &[]).unwrap();
+    assert_eq!(
+        child.wait(),
+        Ok(ExitStatus::Signaled(clonekit::sys::signal::Signal::SIGPIPE))
+    );
+}
