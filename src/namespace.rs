@@ -102,11 +102,39 @@ pub fn open(pid: Option<Pid>, kind: Namespace) -> Result<OwnedFd, Error> {
 /// `CAP_SYS_ADMIN` or not, and its PID and user namespace depths (read from `/proc`; unknown
 /// without it).
 pub fn caller() -> Caller {
+    let caps = capget(0).ok();
     Caller {
         is_ns_init: getpid() == 1,
-        cap_sys_admin: capget(0).is_ok_and(|c| c.has_effective(CAP_SYS_ADMIN)),
+        cap_sys_admin: caps.is_some_and(|c| c.has_effective(CAP_SYS_ADMIN)),
         pid_ns_level: procfs::pid_ns_level(),
         user_ns_level: user_ns_level(),
+        cap_checkpoint_restore: caps.is_some_and(|c| c.has_effective(CAP_CHECKPOINT_RESTORE)),
+        pid_ns_for_children_differs: for_children_differs("pid"),
+    }
+}
+
+/// `CAP_CHECKPOINT_RESTORE` (40).
+const CAP_CHECKPOINT_RESTORE: u32 = 40;
+
+/// Whether `/proc/self/ns/<kind>_for_children` names another namespace than
+/// `/proc/self/ns/<kind>`; only looked at after this process called `unshare`/`setns`.
+pub(crate) fn for_children_differs(kind: &str) -> bool {
+    if !sysns::for_children_may_differ() {
+        return false;
+    }
+    let link = |name: core::fmt::Arguments<'_>| -> Option<([u8; 64], usize)> {
+        let path = PathBuf::format(name).ok()?;
+        let mut buf = [0u8; 64];
+        let n = fs::readlinkat(AT_FDCWD, path.as_c_str(), &mut buf)
+            .ok()?
+            .len();
+        Some((buf, n))
+    };
+    let own = link(format_args!("/proc/self/ns/{kind}"));
+    let children = link(format_args!("/proc/self/ns/{kind}_for_children"));
+    match (own, children) {
+        (Some((a, n)), Some((b, m))) => a[..n] != b[..m],
+        _ => false,
     }
 }
 

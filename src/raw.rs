@@ -34,15 +34,21 @@ use crate::validate::{Caller, Request, Syscall, validate};
 
 /// The caller state the rules in `flags` depend on, with only the syscalls those rules need
 /// (none for a plain thread).
-pub(crate) fn caller_for(flags: CloneFlags) -> Caller {
+pub(crate) fn caller_for(flags: CloneFlags, set_tid: bool) -> Caller {
     let namespaces = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
+    let caps = (flags.intersects(namespaces) || set_tid)
+        .then(|| crate::sys::process::capget(0).ok())
+        .flatten();
+    let has = |cap: u32| caps.is_some_and(|c| c.has_effective(cap));
     Caller {
         is_ns_init: flags.contains(CloneFlags::PARENT) && crate::sys::process::getpid() == 1,
-        cap_sys_admin: !flags.intersects(namespaces)
-            || crate::sys::process::capget(0)
-                .is_ok_and(|caps| caps.has_effective(crate::sys::process::CAP_SYS_ADMIN)),
+        // Only the rules these flags trigger need the real answer.
+        cap_sys_admin: caps.is_none() || has(crate::sys::process::CAP_SYS_ADMIN),
         pid_ns_level: None,
         user_ns_level: None,
+        cap_checkpoint_restore: has(40),
+        pid_ns_for_children_differs: flags.contains(CloneFlags::THREAD)
+            && crate::namespace::for_children_differs("pid"),
     }
 }
 
@@ -54,7 +60,7 @@ pub(crate) fn check_legacy(
 ) -> Result<(), Error> {
     let mut request = Request::legacy(flags, exit_signal, KernelVersion::cached());
     request.stack_given = stack_given;
-    request.caller = caller_for(flags);
+    request.caller = caller_for(flags, false);
     validate(&request).map_err(Error::Flags)
 }
 
@@ -65,7 +71,7 @@ pub(crate) fn check_clone3(args: &CloneArgs, size: usize) -> Result<(), Error> {
     request.syscall = Syscall::Clone3;
     request.stack_given = args.stack != 0;
     request.clone3 = args.shape(size);
-    request.caller = caller_for(flags);
+    request.caller = caller_for(flags, args.set_tid != 0);
     validate(&request).map_err(Error::Flags)
 }
 

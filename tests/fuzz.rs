@@ -159,6 +159,8 @@ fn random_caller(rng: &mut Rng, wide: bool) -> Caller {
         cap_sys_admin: rng.chance(2),
         pid_ns_level: random_level(rng, wide),
         user_ns_level: random_level(rng, wide),
+        cap_checkpoint_restore: rng.chance(4),
+        pid_ns_for_children_differs: rng.chance(8),
     }
 }
 

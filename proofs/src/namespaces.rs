@@ -124,6 +124,10 @@ pub const PROOFS: &[Proof] = &[
         run: refuse_newipc_sysvsem,
     },
     Proof {
+        name: "refuse_thread_after_unshare_newpid_einval",
+        run: refuse_thread_after_newpid,
+    },
+    Proof {
         name: "refuse_setns_with_the_wrong_kind_einval",
         run: refuse_setns_wrong_kind,
     },
@@ -971,6 +975,66 @@ fn refuse_newipc_sysvsem() -> Outcome {
     refused(
         CloneFlags::NEWIPC | CloneFlags::SYSVSEM,
         FlagError::NewipcWithSysvsem,
+    )
+}
+
+/// In a child: unshares `kind`, then asks the validator (through `flags` as a thread or a
+/// VM process child) and the kernel itself; both must refuse, the validator with `rule`.
+fn refused_after_unshare(kind: CloneFlags, flags: CloneFlags, rule: FlagError) -> Outcome {
+    let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, move || {
+        if namespace::unshare(kind).is_err() {
+            return 1;
+        }
+        let checked = ChildBuilder::new(flags - CloneFlags::THREAD).spawn(|| 0);
+        let via_thread = clonekit::thread::spawn(|| 0);
+        let named = if flags.contains(CloneFlags::THREAD) {
+            matches!(via_thread, Err(Error::Flags(r)) if r == rule)
+        } else {
+            matches!(checked, Err(Error::Flags(r)) if r == rule)
+        };
+        if !named {
+            return 2;
+        }
+        unsafe extern "C" fn never(_: *mut core::ffi::c_void) -> i32 {
+            0
+        }
+        let Ok(stack) = clonekit::Stack::new(clonekit::Stack::MIN_SIZE) else {
+            return 3;
+        };
+        // SAFETY: the kernel refuses these flags before creating anything; were a child
+        // created, it would exit at once on `stack`, which we keep until it is reaped.
+        let kernel = unsafe {
+            raw::clone_unchecked(
+                flags,
+                ExitSignal::NONE,
+                stack.top(),
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+                0,
+                never,
+                core::ptr::null_mut(),
+            )
+        };
+        match kernel {
+            Err(Errno::EINVAL) => 0,
+            Ok(pid) => {
+                let _ = clonekit::process::wait_pid(pid);
+                4
+            }
+            Err(_) => 5,
+        }
+    });
+    child_passed(
+        "the validator names the rule and the kernel says EINVAL",
+        ok_or_fail("spawn", child)?.wait(),
+    )
+}
+
+fn refuse_thread_after_newpid() -> Outcome {
+    refused_after_unshare(
+        CloneFlags::NEWPID,
+        CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::VM,
+        FlagError::ThreadAfterPidNamespaceChange,
     )
 }
 

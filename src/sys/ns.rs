@@ -137,7 +137,28 @@ pub fn setdomainname(name: &[u8]) -> Result<()> {
 /// unshare(2)
 pub fn unshare(flags: u32) -> Result<()> {
     // SAFETY: integer argument only.
-    from_syscall(unsafe { syscall1(g::__NR_unshare as usize, flags as usize) }).map(drop)
+    from_syscall(unsafe { syscall1(g::__NR_unshare as usize, flags as usize) })?;
+    note_for_children(flags);
+    Ok(())
+}
+
+/// Set once this process may have changed its PID namespace for children (by
+/// `unshare` or `setns`), so that the validator knows to look (see
+/// [`for_children_may_differ`]). Copied into children, which check afresh.
+static FOR_CHILDREN_MAY_DIFFER: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+fn note_for_children(nstype: u32) {
+    if nstype == 0 || nstype & g::CLONE_NEWPID != 0 {
+        FOR_CHILDREN_MAY_DIFFER.store(true, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether this process has called `unshare` or `setns` in a way that may have given its
+/// children another PID namespace than its own: only then is it worth comparing
+/// `/proc/self/ns/pid` with `pid_for_children`.
+pub fn for_children_may_differ() -> bool {
+    FOR_CHILDREN_MAY_DIFFER.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 /// `setns(fd, nstype)`: joins the namespace `fd` refers to (a `/proc/PID/ns/*` file),
@@ -148,8 +169,9 @@ pub fn unshare(flags: u32) -> Result<()> {
 /// setns(2)
 pub fn setns(fd: RawFd, nstype: u32) -> Result<()> {
     // SAFETY: integer arguments only.
-    from_syscall(unsafe { syscall2(g::__NR_setns as usize, fd as usize, nstype as usize) })
-        .map(drop)
+    from_syscall(unsafe { syscall2(g::__NR_setns as usize, fd as usize, nstype as usize) })?;
+    note_for_children(nstype);
+    Ok(())
 }
 
 bitflags::bitflags! {

@@ -203,13 +203,39 @@ fn clone3_set_tid_rules() {
     let mut unprivileged = with(1, true);
     unprivileged.caller.cap_sys_admin = false;
     unprivileged.flags = CloneFlags::empty();
-    let mut in_new_userns = unprivileged;
-    in_new_userns.flags = CloneFlags::NEWUSER;
+    // A new user namespace grants the capability for a new PID namespace's level only.
+    let mut innermost = unprivileged;
+    innermost.flags = CloneFlags::NEWUSER | CloneFlags::NEWPID;
     pair(
         FlagError::SetTidNeedsPrivilege,
         Errno::EPERM,
         unprivileged,
-        in_new_userns,
+        innermost,
+    );
+    let mut user_only = unprivileged;
+    user_only.flags = CloneFlags::NEWUSER;
+    assert_eq!(validate(&user_only), Err(FlagError::SetTidNeedsPrivilege));
+    let mut outer_too = innermost;
+    outer_too.clone3.set_tid_len = 2;
+    assert_eq!(validate(&outer_too), Err(FlagError::SetTidNeedsPrivilege));
+    // CAP_CHECKPOINT_RESTORE is enough (the CRIU case).
+    let mut checkpoint = unprivileged;
+    checkpoint.caller.cap_checkpoint_restore = true;
+    assert_eq!(validate(&checkpoint), Ok(()));
+}
+
+#[test]
+fn threads_after_the_namespaces_for_children_changed() {
+    let thread = CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::VM;
+    let mut after_newpid = Request::legacy(thread, ExitSignal::NONE, LATEST);
+    after_newpid.caller.pid_ns_for_children_differs = true;
+    let mut process = after_newpid;
+    process.flags = CloneFlags::VM | CloneFlags::SIGHAND;
+    pair(
+        FlagError::ThreadAfterPidNamespaceChange,
+        Errno::EINVAL,
+        after_newpid,
+        process,
     );
 }
 
