@@ -35,9 +35,9 @@
 //! |---|---|---|
 //! | `SIGCHLD` | [`Reap`](Action::Reap) | wakes the wait loop, which reaps with `wait4(-1, WNOHANG \| __WALL)` until nothing is left (`SA_NOCLDSTOP`: stops and continues are not reported) |
 //! | `SIGTERM`, `SIGINT`, `SIGPWR` | [`Shutdown`](Action::Shutdown) | sets the shutdown request ([`Init::shutdown_requested`]); [`Init::run_main`] forwards it to the main program. `SIGTERM` is what `kill 1` and container runtimes send, `SIGINT` what the kernel sends on Ctrl-Alt-Del, `SIGPWR` what power daemons send |
-//! | `SIGHUP`, `SIGQUIT`, `SIGUSR1`, `SIGUSR2`, `SIGPIPE`, `SIGALRM`, `SIGSTKFLT`, `SIGCONT`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`, `SIGURG`, `SIGXCPU`, `SIGXFSZ`, `SIGVTALRM`, `SIGPROF`, `SIGWINCH`, `SIGIO`, `SIGRTMIN+2` ..= `SIGRTMIN+32` | [`Discard`](Action::Discard) | recorded ([`Init::received`]) and otherwise ignored. A handler rather than `SIG_IGN`: an ignored disposition is inherited through `execve` (a program started with `SIGPIPE` ignored is a classic init bug), a handled one is reset to the default there |
+//! | `SIGHUP`, `SIGQUIT`, `SIGUSR1`, `SIGUSR2`, `SIGPIPE`, `SIGALRM`, `SIGSTKFLT`, `SIGCONT`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`, `SIGURG`, `SIGXCPU`, `SIGXFSZ`, `SIGVTALRM`, `SIGPROF`, `SIGWINCH`, `SIGIO`, `SIGRTMIN+3` ..= `SIGRTMIN+32` | [`Discard`](Action::Discard) | recorded ([`Init::received`]) and otherwise ignored. A handler rather than `SIG_IGN`: an ignored disposition is inherited through `execve` (a program started with `SIGPIPE` ignored is a classic init bug), a handled one is reset to the default there |
 //! | `SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGABRT`, `SIGSYS`, `SIGTRAP` | [`Default`](Action::Default) | left at the default: a fault in the init is a bug, and a handler that returns would re-run the faulting instruction forever; a real fault kills the init (the kernel panics, which is visible), a `kill` of one is dropped for PID 1 |
-//! | `SIGRTMIN`, `SIGRTMIN+1` (32, 33) | [`Default`](Action::Default) | left as they are: libcs use them internally (thread cancellation, `setxid`) |
+//! | `SIGRTMIN` ..= `SIGRTMIN+2` (32 to 34) | [`Default`](Action::Default) | left as they are: libcs use them internally (glibc 32, 33: thread cancellation, `setxid`; musl also 34) |
 //! | `SIGKILL`, `SIGSTOP` | [`Uncatchable`](Action::Uncatchable) | cannot be caught; the kernel refuses them to PID 1 from inside its namespace |
 //!
 //! # Children inherit the handlers
@@ -106,7 +106,8 @@ pub const fn action(sig: Signal) -> Action {
         | Signal::SIGABRT
         | Signal::SIGSYS
         | Signal::SIGTRAP => Action::Default,
-        _ if sig.raw() == Signal::RTMIN || sig.raw() == Signal::RTMIN + 1 => Action::Default,
+        // glibc uses 32 and 33, musl 32 to 34 (SIGSYNCCALL): leave them to the libc.
+        _ if sig.raw() >= Signal::RTMIN && sig.raw() <= Signal::RTMIN + 2 => Action::Default,
         _ => Action::Discard,
     }
 }
@@ -218,7 +219,7 @@ impl Init {
             let act = SigAction::new(SigHandler::Handler(on_signal), flags, SigSet::empty());
             // SAFETY: `on_signal` is async-signal-safe (atomics and raw syscalls only) and
             // cannot unwind; the signals it takes (HANDLED) exclude the faults std and libcs
-            // handle themselves (SIGSEGV, SIGBUS) and the libc-internal 32 and 33.
+            // handle themselves (SIGSEGV, SIGBUS) and the libc-internal 32 to 34.
             unsafe { rt_sigaction(sig, Some(&act)) }?;
         }
         Ok(Init { _installed: () })
@@ -621,9 +622,10 @@ mod tests {
         }
         assert_eq!(action(Signal::rt(0).unwrap()), Action::Default);
         assert_eq!(action(Signal::rt(1).unwrap()), Action::Default);
-        assert_eq!(action(Signal::rt(2).unwrap()), Action::Discard);
-        // 64 signals: 2 uncatchable, 7 faults and 2 libc-internal left alone.
-        assert_eq!(HANDLED.iter().count(), 64 - 2 - 7 - 2);
+        assert_eq!(action(Signal::rt(2).unwrap()), Action::Default);
+        assert_eq!(action(Signal::rt(3).unwrap()), Action::Discard);
+        // 64 signals: 2 uncatchable, 7 faults and 3 libc-internal left alone.
+        assert_eq!(HANDLED.iter().count(), 64 - 2 - 7 - 3);
         assert!(WAKE.iter().all(|s| HANDLED.contains(s)));
     }
 
