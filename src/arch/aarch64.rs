@@ -18,6 +18,23 @@ pub(crate) const STACK_ALIGNMENT: usize = 16;
 /// and musl put a two-word TCB at `TPIDR_EL0`); clonekit's control block keeps its tag there.
 pub(crate) const TCB_TAG_OFFSET: isize = 8;
 
+/// The child's side of both trampolines, entered with x0 = 0, the function in x5 and its
+/// argument in x6 (registers `svc` preserves).
+macro_rules! enter_child {
+    () => {
+        concat!(
+            "mov x29, xzr\n",     // Zero the frame pointer so unwinders stop here.
+            "mov x30, xzr\n",     // Zero the link register: nothing to return to.
+            "mov x9, sp\n",       // Copy sp to align it (sp cannot be an AND operand).
+            "and x9, x9, #-16\n", // Round down to 16 bytes.
+            "mov sp, x9\n",       // The aligned stack.
+            "mov x0, x5\n",       // First argument of the entry: the function.
+            "mov x1, x6\n",       // Second argument: its argument.
+            "b {entry}",          // Run the function; the entry ends with exit(2).
+        )
+    };
+}
+
 /// Legacy `clone`, with the child running `func(arg)` on `stack_top` and exiting with
 /// its return value.
 ///
@@ -40,14 +57,7 @@ pub(crate) unsafe fn clone(
         asm!(
             "svc 0",                // clone(flags, stack_top, ptid, tls, ctid) -> tid in x0.
             "cbnz x0, 2f",          // Non-zero (tid or -errno): the parent leaves the asm.
-            "mov x29, xzr",         // Child: zero the frame pointer so unwinders stop here.
-            "mov x30, xzr",         // Zero the link register: nothing to return to.
-            "mov x9, sp",           // Copy sp to align it (sp cannot be an AND operand).
-            "and x9, x9, #-16",     // Round down to 16 bytes.
-            "mov sp, x9",           // The aligned stack.
-            "mov x0, x5",           // First argument of the entry: the function.
-            "mov x1, x6",           // Second argument: its argument.
-            "b {entry}",            // Run the function; the entry ends with exit(2).
+            enter_child!(),         // Child: start the function on the new stack.
             "2:",                   // Parent continues here.
             entry = sym super::child_entry,
             in("x8") __NR_clone as usize,
@@ -82,14 +92,7 @@ pub(crate) unsafe fn clone3(
         asm!(
             "svc 0",                // clone3(args, size) -> tid in x0.
             "cbnz x0, 2f",          // Non-zero (tid or -errno): the parent leaves the asm.
-            "mov x29, xzr",         // Child: zero the frame pointer so unwinders stop here.
-            "mov x30, xzr",         // Zero the link register: nothing to return to.
-            "mov x9, sp",           // Copy sp to align it (sp cannot be an AND operand).
-            "and x9, x9, #-16",     // Round down to 16 bytes.
-            "mov sp, x9",           // The aligned stack.
-            "mov x0, x5",           // First argument of the entry: the function.
-            "mov x1, x6",           // Second argument: its argument.
-            "b {entry}",            // Run the function; the entry ends with exit(2).
+            enter_child!(),         // Child: start the function on the new stack.
             "2:",                   // Parent continues here.
             entry = sym super::child_entry,
             in("x8") __NR_clone3 as usize,

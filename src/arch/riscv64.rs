@@ -23,6 +23,21 @@ pub(crate) const TCB_TAG_OFFSET: isize = -8;
 /// `tp + TCB_TAG_OFFSET` as in the libcs' layout.
 const TP_BIAS: usize = 16;
 
+/// The child's side of both trampolines, entered with a0 = 0, the function in a5 and its
+/// argument in a6 (registers `ecall` preserves).
+macro_rules! enter_child {
+    () => {
+        concat!(
+            "mv s0, zero\n",      // Zero the frame pointer so unwinders stop here.
+            "mv ra, zero\n",      // Zero the return address: nothing to return to.
+            "andi sp, sp, -16\n", // Align the stack (a fork-like child inherits any sp).
+            "mv a0, a5\n",        // First argument of the entry: the function.
+            "mv a1, a6\n",        // Second argument: its argument.
+            "tail {entry}",       // Run the function; the entry ends with exit(2).
+        )
+    };
+}
+
 /// Legacy `clone`, with the child running `func(arg)` on `stack_top` and exiting with
 /// its return value.
 ///
@@ -45,12 +60,7 @@ pub(crate) unsafe fn clone(
         asm!(
             "ecall",                // clone(flags, stack_top, ptid, tls, ctid) -> tid in a0.
             "bnez a0, 2f",          // Non-zero (tid or -errno): the parent leaves the asm.
-            "mv s0, zero",          // Child: zero the frame pointer so unwinders stop here.
-            "mv ra, zero",          // Zero the return address: nothing to return to.
-            "andi sp, sp, -16",     // Align the stack (a fork-like child inherits any sp).
-            "mv a0, a5",            // First argument of the entry: the function.
-            "mv a1, a6",            // Second argument: its argument.
-            "tail {entry}",         // Run the function; the entry ends with exit(2).
+            enter_child!(),         // Child: start the function on the new stack.
             "2:",                   // Parent continues here.
             entry = sym super::child_entry,
             in("a7") __NR_clone as usize,
@@ -92,12 +102,7 @@ pub(crate) unsafe fn clone3(
         asm!(
             "ecall",                // clone3(args, size) -> tid in a0.
             "bnez a0, 2f",          // Non-zero (tid or -errno): the parent leaves the asm.
-            "mv s0, zero",          // Child: zero the frame pointer so unwinders stop here.
-            "mv ra, zero",          // Zero the return address: nothing to return to.
-            "andi sp, sp, -16",     // Align the stack the kernel gave us.
-            "mv a0, a5",            // First argument of the entry: the function.
-            "mv a1, a6",            // Second argument: its argument.
-            "tail {entry}",         // Run the function; the entry ends with exit(2).
+            enter_child!(),         // Child: start the function on the new stack.
             "2:",                   // Parent continues here.
             entry = sym super::child_entry,
             in("a7") __NR_clone3 as usize,

@@ -21,6 +21,21 @@ pub(crate) const STACK_ALIGNMENT: usize = 16;
 /// control block keeps its tag there.
 pub(crate) const TCB_TAG_OFFSET: isize = 8;
 
+/// The child's side of both trampolines, entered with rax = 0, the function in r9 and its
+/// argument in r12 (registers `syscall` preserves).
+macro_rules! enter_child {
+    () => {
+        concat!(
+            "xor ebp, ebp\n", // Zero the frame pointer so unwinders stop here.
+            "and rsp, -16\n", // Align the stack (a fork-like child inherits any rsp).
+            "mov rdi, r9\n",  // First argument of the entry: the function.
+            "mov rsi, r12\n", // Second argument: its argument.
+            "push rax\n",     // A zero return address: nothing to return to.
+            "jmp {entry}",    // Run the function; the entry ends with exit(2).
+        )
+    };
+}
+
 /// Legacy `clone`, with the child running `func(arg)` on `stack_top` and exiting with
 /// its return value.
 ///
@@ -45,12 +60,7 @@ pub(crate) unsafe fn clone(
             "syscall",              // clone(flags, stack_top, ptid, ctid, tls) -> tid in rax.
             "test rax, rax",        // Zero in the child; a tid or -errno in the parent.
             "jnz 2f",               // The parent leaves the asm with the result.
-            "xor ebp, ebp",         // Child: zero the frame pointer so unwinders stop here.
-            "and rsp, -16",         // Align the stack (a fork-like child inherits any rsp).
-            "mov rdi, r9",          // First argument of the entry: the function.
-            "mov rsi, r12",         // Second argument: its argument.
-            "push rax",             // A zero return address: nothing to return to.
-            "jmp {entry}",          // Run the function; the entry ends with exit(2).
+            enter_child!(),         // Child: start the function on the new stack.
             "2:",                   // Parent continues here.
             entry = sym super::child_entry,
             inlateout("rax") __NR_clone as usize => ret,
@@ -88,12 +98,7 @@ pub(crate) unsafe fn clone3(
             "syscall",              // clone3(args, size) -> tid in rax.
             "test rax, rax",        // Zero in the child; a tid or -errno in the parent.
             "jnz 2f",               // The parent leaves the asm with the result.
-            "xor ebp, ebp",         // Child: zero the frame pointer so unwinders stop here.
-            "and rsp, -16",         // Align the stack the kernel gave us.
-            "mov rdi, r9",          // First argument of the entry: the function.
-            "mov rsi, r12",         // Second argument: its argument.
-            "push rax",             // A zero return address: nothing to return to.
-            "jmp {entry}",          // Run the function; the entry ends with exit(2).
+            enter_child!(),         // Child: start the function on the new stack.
             "2:",                   // Parent continues here.
             entry = sym super::child_entry,
             inlateout("rax") __NR_clone3 as usize => ret,
