@@ -401,6 +401,15 @@ fn judge(report: &Report, allow_skip: bool, console: &Console) -> Result<(), Str
         }
         return Err(why);
     }
+    // A complete report does not excuse a panic (PID 1 exiting after its last line, an oops):
+    // QEMU exits 0 either way.
+    if let Some(panic) = kernel_panic(&console.lines) {
+        return Err(format!("the kernel panicked after the report: {panic}"));
+    }
+    let counts = report.counts();
+    if counts.ok + counts.not_ok + counts.skip == 0 {
+        return Err("the report has no cases: nothing was tested".into());
+    }
     let failures = report.failures(allow_skip);
     if !failures.is_empty() {
         let names: Vec<String> = failures

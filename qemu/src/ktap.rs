@@ -69,6 +69,9 @@ pub enum Problem {
     BailOut { reason: String },
     /// The output ends inside a line (no final `\n`) before the report was complete.
     CutMidLine { text: String },
+    /// After the report was complete, the guest still printed a failure (`Bail out!` or a
+    /// top-level `not ok`): e.g. a panic in the init after its last case.
+    FailureAfterReport { text: String },
 }
 
 impl fmt::Display for Problem {
@@ -109,6 +112,9 @@ impl fmt::Display for Problem {
             Problem::BailOut { reason } => write!(f, "the guest bailed out: {reason}"),
             Problem::CutMidLine { text } => {
                 write!(f, "the console output ends mid-line: `{text}`")
+            }
+            Problem::FailureAfterReport { text } => {
+                write!(f, "after the report ended, the guest printed `{text}`")
             }
         }
     }
@@ -432,6 +438,16 @@ pub fn parse(output: &str) -> Report {
         report.problems.push(Problem::NeverStarted);
         return report;
     }
+    if let Some(end) = report.end_line.filter(|_| !bailed) {
+        // The report is complete; a failure printed after it still counts.
+        let after = output.split('\n').skip(end + 1);
+        if let Some(text) = after.map(|l| l.replace('\r', "")).find(|l| {
+            let top = l.trim_end();
+            top.trim_start().starts_with("Bail out!") || top.starts_with("not ok ")
+        }) {
+            report.problems.push(Problem::FailureAfterReport { text: text.trim().to_string() });
+        }
+    }
     if bailed {
         // The bail-out is the problem; what was open is expected to be unfinished.
         let top = stack.swap_remove(0);
@@ -463,6 +479,16 @@ pub fn parse(output: &str) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_after_the_complete_report_fails_it() {
+        let bail = "KTAP version 1\n1..1\nok 1 a\nnot ok 2 init\nBail out! panicked\n";
+        let report = parse(bail);
+        assert!(!report.is_complete());
+        assert!(matches!(report.problems[0], Problem::FailureAfterReport { .. }));
+        let fine = "KTAP version 1\n1..1\nok 1 a\n# Totals: pass:1\n[ 3.2] reboot: Power down\n";
+        assert!(parse(fine).is_complete());
+    }
 
     /// What the init demo writes (clonekit's own KTAP writer), the parser reads back whole:
     /// results, skips, nesting, diagnostics, totals.
