@@ -98,6 +98,26 @@ pub fn open(pid: Option<Pid>, kind: Namespace) -> Result<OwnedFd, Error> {
     )?)
 }
 
+/// The identity of a namespace: the inode number `/proc/<pid>/ns/<kind>` links to
+/// (`uts:[4026531838]`); two processes share a namespace exactly when their ids are equal.
+pub fn id(pid: Option<Pid>, kind: Namespace) -> Result<u64, Error> {
+    let name = kind.proc_name();
+    let path = match pid {
+        Some(pid) => PathBuf::format(format_args!("/proc/{pid}/ns/{name}"))?,
+        None => PathBuf::format(format_args!("/proc/self/ns/{name}"))?,
+    };
+    let mut buf = [0u8; 64];
+    let link = fs::readlinkat(AT_FDCWD, path.as_c_str(), &mut buf)?;
+    let open = link
+        .iter()
+        .position(|&b| b == b'[')
+        .ok_or(crate::Errno::EINVAL)?;
+    let digits = link
+        .get(open + 1..link.len().saturating_sub(1))
+        .ok_or(crate::Errno::EINVAL)?;
+    Ok(procfs::parse_u64(digits).ok_or(crate::Errno::EINVAL)?)
+}
+
 /// The calling process as the namespace rules see it: PID 1 of its namespace or not,
 /// `CAP_SYS_ADMIN` or not, and its PID and user namespace depths (read from `/proc`; unknown
 /// without it).

@@ -241,9 +241,13 @@ fn pid_own_proc() -> Outcome {
         ok_or_fail("spawn", child)?.wait(),
     )?;
     let outside = ok_or_fail("count /proc outside", count_proc_pids())?;
+    let own = ok_or_fail(
+        "name our /proc entry",
+        PathBuf::proc(Some(getpid()), "status"),
+    )?;
     expect_true(
-        "the parent's /proc still lists its own processes",
-        outside >= 1,
+        "the parent's /proc still lists itself and more than one process",
+        outside > 1 && exists(own.as_c_str()),
     )
 }
 
@@ -325,6 +329,8 @@ fn pid_kill_init() -> Outcome {
     let (r, w) = (read.as_raw(), write.as_raw());
     let mut gate = Gate::new()?;
     let side = gate.child_side();
+    let slots = SharedSlots::new()?;
+    let addr = slots.addr();
     let init = ok_or_fail(
         "spawn the namespace init",
         ChildBuilder::new(CloneFlags::NEWPID).spawn(move || {
@@ -343,7 +349,9 @@ fn pid_kill_init() -> Outcome {
                 return 1;
             }
             core::mem::forget(sleeper);
-            // Tell the parent everything is in place, then wait to be killed.
+            // Tell the parent the sleeper exists, then wait to be killed.
+            // SAFETY: the shared page outlives this child (the parent waits for it).
+            unsafe { SharedSlots::at(addr, 0) }.store(1, Ordering::SeqCst);
             let _ = Gate::wait(side);
             loop {
                 let _ =
@@ -352,9 +360,17 @@ fn pid_kill_init() -> Outcome {
         }),
     )?;
     drop(write);
-    let _ = &mut gate;
-    // Give the init time to fork; then kill it (not the sleeper).
-    let _ = clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::from_millis(50));
+    // Wait until the init has forked the sleeper (10 s at most); then kill the init alone.
+    let mut waited = 0;
+    while slots.slot(0).load(Ordering::SeqCst) == 0 && waited < 10_000 {
+        let _ = clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::from_millis(1));
+        waited += 1;
+    }
+    expect(
+        "the namespace's init forked its sleeper",
+        1,
+        slots.slot(0).load(Ordering::SeqCst),
+    )?;
     ok_or_fail(
         "kill the namespace's init",
         init.kill(clonekit::sys::signal::Signal::SIGKILL),
@@ -546,7 +562,15 @@ fn interfaces(names: &mut [[u8; 16]; 8]) -> Result<usize, Errno> {
 fn net_only_lo() -> Outcome {
     let mut outside = [[0u8; 16]; 8];
     let outside_count = ok_or_fail("read /proc/self/net/dev", interfaces(&mut outside))?;
-    let child = ChildBuilder::new(CloneFlags::NEWNET).spawn(|| {
+    let lo_before = ok_or_fail("the parent's lo flags", interface_flags(b"lo"))?;
+    let own_ns = ok_or_fail("our network namespace", ns_inode(Namespace::Net))?;
+    let slots = SharedSlots::new()?;
+    let addr = slots.addr();
+    let child = ChildBuilder::new(CloneFlags::NEWNET).spawn(move || {
+        if let Ok(inode) = ns_inode(Namespace::Net) {
+            // SAFETY: the shared page outlives this child (the parent waits for it).
+            unsafe { SharedSlots::at(addr, 0) }.store(inode, Ordering::SeqCst);
+        }
         let mut names = [[0u8; 16]; 8];
         match interfaces(&mut names) {
             Ok(1) if names[0].starts_with(b"lo\0") => {}
@@ -576,7 +600,22 @@ fn net_only_lo() -> Outcome {
         outside[..outside_count]
             .iter()
             .any(|n| n.starts_with(b"lo\0")),
+    )?;
+    expect_true(
+        "the child's network namespace is another one",
+        slots.slot(0).load(Ordering::SeqCst) != own_ns && own_ns != 0,
+    )?;
+    let lo_after = ok_or_fail("the parent's lo flags", interface_flags(b"lo"))?;
+    expect(
+        "the parent's lo is untouched by the child bringing its own up",
+        i64::from(lo_before),
+        i64::from(lo_after),
     )
+}
+
+/// The identity (inode) of this process's namespace of `kind`, as a slot value.
+fn ns_inode(kind: Namespace) -> Result<i64, Error> {
+    namespace::id(None, kind).map(|id| id as i64)
 }
 
 /// The effective uid in `/proc/<pid>/status` as the reader's user namespace sees it.
@@ -807,6 +846,10 @@ fn setns_pidfd_join() -> Outcome {
         ChildBuilder::new(CloneFlags::NEWUTS | CloneFlags::NEWIPC)
             .pidfd(true)
             .spawn(move || {
+                // A message queue only its IPC namespace has, then the hostname.
+                if ipc::msgget(0x0c40_0000, ipc::IPC_CREAT | 0o600).is_err() {
+                    return 3;
+                }
                 if sysns::sethostname(b"target-host").is_err() {
                     return 1;
                 }
@@ -822,7 +865,12 @@ fn setns_pidfd_join() -> Outcome {
                 return 1;
             }
             if sysns::uname().nodename() == b"target-host" {
-                return 0;
+                // Joined both: the target's queue is visible here too.
+                return if ipc::msgget(0x0c40_0000, 0).is_ok() {
+                    0
+                } else {
+                    3
+                };
             }
             let _ = clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::from_millis(5));
         }
@@ -840,6 +888,19 @@ fn setns_pidfd_join() -> Outcome {
 fn unshare_private() -> Outcome {
     let host = Name::hostname();
     let key = 0x0c30_0000 + getpid();
+    // A file in /tmp that the child's tmpfs on /tmp would hide, were its mount not private.
+    let marker = ok_or_fail(
+        "name a marker",
+        PathBuf::format(format_args!("/tmp/clonekit-marker-{}", getpid())),
+    )?;
+    let flags = OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC;
+    drop(ok_or_fail(
+        "create the marker",
+        fs::openat(AT_FDCWD, marker.as_c_str(), flags, 0o644),
+    )?);
+    let own_net = ok_or_fail("our network namespace", ns_inode(Namespace::Net))?;
+    let slots = SharedSlots::new()?;
+    let addr = slots.addr();
     let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, move || {
         let flags =
             CloneFlags::NEWUTS | CloneFlags::NEWIPC | CloneFlags::NEWNET | CloneFlags::NEWNS;
@@ -856,14 +917,32 @@ fn unshare_private() -> Outcome {
         if interfaces(&mut names) != Ok(1) {
             return 4;
         }
+        // SAFETY: the shared page outlives this child (the parent waits for it).
+        unsafe { SharedSlots::at(addr, 0) }
+            .store(ns_inode(Namespace::Net).unwrap_or(0), Ordering::SeqCst);
         if mount::make_private().is_err() || mount::mount_tmpfs(c"/tmp", None).is_err() {
             return 5;
         }
+        if exists(marker.as_c_str()) {
+            return 6;
+        }
         0
     });
-    child_passed(
+    let passed = child_passed(
         "unshare of UTS, IPC, NET and NS in a child",
         ok_or_fail("spawn", child)?.wait(),
+    );
+    let marker_seen = exists(marker.as_c_str());
+    let _ = fs::unlinkat(AT_FDCWD, marker.as_c_str(), false);
+    passed?;
+    expect_true(
+        "the child's tmpfs on /tmp is not over the parent's /tmp",
+        marker_seen,
+    )?;
+    let child_net = slots.slot(0).load(Ordering::SeqCst);
+    expect_true(
+        "the child's network namespace is another one",
+        child_net != 0 && child_net != own_net,
     )?;
     expect_true(
         "the parent's hostname is unchanged",

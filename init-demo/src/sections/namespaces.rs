@@ -246,19 +246,37 @@ fn newuser_uid_is_overflow_65534_before_maps() -> Outcome {
 
 /// Interview Q4: all six namespaces of the seed's container model at once.
 fn newpid_newnet_newuts_newns_newipc_newuser_container_q4() -> Outcome {
-    reset_slots(2);
+    use clonekit::namespace::Namespace;
+    // Each namespace the child has, by identity: net, mnt, ipc (then uts, pid, user).
+    const KINDS: [Namespace; 3] = [Namespace::Net, Namespace::Mount, Namespace::Ipc];
+    reset_slots(5);
+    let (before, before_len) = hostname();
     let flags = F::NEWPID | F::NEWNET | F::NEWUTS | F::NEWNS | F::NEWIPC | F::NEWUSER;
     let child = ChildBuilder::new(flags)
         .spawn(|| {
             slot(0).store(i64::from(getpid()), SeqCst);
             slot(1).store(i64::from(getuid()), SeqCst);
+            for (i, kind) in KINDS.into_iter().enumerate() {
+                let id = namespace::id(None, kind).map_or(0, |id| id as i64);
+                slot(2 + i).store(id, SeqCst);
+            }
             code(set_and_read_hostname(b"webapp-container"))
         })
         .ctx("clone(all six CLONE_NEW*)")?;
-    let (before, before_len) = hostname();
     child_ok("container init", child.wait())?;
     eq("container init's getpid()", 1, slot(0).load(SeqCst))?;
     eq("container init's uid", 65534, slot(1).load(SeqCst))?;
+    for (i, kind) in KINDS.into_iter().enumerate() {
+        let own = namespace::id(None, kind).ctx("our namespace id")? as i64;
+        let child_id = slot(2 + i).load(SeqCst);
+        crate::report::check(
+            child_id != 0 && child_id != own,
+            format_args!(
+                "the child's {} namespace is not ours ({child_id} vs {own})",
+                kind.proc_name()
+            ),
+        )?;
+    }
     let (after, after_len) = hostname();
     eq_bytes(
         "host's hostname",
