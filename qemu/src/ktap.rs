@@ -445,7 +445,9 @@ pub fn parse(output: &str) -> Report {
             let top = l.trim_end();
             top.trim_start().starts_with("Bail out!") || top.starts_with("not ok ")
         }) {
-            report.problems.push(Problem::FailureAfterReport { text: text.trim().to_string() });
+            report.problems.push(Problem::FailureAfterReport {
+                text: text.trim().to_string(),
+            });
         }
     }
     if bailed {
@@ -485,7 +487,10 @@ mod tests {
         let bail = "KTAP version 1\n1..1\nok 1 a\nnot ok 2 init\nBail out! panicked\n";
         let report = parse(bail);
         assert!(!report.is_complete());
-        assert!(matches!(report.problems[0], Problem::FailureAfterReport { .. }));
+        assert!(matches!(
+            report.problems[0],
+            Problem::FailureAfterReport { .. }
+        ));
         let fine = "KTAP version 1\n1..1\nok 1 a\n# Totals: pass:1\n[ 3.2] reboot: Power down\n";
         assert!(parse(fine).is_complete());
     }
