@@ -989,19 +989,16 @@ fn unshare_newuser() -> Outcome {
     )
 }
 
-/// Asks the kernel itself (no validator) and the validator about `flags`, expecting EINVAL
-/// from both and `rule` from the validator.
-fn refused(flags: CloneFlags, rule: FlagError) -> Outcome {
-    unsafe extern "C" fn never(_: *mut core::ffi::c_void) -> i32 {
+/// Asks the kernel itself, with no validator in the way, whether it takes `flags` (a legacy
+/// clone whose child would exit at once on a stack of its own, and is reaped if created).
+fn ask_kernel(flags: CloneFlags) -> Result<(), Errno> {
+    unsafe extern "C" fn exit_at_once(_: *mut core::ffi::c_void) -> i32 {
         0
     }
-    let stack = ok_or_fail(
-        "a stack",
-        clonekit::Stack::new(clonekit::Stack::MIN_SIZE).map_err(Error::from),
-    )?;
-    // SAFETY: flags the kernel refuses: no child is created; were one created, it would run
-    // `never` on `stack`, which outlives this call only if it exits at once, so we wait.
-    let kernel = unsafe {
+    let stack = clonekit::Stack::new(clonekit::Stack::MIN_SIZE).map_err(|_| Errno::ENOMEM)?;
+    // SAFETY: the child, if the kernel creates one, runs `exit_at_once` on `stack`, which
+    // lives until it is reaped below (or, a thread, until this process ends).
+    let created = unsafe {
         raw::clone_unchecked(
             flags,
             ExitSignal::NONE,
@@ -1009,15 +1006,25 @@ fn refused(flags: CloneFlags, rule: FlagError) -> Outcome {
             core::ptr::null_mut(),
             core::ptr::null_mut(),
             0,
-            never,
+            exit_at_once,
             core::ptr::null_mut(),
         )
     };
-    let got = match kernel {
+    match created {
         Ok(pid) => {
             let _ = clonekit::process::wait_pid(pid);
-            0
+            core::mem::forget(stack);
+            Ok(())
         }
+        Err(e) => Err(e),
+    }
+}
+
+/// Asks the kernel itself (no validator) and the validator about `flags`, expecting EINVAL
+/// from both and `rule` from the validator.
+fn refused(flags: CloneFlags, rule: FlagError) -> Outcome {
+    let got = match ask_kernel(flags) {
+        Ok(()) => 0,
         Err(e) => -i64::from(e.raw()),
     };
     expect(
@@ -1074,32 +1081,9 @@ fn refused_after_unshare(kind: CloneFlags, flags: CloneFlags, rule: FlagError) -
         if !named {
             return 2;
         }
-        unsafe extern "C" fn never(_: *mut core::ffi::c_void) -> i32 {
-            0
-        }
-        let Ok(stack) = clonekit::Stack::new(clonekit::Stack::MIN_SIZE) else {
-            return 3;
-        };
-        // SAFETY: the kernel refuses these flags before creating anything; were a child
-        // created, it would exit at once on `stack`, which we keep until it is reaped.
-        let kernel = unsafe {
-            raw::clone_unchecked(
-                flags,
-                ExitSignal::NONE,
-                stack.top(),
-                core::ptr::null_mut(),
-                core::ptr::null_mut(),
-                0,
-                never,
-                core::ptr::null_mut(),
-            )
-        };
-        match kernel {
+        match ask_kernel(flags) {
             Err(Errno::EINVAL) => 0,
-            Ok(pid) => {
-                let _ = clonekit::process::wait_pid(pid);
-                4
-            }
+            Ok(()) => 4,
             Err(_) => 5,
         }
     });
