@@ -23,18 +23,17 @@
 
 use core::ffi::c_void;
 use core::fmt;
-use core::mem::{ManuallyDrop, align_of, size_of};
+use core::mem::ManuallyDrop;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::arch;
 use crate::clone_args::CloneArgs;
 use crate::errno::{Errno, Result};
 use crate::error::Error;
 use crate::fd::{OwnedFd, RawFd};
 use crate::flags::{CloneFlags, ExitSignal};
 use crate::pidfd::PidFd;
-use crate::stack::{Stack, StackError};
+use crate::stack::Stack;
 use crate::sys::Pid;
 use crate::sys::signal::{Signal, kill};
 use crate::sys::wait::{WaitId, WaitOptions, WaitStatus, wait4, waitid};
@@ -299,9 +298,6 @@ pub const MANAGED_FLAGS: CloneFlags = CloneFlags::SETTLS
 /// The most `set_tid` entries the kernel takes (`MAX_PID_NS_LEVEL`).
 pub const MAX_SET_TID: usize = 32;
 
-/// Stack a child keeps free below its closure for its own frames, at the least.
-const MIN_FREE_STACK: usize = 8 * 1024;
-
 /// Set once `clone3()` gave `ENOSYS` (an old kernel, qemu-user, a seccomp profile), so
 /// later requests that legacy `clone()` can carry go there directly.
 static CLONE3_ENOSYS: AtomicBool = AtomicBool::new(false);
@@ -444,7 +440,7 @@ impl ChildBuilder {
             Some(stack) => stack,
             None => Stack::new(self.stack_size.unwrap_or(Stack::DEFAULT_SIZE))?,
         };
-        let layout = Layout::new::<F>(&stack)?;
+        let layout = crate::thread::Layout::new::<F>(&stack)?;
         let closure = layout.closure as *mut F;
         let tcb = layout.tcb as *mut Tcb;
         // No handler may run on the child before it switches to its mask (its thread
@@ -556,37 +552,6 @@ impl ChildBuilder {
             )
         }?;
         Ok((pid, Syscall::Clone))
-    }
-}
-
-/// Where the TCB and the closure go at the top of a child's stack, and where the child's
-/// stack pointer starts (below both, aligned).
-struct Layout {
-    tcb: usize,
-    closure: usize,
-    sp: usize,
-}
-
-impl Layout {
-    fn new<F>(stack: &Stack) -> core::result::Result<Layout, StackError> {
-        let top = stack.top() as usize;
-        let tcb = (top - size_of::<Tcb>()) & !(align_of::<Tcb>() - 1);
-        let closure_align = align_of::<F>().max(arch::STACK_ALIGNMENT);
-        let closure = tcb
-            .checked_sub(size_of::<F>())
-            .map(|a| a & !(closure_align - 1));
-        let needed = closure.map_or(usize::MAX, |c| top - c + MIN_FREE_STACK);
-        match closure {
-            Some(closure) if needed <= stack.size() => Ok(Layout {
-                tcb,
-                closure,
-                sp: closure & !(arch::STACK_ALIGNMENT - 1),
-            }),
-            _ => Err(StackError::TooSmall {
-                size: stack.size(),
-                min: needed,
-            }),
-        }
     }
 }
 

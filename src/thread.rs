@@ -165,6 +165,37 @@ pub(crate) fn apply_start_mask() {
     }
 }
 
+/// Where the TCB and the closure go at the top of a thread's or child's stack, and where the child's
+/// stack pointer starts (below both, aligned).
+pub(crate) struct Layout {
+    pub(crate) tcb: usize,
+    pub(crate) closure: usize,
+    pub(crate) sp: usize,
+}
+
+impl Layout {
+    pub(crate) fn new<F>(stack: &Stack) -> core::result::Result<Layout, StackError> {
+        let top = stack.top() as usize;
+        let tcb = (top - size_of::<Tcb>()) & !(align_of::<Tcb>() - 1);
+        let closure_align = align_of::<F>().max(arch::STACK_ALIGNMENT);
+        let closure = tcb
+            .checked_sub(size_of::<F>())
+            .map(|a| a & !(closure_align - 1));
+        let needed = closure.map_or(usize::MAX, |c| top - c + MIN_FREE_STACK);
+        match closure {
+            Some(closure) if needed <= stack.size() => Ok(Layout {
+                tcb,
+                closure,
+                sp: closure & !(arch::STACK_ALIGNMENT - 1),
+            }),
+            _ => Err(StackError::TooSmall {
+                size: stack.size(),
+                min: needed,
+            }),
+        }
+    }
+}
+
 /// The flags every clonekit thread is created with: the NPTL set (interview Q3).
 pub const THREAD_FLAGS: CloneFlags = CloneFlags::NPTL_THREAD;
 
@@ -223,23 +254,8 @@ fn spawn_on<F>(stack: Stack, f: F) -> Result<JoinHandle, Error>
 where
     F: FnOnce() -> i32 + Send + 'static,
 {
-    let top = stack.top() as usize;
-    let tcb_addr = (top - size_of::<Tcb>()) & !(align_of::<Tcb>() - 1);
-    let closure_align = align_of::<F>().max(arch::STACK_ALIGNMENT);
-    let closure_addr = tcb_addr
-        .checked_sub(size_of::<F>())
-        .map(|a| a & !(closure_align - 1));
-    let sp = closure_addr.map(|a| a & !(arch::STACK_ALIGNMENT - 1));
-    let needed = top - sp.unwrap_or(0) + MIN_FREE_STACK;
-    let Some(sp) = sp.filter(|_| needed <= stack.size()) else {
-        return Err(StackError::TooSmall {
-            size: stack.size(),
-            min: needed,
-        }
-        .into());
-    };
-    let closure_ptr = sp as *mut F;
-    let tcb = tcb_addr as *mut Tcb;
+    let layout = Layout::new::<F>(&stack)?;
+    let (sp, closure_ptr, tcb) = (layout.sp, layout.closure as *mut F, layout.tcb as *mut Tcb);
     let blocked = SignalsBlocked::block_all()?;
     // SAFETY: both lie inside the stack, above `sp`, aligned, and nothing else uses the
     // stack yet (we own it).
