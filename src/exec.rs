@@ -33,6 +33,7 @@ use crate::fd::RawFd;
 use crate::flags::{CloneFlags, ExitSignal};
 use crate::process::{Child, Syscall, wait_pid};
 use crate::stack::Stack;
+use crate::thread::SignalsBlocked;
 use crate::sys::fs::{PipeFlags, pipe2, read, write};
 use crate::sys::signal::{
     SigHandler, SigSet, SigmaskHow, Signal, rt_sigaction, rt_sigprocmask, signal_default,
@@ -154,7 +155,8 @@ pub fn spawn(path: &CStr, argv: &[&CStr], envp: &[&CStr]) -> Result<Child, Spawn
 
     // No handler may run in the child while it shares our memory: block everything until
     // the child has reset its handlers (it restores this mask itself before execve).
-    let mask = rt_sigprocmask(SigmaskHow::Block, Some(&SigSet::full()))?;
+    let blocked = SignalsBlocked::block_all()?;
+    let mask = blocked.previous();
     let request = request as *mut ExecRequest;
     // SAFETY: inside the stack, aligned, unused (see above).
     unsafe {
@@ -166,7 +168,7 @@ pub fn spawn(path: &CStr, argv: &[&CStr], envp: &[&CStr]) -> Result<Child, Spawn
             mask,
         });
     }
-    // the child runs on the stack below `sp`, which is its alone; it reads the
+    // The child runs on the stack below `sp`, which is its alone; it reads the
     // request and arrays above `sp` and the caller's strings, all of which stay valid until
     // this function returns, and with CLONE_VFORK the kernel returns here only after the
     // child has exec'd or exited (without it, the child reads its own copies). No pointer
@@ -184,7 +186,7 @@ pub fn spawn(path: &CStr, argv: &[&CStr], envp: &[&CStr]) -> Result<Child, Spawn
             request.cast::<c_void>(),
         )
     };
-    let _ = rt_sigprocmask(SigmaskHow::SetMask, Some(&mask));
+    drop(blocked);
     let pid = created?;
     // Our write end must be gone before we read, or the read never sees end of file.
     drop(write_end);

@@ -516,7 +516,7 @@ impl ChildBuilder {
                 args.flags |= CloneFlags::INTO_CGROUP.bits();
                 args.cgroup = fd as u64;
             }
-            // the stack below `sp` is the child's alone (we own it and keep it until
+            // The stack below `sp` is the child's alone (we own it and keep it until
             // the child is reaped or provably gone); `pidfd` points at a live i32; `set_tid`
             // at `set_tid_size` pids in `self`, read during the call only; `tls` points at
             // the TCB above `sp`; `func(arg)` only reads the closure written for it.
@@ -534,7 +534,7 @@ impl ChildBuilder {
         } else {
             ptr::null_mut()
         };
-        // as for clone3: the stack below `sp` is the child's alone, `ptid` points
+        // As for clone3: the stack below `sp` is the child's alone, `ptid` points
         // at a live i32 the kernel writes the pidfd to (CLONE_PIDFD) before returning, no
         // ctid flag is set, and `tls` points at the TCB. `raw::clone` validates the legacy
         // form of the request.

@@ -142,6 +142,11 @@ impl SignalsBlocked {
         Ok(SignalsBlocked { old })
     }
 
+    /// The mask the caller had before, which dropping this restores.
+    pub(crate) fn previous(&self) -> SigSet {
+        self.old
+    }
+
     /// The mask the new task should switch to, or `None` to keep all blocked.
     pub(crate) fn start_mask(&self) -> Option<SigSet> {
         let host_tls = arch::has_thread_pointer() && current_tcb().is_none();
