@@ -33,11 +33,11 @@ use crate::fd::RawFd;
 use crate::flags::{CloneFlags, ExitSignal};
 use crate::process::{Child, Syscall, wait_pid};
 use crate::stack::Stack;
-use crate::thread::SignalsBlocked;
 use crate::sys::fs::{PipeFlags, pipe2, read, write};
 use crate::sys::signal::{
     SigHandler, SigSet, SigmaskHow, Signal, rt_sigaction, rt_sigprocmask, signal_default,
 };
+use crate::thread::SignalsBlocked;
 
 /// The most entries [`spawn`] takes in `argv`, and separately in `envp`: the pointer
 /// arrays are built on the child's stack, without an allocator.
