@@ -106,6 +106,12 @@ pub fn id(pid: Option<Pid>, kind: Namespace) -> Result<u64, Error> {
         Some(pid) => PathBuf::format(format_args!("/proc/{pid}/ns/{name}"))?,
         None => PathBuf::format(format_args!("/proc/self/ns/{name}"))?,
     };
+    Ok(link_inode(&path)?)
+}
+
+/// The inode a namespace link names (`uts:[4026531838]` -> 4026531838); `EINVAL` if the
+/// link is not of that form.
+fn link_inode(path: &PathBuf) -> Result<u64, crate::Errno> {
     let mut buf = [0u8; 64];
     let link = fs::readlinkat(AT_FDCWD, path.as_c_str(), &mut buf)?;
     let open = link
@@ -115,7 +121,7 @@ pub fn id(pid: Option<Pid>, kind: Namespace) -> Result<u64, Error> {
     let digits = link
         .get(open + 1..link.len().saturating_sub(1))
         .ok_or(crate::Errno::EINVAL)?;
-    Ok(procfs::parse_u64(digits).ok_or(crate::Errno::EINVAL)?)
+    procfs::parse_u64(digits).ok_or(crate::Errno::EINVAL)
 }
 
 /// The calling process as the namespace rules see it: PID 1 of its namespace or not,
@@ -142,20 +148,14 @@ pub(crate) fn for_children_differs(kind: &str) -> bool {
     if !sysns::for_children_may_differ() {
         return false;
     }
-    let link = |name: core::fmt::Arguments<'_>| -> Option<([u8; 64], usize)> {
-        let path = PathBuf::format(name).ok()?;
-        let mut buf = [0u8; 64];
-        let n = fs::readlinkat(AT_FDCWD, path.as_c_str(), &mut buf)
-            .ok()?
-            .len();
-        Some((buf, n))
+    let inode = |name: core::fmt::Arguments<'_>| {
+        PathBuf::format(name)
+            .ok()
+            .and_then(|path| link_inode(&path).ok())
     };
-    let own = link(format_args!("/proc/self/ns/{kind}"));
-    let children = link(format_args!("/proc/self/ns/{kind}_for_children"));
-    match (own, children) {
-        (Some((a, n)), Some((b, m))) => a[..n] != b[..m],
-        _ => false,
-    }
+    let own = inode(format_args!("/proc/self/ns/{kind}"));
+    let children = inode(format_args!("/proc/self/ns/{kind}_for_children"));
+    matches!((own, children), (Some(a), Some(b)) if a != b)
 }
 
 /// The inode number of the initial user namespace (`PROC_USER_INIT_INO`).
@@ -181,11 +181,7 @@ pub fn user_ns_level() -> Option<u32> {
 /// The inode number of a namespace fd, from its `/proc/self/fd` link (`user:[4026531837]`).
 fn ns_inode(fd: RawFd) -> Option<u64> {
     let path = PathBuf::format(format_args!("/proc/self/fd/{fd}")).ok()?;
-    let mut buf = [0u8; 64];
-    let target = fs::readlinkat(AT_FDCWD, path.as_c_str(), &mut buf).ok()?;
-    let open = target.iter().position(|&b| b == b'[')?;
-    let digits = target.get(open + 1..target.len().checked_sub(1)?)?;
-    procfs::parse_u64(digits)
+    link_inode(&path).ok()
 }
 
 /// `unshare(flags)`: moves the caller into new namespaces, or stops sharing its fd table
