@@ -181,6 +181,19 @@ impl SharedSlots {
         unsafe { &*self.slots.as_ptr().add(i) }
     }
 
+    /// Waits (polling each millisecond, 10 s at most) until a child sets slot `i` to a
+    /// non-zero value, and returns the value (0 if it never did).
+    pub fn wait_nonzero(&self, i: usize) -> i64 {
+        for _ in 0..10_000 {
+            let value = self.slot(i).load(core::sync::atomic::Ordering::SeqCst);
+            if value != 0 {
+                return value;
+            }
+            let _ = clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::from_millis(1));
+        }
+        0
+    }
+
     /// The page's address, to capture in a child closure (which sees the same mapping).
     pub fn addr(&self) -> usize {
         self.slots.as_ptr() as usize

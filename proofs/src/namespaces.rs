@@ -361,15 +361,10 @@ fn pid_kill_init() -> Outcome {
     )?;
     drop(write);
     // Wait until the init has forked the sleeper (10 s at most); then kill the init alone.
-    let mut waited = 0;
-    while slots.slot(0).load(Ordering::SeqCst) == 0 && waited < 10_000 {
-        let _ = clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::from_millis(1));
-        waited += 1;
-    }
     expect(
         "the namespace's init forked its sleeper",
         1,
-        slots.slot(0).load(Ordering::SeqCst),
+        slots.wait_nonzero(0),
     )?;
     ok_or_fail(
         "kill the namespace's init",
@@ -656,11 +651,7 @@ fn user_mapped() -> Outcome {
             }),
     )?;
     // Read the child's uid from outside once it runs as root inside.
-    let mut waited = 0;
-    while slots.slot(0).load(Ordering::SeqCst) == 0 && waited < 10_000 {
-        let _ = clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::from_millis(1));
-        waited += 1;
-    }
+    slots.wait_nonzero(0);
     let outer = status_uid(child.pid());
     gate.open();
     child_passed("uid 0 inside", child.wait())?;
