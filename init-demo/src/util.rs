@@ -4,12 +4,16 @@
 use core::ffi::{CStr, c_void};
 use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
 
+use clonekit::procfs::PathBuf;
 use clonekit::raw::{self, ChildFn};
 use clonekit::sys::Pid;
+use clonekit::sys::fs::{self, AT_FDCWD, OFlags};
 use clonekit::sys::futex;
 use clonekit::sys::mm::{MapFlags, ProtFlags, mmap_anonymous};
 use clonekit::sys::time::{Timespec, nanosleep};
 use clonekit::{CloneFlags, Errno, ExitSignal, Stack};
+
+use crate::report::Ctx;
 
 /// Slots in memory every child of the demo shares with PID 1 (`MAP_SHARED`), forked or not.
 pub struct Shared {
@@ -40,16 +44,9 @@ pub fn reset_slots(n: usize) {
     }
 }
 
-/// Sleeps `ms` milliseconds (restarting after a signal).
+/// Sleeps `ms` milliseconds (`nanosleep` itself goes on after a signal).
 pub fn sleep_ms(ms: u64) {
-    let end = crate::report::now_ms() + ms as i64;
-    loop {
-        let left = end - crate::report::now_ms();
-        if left <= 0 {
-            return;
-        }
-        let _ = nanosleep(&Timespec::from_millis(left as u64));
-    }
+    let _ = nanosleep(&Timespec::from_millis(ms));
 }
 
 /// Reads a small file (a `/proc` file) into `buf`.
@@ -142,4 +139,38 @@ pub unsafe fn run_thread(
     word.join();
     drop(stack);
     Ok((tid, at_return))
+}
+
+/// The zombies among `/proc`'s processes: (count, the first one's pid).
+pub fn zombies() -> Result<(usize, i32), crate::report::Fail> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let dir = fs::openat(AT_FDCWD, c"/proc", flags, 0).ctx("open /proc")?;
+    let mut buf = [0u8; 2048];
+    let (mut count, mut first) = (0, 0);
+    fs::for_each_dir_entry(dir.as_raw(), &mut buf, |entry| {
+        let name = entry.name.to_bytes();
+        let Some(pid) = clonekit::procfs::parse_u64(name) else {
+            return;
+        };
+        let Ok(path) = PathBuf::proc(Some(pid as i32), "stat") else {
+            return;
+        };
+        let mut stat = [0u8; 512];
+        let Ok(stat) = read_file(path.as_c_str(), &mut stat) else {
+            return;
+        };
+        // "pid (comm) S ...": the state follows the last ')'.
+        let state = stat
+            .iter()
+            .rposition(|&b| b == b')')
+            .and_then(|i| stat.get(i + 2));
+        if state == Some(&b'Z') {
+            if count == 0 {
+                first = pid as i32;
+            }
+            count += 1;
+        }
+    })
+    .ctx("getdents64 /proc")?;
+    Ok((count, first))
 }

@@ -68,39 +68,22 @@ pub fn expect_true(what: &'static str, cond: bool) -> Outcome {
     expect(what, 1, i64::from(cond))
 }
 
-/// Turns a clonekit error into a failure of `what`, showing the errno.
-pub fn ok_or_fail<T, E: ErrnoOf>(what: &'static str, r: Result<T, E>) -> Result<T, Failure> {
+/// Turns a clonekit error (an `Errno` or an `Error`) into a failure of `what`, showing the
+/// errno.
+pub fn ok_or_fail<T, E: Into<clonekit::Error>>(
+    what: &'static str,
+    r: Result<T, E>,
+) -> Result<T, Failure> {
     r.map_err(|e| Failure {
         what,
         expected: 0,
-        got: -i64::from(e.errno_of()),
+        got: -i64::from(e.into().errno().raw()),
     })
-}
-
-/// Errors that carry an errno.
-pub trait ErrnoOf {
-    /// The errno, as a positive number.
-    fn errno_of(&self) -> i32;
-}
-
-impl ErrnoOf for clonekit::Errno {
-    fn errno_of(&self) -> i32 {
-        self.raw()
-    }
-}
-
-impl ErrnoOf for clonekit::Error {
-    fn errno_of(&self) -> i32 {
-        self.errno().raw()
-    }
 }
 
 /// A child's exit as one number: its code, or 128 + the signal that killed it.
 pub fn status_code(status: ExitStatus) -> i64 {
-    match status {
-        ExitStatus::Exited(code) => i64::from(code),
-        ExitStatus::Signaled(sig) => 128 + i64::from(sig.raw()),
-    }
+    i64::from(clonekit::init::exit_code(status))
 }
 
 /// Checks that a child passed: children return 0, or the number of the step that failed.

@@ -5,8 +5,6 @@
 use core::sync::atomic::Ordering::SeqCst;
 
 use clonekit::process::{self, ExitStatus};
-use clonekit::procfs::PathBuf;
-use clonekit::sys::fs::{self, AT_FDCWD, OFlags};
 use clonekit::sys::process::{getpid, getppid};
 use clonekit::sys::signal::{self, Signal};
 
@@ -150,42 +148,8 @@ fn seed_table_every_flag_names_a_case() -> Outcome {
     eq("flags no case names", 0, missing)
 }
 
-/// The zombies among `/proc`'s processes: (count, the first one's pid).
-fn zombies() -> Result<(usize, i32), crate::report::Fail> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let dir = fs::openat(AT_FDCWD, c"/proc", flags, 0).ctx("open /proc")?;
-    let mut buf = [0u8; 2048];
-    let (mut count, mut first) = (0, 0);
-    fs::for_each_dir_entry(dir.as_raw(), &mut buf, |entry| {
-        let name = entry.name.to_bytes();
-        let Some(pid) = clonekit::procfs::parse_u64(name) else {
-            return;
-        };
-        let Ok(path) = PathBuf::proc(Some(pid as i32), "stat") else {
-            return;
-        };
-        let mut stat = [0u8; 512];
-        let Ok(stat) = read_file(path.as_c_str(), &mut stat) else {
-            return;
-        };
-        // "pid (comm) S ...": the state follows the last ')'.
-        let state = stat
-            .iter()
-            .rposition(|&b| b == b')')
-            .and_then(|i| stat.get(i + 2));
-        if state == Some(&b'Z') {
-            if count == 0 {
-                first = pid as i32;
-            }
-            count += 1;
-        }
-    })
-    .ctx("getdents64 /proc")?;
-    Ok((count, first))
-}
-
 fn pid1_no_zombie_left_at_end() -> Outcome {
-    let (count, first) = zombies()?;
+    let (count, first) = crate::util::zombies()?;
     if count > 0 {
         diag!("{count} zombie(s), the first PID {first}");
     }

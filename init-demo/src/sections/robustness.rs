@@ -440,33 +440,6 @@ fn line_count(path: &core::ffi::CStr) -> Result<usize, Fail> {
     }
 }
 
-/// Zombies among all processes (state `Z` in `/proc/<pid>/stat`).
-fn zombies() -> Result<usize, Fail> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let dir = fs::openat(AT_FDCWD, c"/proc", flags, 0).ctx("open /proc")?;
-    let mut buf = [0u8; 2048];
-    let mut count = 0;
-    fs::for_each_dir_entry(dir.as_raw(), &mut buf, |entry| {
-        let Some(pid) = clonekit::procfs::parse_u64(entry.name.to_bytes()) else {
-            return;
-        };
-        let Ok(path) = clonekit::procfs::PathBuf::proc(Some(pid as i32), "stat") else {
-            return;
-        };
-        let mut stat = [0u8; 512];
-        let Ok(stat) = read_file(path.as_c_str(), &mut stat) else {
-            return;
-        };
-        let state = stat
-            .iter()
-            .rposition(|&b| b == b')')
-            .and_then(|i| stat.get(i + 2));
-        count += usize::from(state == Some(&b'Z'));
-    })
-    .ctx("getdents64 /proc")?;
-    Ok(count)
-}
-
 /// 500 short-lived children in batches of 50: half fork-like, half on their own mapped
 /// stack with a pidfd (a descriptor and a mapping each, to leak if anything were wrong),
 /// all reaped by the init.
@@ -540,7 +513,7 @@ fn fault_500_children_reaped_no_zombie_no_fd_leak() -> Outcome {
         Err(Errno::ECHILD),
         no_children.map(|_| ()),
     )?;
-    eq("zombies in /proc", 0, zombies()?)?;
+    eq("zombies in /proc", 0, crate::util::zombies()?.0)?;
     eq("open fds after (as before)", fds, fd_count()?)?;
     check(
         peak_fds > fds,
