@@ -1,31 +1,24 @@
-//! The few system calls the demo needs that `clonekit::sys` does not wrap: `readlinkat`,
+//! The few system calls the demo needs that `clonekit::sys` does not give it in this form:
 //! `wait4` with the raw status word (a ptrace event stop keeps its event in bits 16..,
 //! which [`clonekit::sys::wait::WaitStatus`] drops), and reading the thread pointer.
 //!
 //! Numbers per arch from the kernel's tables (x86_64 `syscall_64.tbl`, the generic
 //! `unistd.h` for aarch64 and riscv64).
 
-use core::arch::asm;
-use core::ffi::CStr;
-
 use clonekit::Errno;
 use clonekit::sys::Pid;
+use core::arch::asm;
 
 #[cfg(target_arch = "x86_64")]
 mod nr {
-    pub const READLINKAT: usize = 267;
     pub const WAIT4: usize = 61;
     pub const ARCH_PRCTL: usize = 158;
 }
 
 #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
 mod nr {
-    pub const READLINKAT: usize = 78;
     pub const WAIT4: usize = 260;
 }
-
-/// `AT_FDCWD`.
-const AT_FDCWD: usize = -100isize as usize;
 
 /// A raw four-argument system call.
 ///
@@ -101,21 +94,6 @@ fn result(ret: usize) -> Result<usize, Errno> {
     } else {
         Ok(ret)
     }
-}
-
-/// `readlinkat(AT_FDCWD, path, buf, len)`: the link's target, in `buf`.
-pub fn readlink<'a>(path: &CStr, buf: &'a mut [u8]) -> Result<&'a [u8], Errno> {
-    // SAFETY: the kernel reads the NUL-terminated path and writes at most `buf.len()` bytes.
-    let n = result(unsafe {
-        syscall4(
-            nr::READLINKAT,
-            AT_FDCWD,
-            path.as_ptr() as usize,
-            buf.as_mut_ptr() as usize,
-            buf.len(),
-        )
-    })?;
-    Ok(&buf[..n])
 }
 
 /// `wait4(pid, &status, options, NULL)` with the raw status word; retries on `EINTR`.

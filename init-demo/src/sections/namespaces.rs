@@ -180,16 +180,9 @@ fn interfaces<'a>(dev: &[u8], out: &'a mut [u8; 128]) -> &'a [u8] {
     &out[..len]
 }
 
-fn net_ns_link(buf: &mut [u8; 64]) -> &[u8] {
-    crate::rawsys::readlink(c"/proc/self/ns/net", buf).unwrap_or(b"?")
-}
-
 fn newnet_child_sees_only_lo_in_proc_net_dev() -> Outcome {
-    let mut link_buf = [0u8; 64];
-    let parent_link = net_ns_link(&mut link_buf);
-    let mut parent_ns = [0u8; 64];
-    parent_ns[..parent_link.len()].copy_from_slice(parent_link);
-    let parent_len = parent_link.len();
+    use clonekit::namespace::Namespace;
+    let parent_ns = namespace::id(None, Namespace::Net).ctx("our network namespace")?;
     let child = ChildBuilder::new(F::NEWNET)
         .spawn(move || {
             code((|| {
@@ -197,14 +190,10 @@ fn newnet_child_sees_only_lo_in_proc_net_dev() -> Outcome {
                 let dev = read_file(c"/proc/net/dev", &mut buf).ctx("read /proc/net/dev")?;
                 let mut names = [0u8; 128];
                 eq_bytes("[Child] interfaces", b"lo", interfaces(dev, &mut names))?;
-                let mut link = [0u8; 64];
-                let mine = net_ns_link(&mut link);
+                let mine = namespace::id(None, Namespace::Net).ctx("[Child] namespace id")?;
                 check(
-                    mine != &parent_ns[..parent_len],
-                    format_args!(
-                        "[Child] same network namespace as the parent: {}",
-                        Text(mine)
-                    ),
+                    mine != parent_ns,
+                    format_args!("[Child] same network namespace as the parent: {mine}"),
                 )
             })())
         })
@@ -214,9 +203,8 @@ fn newnet_child_sees_only_lo_in_proc_net_dev() -> Outcome {
     let dev = read_file(c"/proc/net/dev", &mut buf).ctx("read /proc/net/dev")?;
     let mut names = [0u8; 128];
     diag!(
-        "parent's interfaces {} in {}",
-        Text(interfaces(dev, &mut names)),
-        Text(&parent_ns[..parent_len])
+        "parent's interfaces {} in net:[{parent_ns}]",
+        Text(interfaces(dev, &mut names))
     );
     Ok(())
 }
