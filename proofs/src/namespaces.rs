@@ -141,29 +141,9 @@ pub const PROOFS: &[Proof] = &[
     },
 ];
 
-/// A host name copied out of `uname`, to capture in a child.
-#[derive(Clone, Copy)]
-struct Name([u8; 65], usize);
-
-impl Name {
-    fn hostname() -> Name {
-        Name::of(sysns::uname().nodename())
-    }
-    fn domainname() -> Name {
-        Name::of(sysns::uname().domainname())
-    }
-    fn of(bytes: &[u8]) -> Name {
-        let mut n = Name([0; 65], bytes.len().min(65));
-        n.0[..n.1].copy_from_slice(&bytes[..n.1]);
-        n
-    }
-    fn bytes(&self) -> &[u8] {
-        &self.0[..self.1]
-    }
-}
-
 fn uts_isolated() -> Outcome {
-    let (host, domain) = (Name::hostname(), Name::domainname());
+    // `Utsname` is `Copy`: what uname said before the child ran.
+    let before = sysns::uname();
     let child = Container::new()
         .namespaces(CloneFlags::NEWUTS)
         .hostname(b"my-container-host")
@@ -184,11 +164,11 @@ fn uts_isolated() -> Outcome {
     )?;
     expect_true(
         "the parent's hostname is unchanged",
-        Name::hostname().bytes() == host.bytes(),
+        sysns::uname().nodename() == before.nodename(),
     )?;
     expect_true(
         "the parent's domain name is unchanged",
-        Name::domainname().bytes() == domain.bytes(),
+        sysns::uname().domainname() == before.domainname(),
     )
 }
 
@@ -803,7 +783,7 @@ fn time_offset() -> Outcome {
 }
 
 fn setns_back() -> Outcome {
-    let host = Name::hostname();
+    let before = sysns::uname();
     let parent_uts = ok_or_fail(
         "open our uts namespace",
         namespace::open(None, Namespace::Uts),
@@ -817,7 +797,7 @@ fn setns_back() -> Outcome {
         if namespace::setns(fd, Namespace::Uts).is_err() {
             return 2;
         }
-        if sysns::uname().nodename() != host.bytes() {
+        if sysns::uname().nodename() != before.nodename() {
             3
         } else {
             0
@@ -877,7 +857,7 @@ fn setns_pidfd_join() -> Outcome {
 }
 
 fn unshare_private() -> Outcome {
-    let host = Name::hostname();
+    let before = sysns::uname();
     let key = 0x0c30_0000 + getpid();
     // A file in /tmp that the child's tmpfs on /tmp would hide, were its mount not private.
     let marker = ok_or_fail(
@@ -937,7 +917,7 @@ fn unshare_private() -> Outcome {
     )?;
     expect_true(
         "the parent's hostname is unchanged",
-        Name::hostname().bytes() == host.bytes(),
+        sysns::uname().nodename() == before.nodename(),
     )?;
     expect(
         "the child's queue is invisible outside (ENOENT)",
