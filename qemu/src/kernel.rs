@@ -2,7 +2,7 @@
 //! directory and cached outside the checkout, keyed by package version.
 //!
 //! The cache (`$XDG_CACHE_HOME/clonekit` or `~/.cache/clonekit`):
-//! - `apt/<release>-<arch>/`: the private apt state (source list, package lists, downloads);
+//! - `apt/<suite>-<arch>/`: the private apt state ([`crate::private_apt`]);
 //! - `kernels/<package>_<version>/`: the package's `/boot/vmlinu*` and `config`, plus
 //!   `vmlinux.elf` for amd64 (the uncompressed kernel from the bzImage, which QEMU boots
 //!   directly in about half the time);
@@ -13,13 +13,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::arch::Arch;
 use crate::kimage::{self, Format};
-use crate::{apt_sources, progress};
+use crate::private_apt::{PrivateApt, clear_dir, file_safe};
+use crate::{progress, workspace};
 
 /// A Debian release whose kernels the guests boot.
 pub struct KernelRelease {
@@ -55,9 +55,6 @@ pub const RELEASES: &[KernelRelease] = &[
 
 /// The kernel used when none is named.
 pub const DEFAULT: &str = "6.12";
-
-/// The keyring that signs both bookworm and trixie.
-const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
 /// Kernel config options the guest tests rely on: the initramfs, devtmpfs and every
 /// namespace a clone flag can create.
@@ -121,19 +118,10 @@ impl KernelRelease {
     }
 }
 
-/// `$XDG_CACHE_HOME/clonekit`, else `~/.cache/clonekit`.
-pub fn cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("clonekit"));
-    }
-    let home = std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?;
-    Ok(PathBuf::from(home).join(".cache").join("clonekit"))
-}
-
 /// The file that records which versioned package a meta package resolved to.
 fn pointer_file(release: &KernelRelease, arch: Arch) -> Result<PathBuf> {
     let meta = release.package(arch)?;
-    Ok(cache_dir()?
+    Ok(workspace::cache_dir()?
         .join("kernels")
         .join(format!("{}-{meta}.resolved", release.suite)))
 }
@@ -153,7 +141,7 @@ pub fn forget(release: &KernelRelease, arch: Arch) -> Result<()> {
 /// The kernel of `release` for `arch`: from the cache, else fetched.
 pub fn get(release: &KernelRelease, arch: Arch) -> Result<Kernel> {
     let meta = release.package(arch)?;
-    let kernels = cache_dir()?.join("kernels");
+    let kernels = workspace::cache_dir()?.join("kernels");
     let pointer = pointer_file(release, arch)?;
     match cached(arch, &kernels, &pointer) {
         Cached::Use(kernel) => return Ok(kernel),
@@ -204,11 +192,6 @@ pub fn cached(arch: Arch, kernels: &Path, pointer: &Path) -> Cached {
             dir.display()
         ))),
     }
-}
-
-/// Version strings can hold `:` (epochs); keep directory names plain.
-fn file_safe(version: &str) -> String {
-    version.replace(':', "%3a")
 }
 
 /// Reads a cached kernel directory and checks it (see [`validate`]).
@@ -262,87 +245,6 @@ pub fn missing_config(arch: Arch, config: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// The private apt invocation for one suite and architecture.
-struct PrivateApt {
-    dir: PathBuf,
-    arch: Arch,
-}
-
-impl PrivateApt {
-    fn new(suite: &str, arch: Arch) -> Result<PrivateApt> {
-        let dir = cache_dir()?
-            .join("apt")
-            .join(format!("{suite}-{}", arch.debian()));
-        for sub in ["lists/partial", "cache/archives/partial", "download"] {
-            fs::create_dir_all(dir.join(sub))
-                .with_context(|| format!("creating {}", dir.join(sub).display()))?;
-        }
-        let mirror = apt_sources::debian_mirror()?;
-        let list = format!("deb [signed-by={KEYRING}] {mirror} {suite} main\n");
-        fs::write(dir.join("sources.list"), list)?;
-        fs::write(dir.join("status"), "")?;
-        Ok(PrivateApt { dir, arch })
-    }
-
-    /// `apt-get`/`apt-cache` with every state and configuration path pointed at the
-    /// private directory, so the system's apt state is neither read nor changed.
-    fn command(&self, tool: &str) -> Command {
-        let d = &self.dir;
-        let arch = self.arch.debian();
-        let mut cmd = Command::new(tool);
-        for opt in [
-            format!("Dir::Etc::SourceList={}", d.join("sources.list").display()),
-            "Dir::Etc::SourceParts=/dev/null".into(),
-            "Dir::Etc::Preferences=/dev/null".into(),
-            "Dir::Etc::PreferencesParts=/dev/null".into(),
-            format!("Dir::State::Lists={}", d.join("lists").display()),
-            format!("Dir::State::status={}", d.join("status").display()),
-            format!("Dir::Cache={}", d.join("cache").display()),
-            format!("APT::Architecture={arch}"),
-            format!("APT::Architectures::={arch}"),
-            "Acquire::Languages=none".into(),
-            // The cache lives in the user's home, which apt's `_apt` user cannot enter.
-            "APT::Sandbox::User=root".into(),
-        ] {
-            cmd.arg("-o").arg(opt);
-        }
-        cmd.env("DEBIAN_FRONTEND", "noninteractive");
-        cmd
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) -> Result<String> {
-        let out = self
-            .command(tool)
-            .args(args)
-            .current_dir(self.dir.join("download"))
-            .output()
-            .with_context(|| format!("running {tool}"))?;
-        if !out.status.success() {
-            bail!(
-                "{tool} {} failed ({}):\n{}",
-                args.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// One field of a package's record (`apt-cache show --no-all-versions`).
-    fn field(&self, package: &str, field: &str) -> Result<String> {
-        let record = self.run("apt-cache", &["show", "--no-all-versions", package])?;
-        record_field(&record, field).with_context(|| format!("{package} has no {field} field"))
-    }
-}
-
-/// A field of a Debian control record (single-line fields are enough here).
-pub fn record_field(record: &str, field: &str) -> Option<String> {
-    record.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        (k == field).then(|| v.trim().to_string())
-    })
-}
-
 /// The versioned kernel package a meta package depends on: the first `linux-image-*` of
 /// its `Depends` (alternatives and version constraints dropped).
 pub fn kernel_dependency(depends: &str) -> Option<String> {
@@ -360,8 +262,7 @@ fn fetch(release: &KernelRelease, arch: Arch, meta: &str, kernels: &Path) -> Res
         arch.debian()
     ));
     let apt = PrivateApt::new(release.suite, arch)?;
-    apt.run("apt-get", &["-q", "update"])
-        .context("private apt-get update")?;
+    apt.update()?;
     let depends = apt.field(meta, "Depends")?;
     let package = kernel_dependency(&depends)
         .with_context(|| format!("{meta} depends on no linux-image-*: {depends}"))?;
@@ -370,24 +271,11 @@ fn fetch(release: &KernelRelease, arch: Arch, meta: &str, kernels: &Path) -> Res
     if let Ok(kernel) = load(arch, &dir) {
         return Ok(kernel); // resolved to a version already cached
     }
-    progress::line(format_args!("kernel: downloading {package} {version}"));
-    let download = apt.dir.join("download");
-    clear_dir(&download)?;
-    apt.run("apt-get", &["-q", "download", &package])
-        .with_context(|| format!("downloading {package}"))?;
-    let deb = fs::read_dir(&download)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .context("apt-get download left no .deb")?;
-
     progress::line(format_args!(
-        "kernel: extracting /boot from {}",
-        deb.display()
+        "kernel: downloading {package} {version} (only /boot is kept)"
     ));
-    let unpacked = apt.dir.join("unpacked");
-    clear_dir(&unpacked)?;
-    extract_boot(&deb, &unpacked)?;
-    let _ = fs::remove_file(&deb);
+    // Only /boot, not the modules.
+    let unpacked = apt.download_and_extract(&package, &["./boot"])?;
 
     let staging = kernels.join(format!(".staging-{package}"));
     clear_dir(&staging)?;
@@ -423,21 +311,6 @@ fn fetch(release: &KernelRelease, arch: Arch, meta: &str, kernels: &Path) -> Res
     Ok(kernel)
 }
 
-/// `dpkg-deb --fsys-tarfile <deb> | tar -x ./boot`: only /boot, not the modules.
-fn extract_boot(deb: &Path, into: &Path) -> Result<()> {
-    let script = "dpkg-deb --fsys-tarfile \"$1\" | tar -x -C \"$2\" ./boot";
-    let status = Command::new("sh")
-        .args(["-c", script, "sh"])
-        .arg(deb)
-        .arg(into)
-        .status()
-        .context("running dpkg-deb | tar")?;
-    if !status.success() {
-        bail!("extracting /boot from {} failed ({status})", deb.display());
-    }
-    Ok(())
-}
-
 /// Writes the uncompressed kernel of a bzImage to `elf` if it can be booted directly
 /// (has a PVH entry); otherwise the bzImage is used and this only says so.
 fn unpack_vmlinux(bz_path: &Path, elf: &Path) {
@@ -458,13 +331,6 @@ fn unpack_vmlinux(bz_path: &Path, elf: &Path) {
             "kernel: could not extract vmlinux ({e:#}); booting the bzImage"
         )),
     }
-}
-
-fn clear_dir(dir: &Path) -> Result<()> {
-    if dir.exists() {
-        fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
 #[cfg(test)]
@@ -496,20 +362,6 @@ mod tests {
             Some("linux-image-6.1.0-56-arm64")
         );
         assert_eq!(kernel_dependency("libc6 (>= 2.36)"), None);
-    }
-
-    #[test]
-    fn record_fields_match_whole_names() {
-        let record = "Package: linux-image-riscv64\nVersion: 6.12.57-1\nDepends: linux-image-6.12.57+deb13-riscv64 (= 6.12.57-1)\nPre-Depends: dpkg\n";
-        assert_eq!(
-            record_field(record, "Version").as_deref(),
-            Some("6.12.57-1")
-        );
-        assert_eq!(
-            record_field(record, "Depends").as_deref(),
-            Some("linux-image-6.12.57+deb13-riscv64 (= 6.12.57-1)")
-        );
-        assert_eq!(record_field(record, "Size"), None);
     }
 
     #[test]

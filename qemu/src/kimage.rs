@@ -375,7 +375,7 @@ mod tests {
     /// checks must never reject a good kernel.
     #[test]
     fn cached_real_kernels_are_not_truncated() {
-        let Ok(kernels) = crate::kernel::cache_dir().map(|d| d.join("kernels")) else {
+        let Ok(kernels) = crate::workspace::cache_dir().map(|d| d.join("kernels")) else {
             return;
         };
         let Ok(dirs) = std::fs::read_dir(&kernels) else {

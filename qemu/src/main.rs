@@ -13,6 +13,7 @@ mod kernel;
 mod kimage;
 mod ktap;
 mod newc;
+mod private_apt;
 mod progress;
 mod setup;
 mod steps;

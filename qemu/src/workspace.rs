@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use anyhow::{Context, Result};
+
 /// The workspace root (the directory with the root `Cargo.toml`). The tool always runs
 /// through `cargo qemu`, which rebuilds it from this checkout, so the compile-time path is
 /// the checkout it belongs to.
@@ -23,4 +25,17 @@ pub fn qemu_dir() -> PathBuf {
 /// `init` profile's static, rust-lld-linked artifacts never mix with the host ones.
 pub fn init_target_dir() -> PathBuf {
     root().join("target").join("init-demo")
+}
+
+/// Where every cache of the tool lives: `$XDG_CACHE_HOME/clonekit`, else
+/// `~/.cache/clonekit` (kernels, the qemu-user emulators, the private apt state). Pointing
+/// `XDG_CACHE_HOME` at an empty directory reproduces a first run; `cargo qemu test --fresh`
+/// does exactly that (and Miri, which `test` runs, keeps its sysroot under
+/// `$XDG_CACHE_HOME/miri`).
+pub fn cache_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("clonekit"));
+    }
+    let home = std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".cache").join("clonekit"))
 }
