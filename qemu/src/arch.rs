@@ -55,6 +55,16 @@ impl Arch {
         }
     }
 
+    /// Where the cross libc of this architecture lives (Debian's `libc6-dev-<arch>-cross`):
+    /// qemu-user's `-L` prefix for dynamically linked test binaries.
+    pub fn cross_sysroot(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "/usr/x86_64-linux-gnu",
+            Arch::Aarch64 => "/usr/aarch64-linux-gnu",
+            Arch::Riscv64 => "/usr/riscv64-linux-gnu",
+        }
+    }
+
     /// The binutils `strip` that understands this architecture's ELF files.
     pub fn strip_tool(self) -> &'static str {
         match self {

@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::arch::Arch;
-use crate::{newc, progress, steps, workspace};
+use crate::{cargo, newc, progress, workspace};
 
 /// The package (and binary) name of the guest init.
 pub const INIT_PACKAGE: &str = "init-demo";
@@ -28,17 +28,16 @@ pub struct Initramfs {
 
 /// Whether the workspace has an `init-demo` package yet.
 pub fn init_demo_exists() -> Result<bool> {
-    let out = Command::new(steps::cargo_bin())
-        .args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-            "--offline",
-        ])
-        .current_dir(workspace::root())
-        .output()
-        .context("running cargo metadata")?;
+    let out = cargo::current(&[
+        "metadata",
+        "--no-deps",
+        "--format-version",
+        "1",
+        "--offline",
+    ])
+    .current_dir(workspace::root())
+    .output()
+    .context("running cargo metadata")?;
     if !out.status.success() {
         bail!(
             "cargo metadata failed: {}",
@@ -70,9 +69,8 @@ fn target_env(triple: &str, key: &str) -> String {
 /// qemu-user test linkers.
 pub fn cargo_build_command(arch: Arch) -> Command {
     let triple = arch.triple();
-    let mut cmd = Command::new(steps::cargo_bin());
-    cmd.args(["build", "-p", INIT_PACKAGE, "--profile", INIT_PROFILE])
-        .args(["--target", triple])
+    let mut cmd = cargo::current(&["build", "-p", INIT_PACKAGE, "--profile", INIT_PROFILE]);
+    cmd.args(["--target", triple])
         .env(
             target_env(triple, "RUSTFLAGS"),
             "-C linker=rust-lld -C relocation-model=static -C target-feature=+crt-static",

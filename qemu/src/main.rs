@@ -7,6 +7,7 @@
 mod apt_sources;
 mod arch;
 mod boot;
+mod cargo;
 mod demo;
 mod initbuild;
 mod kernel;
@@ -15,6 +16,7 @@ mod ktap;
 mod newc;
 mod private_apt;
 mod progress;
+mod qemu_user;
 mod setup;
 mod steps;
 mod workspace;
@@ -31,8 +33,11 @@ usage: cargo qemu <command> [options]
 
 commands:
   setup   install the missing Debian packages, Rust targets and components
-  test    setup, then every check: fmt, clippy, doc, host and cross tests, no_std
-          builds, and the guest boots (3 arches on 6.12, x86_64 and aarch64 on 6.1)
+  test [--fresh]
+          setup, then every check: fmt, clippy, doc, host tests, cross tests under
+          QEMU 7.2 and 10.0 user-mode, no_std builds, Miri, quick benches and the
+          guest boots (3 arches on 6.12, x86_64 and aarch64 on 6.1); --fresh runs it
+          all against empty caches in a temporary directory, removed afterwards
   demo    setup, then build and boot init-demo on every architecture; shows a table
   kernel [<arch>...|all] [--kernel 6.12|6.1] [--refresh]
           fetch (or find in the cache) Debian kernels (default: all of the release);
@@ -77,8 +82,16 @@ fn run(args: &[String]) -> Result<()> {
             setup::run()
         }
         "test" => {
-            no_args("test")?;
-            steps::run()
+            let fresh = match rest {
+                [] => false,
+                [flag] if flag == "--fresh" => true,
+                [other, ..] => bail!("unknown option `{other}` for test (see cargo qemu help)"),
+            };
+            let failed = steps::run(fresh)?;
+            if failed > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         "demo" => {
             no_args("demo")?;

@@ -120,7 +120,8 @@ impl PrivateApt {
 
 /// `dpkg-deb --fsys-tarfile <deb> | tar -x -C <into> <members>...`.
 fn extract(deb: &Path, into: &Path, members: &[&str]) -> Result<()> {
-    let script = "deb=$1; into=$2; shift 2; dpkg-deb --fsys-tarfile \"$deb\" | tar -x -C \"$into\" \"$@\"";
+    let script =
+        "deb=$1; into=$2; shift 2; dpkg-deb --fsys-tarfile \"$deb\" | tar -x -C \"$into\" \"$@\"";
     let status = Command::new("sh")
         .args(["-c", script, "sh"])
         .arg(deb)

@@ -9,14 +9,24 @@ use anyhow::{Context, Result, bail};
 
 use crate::arch::Arch;
 use crate::boot::BootOptions;
+use crate::cargo::{self, Outer, Plan, Toolchain};
+use crate::qemu_user::{self, Emulator};
 use crate::{boot, kernel, progress, setup, workspace};
 
 /// What a step does.
 pub enum Action {
-    /// `cargo <args>` in the workspace root, with extra environment variables.
+    /// `cargo <args>` in the workspace root, with extra environment variables, run by the
+    /// given toolchain's cargo (see [`crate::cargo`]).
     Cargo {
+        toolchain: Toolchain,
         args: &'static [&'static str],
         env: &'static [(&'static str, &'static str)],
+    },
+    /// `cargo test -p clonekit --target <arch>` under one qemu-user release, fetched into
+    /// the cache (see [`crate::qemu_user`]).
+    CrossTest {
+        arch: Arch,
+        emulator: &'static Emulator,
     },
     /// `cargo qemu boot <arch> --kernel <kernel>`: build init-demo, boot it, check the
     /// KTAP report.
@@ -30,10 +40,7 @@ pub struct Step {
 }
 
 const fn cargo(name: &'static str, args: &'static [&'static str]) -> Step {
-    Step {
-        name,
-        action: Action::Cargo { args, env: &[] },
-    }
+    cargo_env(name, args, &[])
 }
 
 const fn cargo_env(
@@ -43,7 +50,30 @@ const fn cargo_env(
 ) -> Step {
     Step {
         name,
-        action: Action::Cargo { args, env },
+        action: Action::Cargo {
+            toolchain: Toolchain::Current,
+            args,
+            env,
+        },
+    }
+}
+
+/// A Miri step: `cargo miri <args>` with the toolchain Miri comes with.
+const fn miri(name: &'static str, args: &'static [&'static str]) -> Step {
+    Step {
+        name,
+        action: Action::Cargo {
+            toolchain: Toolchain::Named(setup::MIRI_TOOLCHAIN),
+            args,
+            env: &[],
+        },
+    }
+}
+
+const fn cross_test(name: &'static str, arch: Arch, emulator: &'static Emulator) -> Step {
+    Step {
+        name,
+        action: Action::CrossTest { arch, emulator },
     }
 }
 
@@ -56,9 +86,9 @@ const fn boot(name: &'static str, arch: Arch, kernel: &'static str) -> Step {
 
 /// Every step of `cargo qemu test`, in order.
 ///
-/// The cross tests run one test at a time: qemu-user (7.2) can deadlock a child forked
-/// while another thread of the emulated program runs (seen here as exec tests hanging in a
-/// futex inside qemu, one run in three), which serial tests avoid.
+/// The cross tests run under QEMU 7.2 and 10.0 user-mode, each with the runner of
+/// `.cargo/config.toml` (tests one at a time: 7.2 deadlocks a fork taken while another
+/// emulated thread runs).
 pub const STEPS: &[Step] = &[
     cargo("fmt", &["fmt", "--all", "--check"]),
     cargo(
@@ -108,34 +138,30 @@ pub const STEPS: &[Step] = &[
             "riscv64gc-unknown-linux-gnu",
         ],
     ),
-    cargo(
-        "test aarch64 (qemu-user)",
-        &[
-            "test",
-            "-p",
-            "clonekit",
-            "--target",
-            "aarch64-unknown-linux-gnu",
-            "--",
-            "--test-threads=1",
-        ],
+    cross_test(
+        "test aarch64 (qemu-user 7.2)",
+        Arch::Aarch64,
+        &qemu_user::QEMU_7_2,
     ),
-    cargo(
-        "test riscv64 (qemu-user)",
-        &[
-            "test",
-            "-p",
-            "clonekit",
-            "--target",
-            "riscv64gc-unknown-linux-gnu",
-            "--",
-            "--test-threads=1",
-        ],
+    cross_test(
+        "test riscv64 (qemu-user 7.2)",
+        Arch::Riscv64,
+        &qemu_user::QEMU_7_2,
+    ),
+    cross_test(
+        "test aarch64 (qemu-user 10.0)",
+        Arch::Aarch64,
+        &qemu_user::QEMU_10_0,
+    ),
+    cross_test(
+        "test riscv64 (qemu-user 10.0)",
+        Arch::Riscv64,
+        &qemu_user::QEMU_10_0,
     ),
     // Miri (nightly) on the code that makes no syscalls: the validator, flags, the KTAP
     // writer, id maps, the fuzz tests (fewer iterations under Miri), the host tool's KTAP
     // parser and newc writer. Tests that make syscalls or spawn tools are skipped by name.
-    cargo_env(
+    miri(
         "miri clonekit",
         &[
             "miri",
@@ -155,14 +181,12 @@ pub const STEPS: &[Step] = &[
             "--skip",
             "current_kernel",
         ],
-        &[("RUSTUP_TOOLCHAIN", setup::MIRI_TOOLCHAIN)],
     ),
-    cargo_env(
+    miri(
         "miri fuzz",
         &["miri", "test", "-p", "clonekit", "--test", "fuzz"],
-        &[("RUSTUP_TOOLCHAIN", setup::MIRI_TOOLCHAIN)],
     ),
-    cargo_env(
+    miri(
         "miri qemu (KTAP parser, newc)",
         &[
             "miri",
@@ -175,7 +199,6 @@ pub const STEPS: &[Step] = &[
             "--skip",
             "gnu_cpio",
         ],
-        &[("RUSTUP_TOOLCHAIN", setup::MIRI_TOOLCHAIN)],
     ),
     // Benchmarks are not timed tests: this only proves they build and run (ratios printed).
     cargo_env(
@@ -206,8 +229,17 @@ struct Outcome {
     note: String,
 }
 
-/// Runs setup, then every step; prints a summary and `test: N passed, N failed`.
-pub fn run() -> Result<()> {
+/// Runs setup, then every step; prints a summary and `test: N passed, N failed`, and
+/// returns how many steps failed.
+///
+/// `fresh`: the whole run against empty caches, as on a machine that never ran it (see
+/// [`FreshCaches`]).
+pub fn run(fresh: bool) -> Result<usize> {
+    let _fresh = if fresh {
+        Some(FreshCaches::create()?)
+    } else {
+        None
+    };
     setup::run().context("setup failed")?;
     let total = STEPS.len();
     let mut outcomes = Vec::with_capacity(total);
@@ -248,26 +280,99 @@ pub fn run() -> Result<()> {
     print_summary(&outcomes);
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     println!("test: {} passed, {failed} failed", total - failed);
-    if failed > 0 {
-        std::process::exit(1);
+    Ok(failed)
+}
+
+/// `test --fresh`: every cache the run uses (kernels, qemu-user emulators, the private apt
+/// state, Miri's sysroot) starts empty in a new temporary directory, which is removed
+/// afterwards, whatever the outcome.
+///
+/// The caches are found through `XDG_CACHE_HOME` (see [`workspace::cache_dir`]; cargo-miri
+/// keeps its sysroot under `$XDG_CACHE_HOME/miri`), so pointing it at the new directory
+/// covers this tool and every program it starts. The build directory (`target/`) is
+/// the checkout's own and is left as it is.
+struct FreshCaches {
+    dir: std::path::PathBuf,
+}
+
+impl FreshCaches {
+    fn create() -> Result<FreshCaches> {
+        let dir = std::env::temp_dir().join(format!("clonekit-fresh-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("removing a stale {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        // SAFETY: called from the main thread before any other thread exists (this tool
+        // starts none before its steps, and the steps run after this), so nothing reads the
+        // environment concurrently.
+        unsafe { std::env::set_var("XDG_CACHE_HOME", &dir) };
+        progress::line(format_args!(
+            "fresh: every cache starts empty in {} (XDG_CACHE_HOME), removed at the end",
+            dir.display()
+        ));
+        Ok(FreshCaches { dir })
     }
-    Ok(())
+}
+
+impl Drop for FreshCaches {
+    fn drop(&mut self) {
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => progress::line(format_args!("fresh: removed {}", self.dir.display())),
+            Err(e) => progress::line(format_args!(
+                "fresh: could not remove {}: {e}",
+                self.dir.display()
+            )),
+        }
+    }
+}
+
+/// The cargo a `Cargo` step runs.
+fn cargo_plan(toolchain: Toolchain, args: &[&str], env: &[(&str, &str)]) -> Plan {
+    cargo::plan(toolchain, args, env, &Outer::here())
+}
+
+/// The arguments of a cross test step (before the runner is known).
+fn cross_test_args(arch: Arch) -> [&'static str; 5] {
+    ["test", "-p", "clonekit", "--target", arch.triple()]
 }
 
 /// The command a step runs, as a user would type it.
 fn describe(action: &Action) -> String {
     match action {
-        Action::Cargo { args, env } => {
-            let env: String = env.iter().map(|(k, v)| format!("{k}=\"{v}\" ")).collect();
-            format!("{env}cargo {}", args.join(" "))
-        }
+        Action::Cargo {
+            toolchain,
+            args,
+            env,
+        } => cargo_plan(*toolchain, args, env).display(),
+        Action::CrossTest { arch, emulator } => format!(
+            "cargo {} under QEMU {} ({} {}: {}, from the cache)",
+            cross_test_args(*arch).join(" "),
+            emulator.version,
+            emulator.suite,
+            emulator.package,
+            emulator.binary(*arch)
+        ),
         Action::Boot { arch, kernel } => format!("cargo qemu boot {arch} --kernel {kernel}"),
     }
 }
 
 fn run_action(action: &Action) -> Result<()> {
     match action {
-        Action::Cargo { args, env } => run_cargo(args, env),
+        Action::Cargo {
+            toolchain,
+            args,
+            env,
+        } => run_cargo(&cargo_plan(*toolchain, args, env)),
+        Action::CrossTest { arch, emulator } => {
+            let dir = qemu_user::get(emulator)?;
+            let runner = qemu_user::runner_config(*arch, &dir.join(emulator.binary(*arch)))?;
+            let mut args = cross_test_args(*arch).to_vec();
+            args.extend(["--config", &runner]);
+            let plan = cargo_plan(Toolchain::Current, &args, &[]);
+            progress::line(format_args!("running {}", plan.display()));
+            run_cargo(&plan)
+        }
         Action::Boot { arch, kernel } => {
             let boot = boot::run(&BootOptions::new(*arch, kernel::release(kernel)?))?;
             boot.verdict.map_err(anyhow::Error::msg)
@@ -293,15 +398,14 @@ fn step_time_limit() -> Duration {
 /// before starting this binary, so the nested cargo can share the target directory (and its
 /// cache) with the user's own builds. The nested steps build in the `dev` profile, so they
 /// never rewrite the running `release` binary of this tool.
-fn run_cargo(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+fn run_cargo(plan: &Plan) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    let mut child = Command::new(cargo_bin())
-        .args(args)
-        .envs(env.iter().copied())
+    let mut child = plan
+        .command()
         .current_dir(workspace::root())
         .process_group(0)
         .spawn()
-        .context("running cargo")?;
+        .with_context(|| format!("running {}", plan.program))?;
     let limit = step_time_limit();
     let started = Instant::now();
     let status = loop {
@@ -314,24 +418,18 @@ fn run_cargo(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
             let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
             let _ = child.wait();
             bail!(
-                "cargo {} was killed after {} (the time limit of a step; \
+                "{} was killed after {} (the time limit of a step; \
                  the test running at that point is the last one named above)",
-                args.join(" "),
+                plan.display(),
                 progress::human(limit)
             );
         }
         std::thread::sleep(Duration::from_millis(200));
     };
     if !status.success() {
-        bail!("cargo {} exited with {status}", args.join(" "));
+        bail!("{} exited with {status}", plan.display());
     }
     Ok(())
-}
-
-/// The cargo that started this tool (cargo sets `$CARGO` for `cargo run`), else the one on
-/// `PATH`.
-pub fn cargo_bin() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
 fn print_summary(outcomes: &[Outcome]) {
@@ -372,18 +470,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_cross_target_is_built_and_tested() {
+    fn every_cross_target_is_built_and_tested_under_every_emulator() {
         for arch in Arch::ALL {
-            let uses = |verb: &str| {
-                STEPS.iter().any(|s| match &s.action {
-                    Action::Cargo { args, .. } => args[0] == verb && args.contains(&arch.triple()),
-                    Action::Boot { .. } => false,
-                })
-            };
-            assert!(uses("build"), "no build step for {arch}");
-            if arch != Arch::X86_64 {
-                assert!(uses("test"), "no cross test step for {arch}");
+            let built = STEPS.iter().any(|s| match &s.action {
+                Action::Cargo { args, .. } => args[0] == "build" && args.contains(&arch.triple()),
+                _ => false,
+            });
+            assert!(built, "no build step for {arch}");
+            for emulator in [&qemu_user::QEMU_7_2, &qemu_user::QEMU_10_0] {
+                let tested = STEPS.iter().any(|s| match &s.action {
+                    Action::CrossTest {
+                        arch: a,
+                        emulator: e,
+                    } => *a == arch && e.version == emulator.version,
+                    _ => false,
+                });
+                assert_eq!(
+                    tested,
+                    arch != Arch::X86_64,
+                    "cross test of {arch} under QEMU {}",
+                    emulator.version
+                );
             }
+        }
+    }
+
+    #[test]
+    fn miri_steps_run_through_rustup_with_the_miri_toolchain() {
+        let miri: Vec<&Step> = STEPS
+            .iter()
+            .filter(|s| matches!(&s.action, Action::Cargo { args, .. } if args[0] == "miri"))
+            .collect();
+        assert_eq!(miri.len(), 3);
+        for step in miri {
+            let Action::Cargo {
+                toolchain,
+                args,
+                env,
+            } = &step.action
+            else {
+                unreachable!()
+            };
+            assert_eq!(
+                *toolchain,
+                Toolchain::Named(setup::MIRI_TOOLCHAIN),
+                "{}",
+                step.name
+            );
+            let plan = cargo_plan(*toolchain, args, env);
+            assert_eq!(plan.program, "rustup", "{}", step.name);
+            assert_eq!(&plan.args[..3], ["run", setup::MIRI_TOOLCHAIN, "cargo"]);
+            assert!(plan.set.iter().all(|(k, _)| k != "RUSTUP_TOOLCHAIN"));
         }
     }
 
