@@ -163,6 +163,11 @@ impl Plan {
         cmd
     }
 
+    /// The program's file name (`cargo`, `rustup`), for short messages.
+    pub fn program_name(&self) -> &str {
+        self.program.rsplit('/').next().unwrap_or(&self.program)
+    }
+
     /// The command as a user would type it.
     pub fn display(&self) -> String {
         let env: String = self

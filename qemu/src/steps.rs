@@ -418,16 +418,15 @@ fn run_cargo(plan: &Plan) -> Result<()> {
             let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
             let _ = child.wait();
             bail!(
-                "{} was killed after {} (the time limit of a step; \
-                 the test running at that point is the last one named above)",
-                plan.display(),
+                "killed after {} (the time limit of a step; the test running at that \
+                 point is the last one named above)",
                 progress::human(limit)
             );
         }
         std::thread::sleep(Duration::from_millis(200));
     };
     if !status.success() {
-        bail!("{} exited with {status}", plan.display());
+        bail!("`{} {}` exited with {status}", plan.program_name(), plan.args.join(" "));
     }
     Ok(())
 }
