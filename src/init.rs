@@ -581,7 +581,7 @@ mod tests {
     use super::*;
     use crate::sys::fs::{PipeFlags, pipe2, read, write};
     use crate::sys::process::getppid;
-    use crate::sys::testutil::{raw_fork, wait_exit_code};
+    use crate::sys::testutil::{Refusal, raw_fork, wait_child};
 
     #[test]
     fn exit_code_is_the_code_or_128_plus_the_signal() {
@@ -629,25 +629,40 @@ mod tests {
         assert!(WAKE.iter().all(|s| HANDLED.contains(s)));
     }
 
+    /// QEMU 7.2 refuses `PR_SET_CHILD_SUBREAPER` (QEMU 10 has it).
+    const SUBREAPER: Refusal = Refusal {
+        code: 100,
+        errno: Errno::EINVAL,
+        reason: "qemu-user refuses PR_SET_CHILD_SUBREAPER",
+    };
+
+    /// qemu-user refuses a fork-like child whose exit signal is not `SIGCHLD`.
+    const NO_EXIT_SIGNAL: Refusal = Refusal {
+        code: 101,
+        errno: Errno::EINVAL,
+        reason: "qemu-user refuses a child without exit signal",
+    };
+
     /// Runs `body` in a forked child of the test harness that makes itself an init (a child
-    /// subreaper with the handlers), and checks it exited 0; `SKIP` where subreapers are
-    /// unknown (qemu-user). The child may only use clonekit (no std); its non-zero exit
-    /// code names the step that failed.
+    /// subreaper with the handlers), and checks it exited 0. The child may only use
+    /// clonekit (no std); its non-zero exit code names the step that failed (90 and 91:
+    /// becoming an init), or one of the refusals of qemu-user above, checked in the child
+    /// by the errno it got (`Refusal::exit_code`), which the parent reports as a `SKIP`.
     fn in_init_child(test: &str, body: fn(Init) -> i32) {
         let pid = raw_fork();
         if pid == 0 {
-            let code = match Init::install() {
-                Ok(init) => body(init),
-                Err(_) => 77,
+            // The subreaper first on its own, so that its refusal is told apart from the
+            // rest of Init::install (which sets it again).
+            let code = match set_child_subreaper(true) {
+                Err(e) => SUBREAPER.exit_code(e, 90),
+                Ok(()) => match Init::install() {
+                    Ok(init) => body(init),
+                    Err(_) => 91,
+                },
             };
             exit_group(code);
         }
-        match wait_exit_code(pid) {
-            0 => {}
-            // Straight to fd 2: libtest captures std's eprintln!.
-            77 => crate::eprintln!("SKIP {test}: PR_SET_CHILD_SUBREAPER is refused (qemu-user)"),
-            step => panic!("{test}: step {step} failed in the init child"),
-        }
+        wait_child(test, pid, &[SUBREAPER, NO_EXIT_SIGNAL]);
     }
 
     /// Busy work until killed, without any call a signal could interrupt for long.
@@ -716,7 +731,10 @@ mod tests {
                         4
                     },
                 );
-                let Ok(quiet) = quiet else { return 1 };
+                let quiet = match quiet {
+                    Ok(quiet) => quiet,
+                    Err(e) => return NO_EXIT_SIGNAL.exit_code(e, 1),
+                };
                 let status = init.wait_for_timeout(quiet.pid(), Timespec::new(10, 0), |_, _| {});
                 if status != Ok(Some(ExitStatus::Exited(4))) {
                     return 2;

@@ -42,15 +42,14 @@ fn pidfd_open_signal_and_wait() {
 
 #[test]
 fn clone_pidfd_signal_and_wait() {
-    skip_under_qemu!("qemu-user refuses CLONE_PIDFD");
-    let child = ChildBuilder::new(CloneFlags::empty())
+    let spawned = ChildBuilder::new(CloneFlags::empty())
         .pidfd(true)
         .spawn(|| {
             loop {
                 sched_yield();
             }
-        })
-        .unwrap();
+        });
+    let child = emulator_may_refuse!(spawned, Errno::EINVAL, "qemu-user refuses CLONE_PIDFD");
     assert_eq!(child.via(), Syscall::Clone);
     let pidfd = child.pidfd().expect("a pidfd");
     // The kernel stored a real descriptor: its fdinfo names the child.
@@ -103,12 +102,11 @@ fn pidfd_polls_ready_only_after_exit() {
 
 #[test]
 fn clone3_builder_with_pidfd_and_exit_signal() {
-    skip_under_qemu!("qemu-user has no clone3, refuses CLONE_PIDFD and exit signals but SIGCHLD");
     let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
     let (rfd, wfd) = (r.as_raw(), w.as_raw());
     // SIGURG's default action is to ignore it, so the test process does not mind it.
     let signal = ExitSignal::new(Signal::SIGURG.raw() as u32).unwrap();
-    let child = ChildBuilder::new(CloneFlags::empty())
+    let spawned = ChildBuilder::new(CloneFlags::empty())
         .clone3(true)
         .pidfd(true)
         .exit_signal(signal)
@@ -116,9 +114,23 @@ fn clone3_builder_with_pidfd_and_exit_signal() {
             let _ = close(wfd);
             common::wait_eof(rfd);
             3
-        })
-        .unwrap();
-    assert_eq!(child.via(), Syscall::Clone3);
+        });
+    // Where clone3 is ENOSYS, clonekit falls back to clone, which an emulator may refuse.
+    let child = emulator_may_refuse!(
+        spawned,
+        Errno::EINVAL,
+        "qemu-user has no clone3, and its clone refuses CLONE_PIDFD or exit signals but SIGCHLD"
+    );
+    if let Err(errno) = common::clone3_used(child.via()) {
+        child.kill(Signal::SIGKILL).unwrap();
+        child.wait().unwrap();
+        skip_if_emulator_refused!(
+            &errno,
+            Errno::ENOSYS,
+            "qemu-user has no clone3 (clonekit fell back to clone)"
+        );
+        panic!("clone3 refused ({errno}): clonekit fell back to clone");
+    }
     let pid = child.pid();
     // A child whose exit signal is not SIGCHLD is a "clone" child: invisible to a plain
     // wait4, visible with __WCLONE.

@@ -90,8 +90,79 @@ pub(crate) mod testutil {
         crate::errno::from_syscall(ret) == Err(crate::Errno::ENOSYS)
     }
 
-    /// Prints a `SKIP <reason>` line to stderr (for things qemu-user cannot do).
-    pub(crate) fn skip(test: &str, reason: &str) {
-        std::eprintln!("SKIP {test}: {reason}");
+    /// Prints a `SKIP <test>: <reason>` line straight to fd 2 (libtest captures std's
+    /// `eprintln!`, so the line shows in every run).
+    pub(crate) fn skip(test: &str, reason: impl core::fmt::Display) {
+        crate::eprintln!("SKIP {test}: {reason}");
+    }
+
+    /// Something a test needs that qemu-user refuses: the errno it really gives, and why.
+    /// A test attempts the operation and skips only if [`Refusal::is`] holds, so natively
+    /// (and under an emulator that accepts it) the test asserts as usual.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Refusal {
+        /// The exit code a forked test child reports it with ([`wait_child`]); above every
+        /// step number the children use.
+        pub(crate) code: i32,
+        /// The errno qemu-user gives.
+        pub(crate) errno: crate::Errno,
+        /// Why, for the `SKIP` line.
+        pub(crate) reason: &'static str,
+    }
+
+    impl Refusal {
+        /// Whether `err` is this refusal: the kernel-side errno (never one of clonekit's own
+        /// refusals) is [`Refusal::errno`] and we run under qemu-user. Usable in a forked
+        /// child (raw syscalls only).
+        pub(crate) fn is(&self, err: impl Into<crate::Error>) -> bool {
+            err.into() == crate::Error::Os(self.errno) && under_qemu_user()
+        }
+
+        /// In a forked child: the exit code for `err` at `step`: [`Refusal::code`] if `err`
+        /// is this refusal ([`Refusal::is`]), else `step` (a failure).
+        pub(crate) fn exit_code(&self, err: impl Into<crate::Error>, step: i32) -> i32 {
+            if self.is(err) { self.code } else { step }
+        }
+
+        /// Prints `SKIP <test>: <reason> (<ERRNO>)`.
+        pub(crate) fn skip(&self, test: &str) {
+            skip(
+                test,
+                format_args!("{} ({})", self.reason, self.errno.name()),
+            );
+        }
+
+        /// The `Ok` value of `result`; `None` after printing the `SKIP` line if the error is
+        /// this refusal; any other error panics.
+        pub(crate) fn may_refuse<T, E>(&self, test: &str, result: Result<T, E>) -> Option<T>
+        where
+            E: Into<crate::Error> + Copy + core::fmt::Debug,
+        {
+            match result {
+                Ok(value) => Some(value),
+                Err(err) if self.is(err) => {
+                    self.skip(test);
+                    None
+                }
+                Err(err) => panic!("{test}: {err:?}"),
+            }
+        }
+    }
+
+    /// Waits for a forked test child that exits 0 when it passed, with the
+    /// [`Refusal::code`] of one of `refusals` when it met that refusal (checked in the
+    /// child with [`Refusal::exit_code`]), or with the number of the step that failed.
+    /// Returns whether it passed; a refusal prints its `SKIP` line, a failed step panics.
+    pub(crate) fn wait_child(test: &str, pid: Pid, refusals: &[Refusal]) -> bool {
+        match wait_exit_code(pid) {
+            0 => true,
+            code => match refusals.iter().find(|r| r.code == code) {
+                Some(refusal) => {
+                    refusal.skip(test);
+                    false
+                }
+                None => panic!("{test}: step {code} failed in the child"),
+            },
+        }
     }
 }

@@ -547,7 +547,7 @@ mod tests {
     extern crate std;
     use super::*;
     use crate::sys::signal::kill;
-    use crate::sys::testutil::{raw_fork, skip, under_qemu_user, wait_exit_code};
+    use crate::sys::testutil::{Refusal, raw_fork, skip, wait_child, wait_exit_code};
     use crate::sys::wait::{WaitOptions, WaitStatus, wait4};
 
     #[test]
@@ -617,45 +617,52 @@ mod tests {
 
     #[test]
     fn subreaper_and_pdeathsig_in_a_forked_child() {
-        // QEMU 7.2's prctl emulation refuses PR_{GET,SET}_CHILD_SUBREAPER (EINVAL).
-        let subreaper = !under_qemu_user();
-        if !subreaper {
-            skip(
-                "subreaper_and_pdeathsig_in_a_forked_child (subreaper part)",
-                "qemu-user does not emulate PR_*_CHILD_SUBREAPER",
-            );
-        }
+        // QEMU 7.2's prctl emulation refuses PR_{GET,SET}_CHILD_SUBREAPER; QEMU 10 has them.
+        const SUBREAPER: Refusal = Refusal {
+            code: 100,
+            errno: Errno::EINVAL,
+            reason: "qemu-user refuses PR_*_CHILD_SUBREAPER (the pdeathsig part passed)",
+        };
         let pid = raw_fork();
         if pid == 0 {
-            let code = if subreaper && get_child_subreaper() != Ok(false) {
-                1
-            } else if subreaper
-                && (set_child_subreaper(true).is_err() || get_child_subreaper() != Ok(true))
-            {
-                2
-            } else if get_pdeathsig() != Ok(None) {
+            // The pdeathsig part first, so that it is checked where the subreaper part is
+            // refused too.
+            let code = if get_pdeathsig() != Ok(None) {
                 3
             } else if set_pdeathsig(Some(Signal::SIGTERM)).is_err()
                 || get_pdeathsig() != Ok(Some(Signal::SIGTERM))
             {
                 4
             } else {
-                0
+                match get_child_subreaper() {
+                    Ok(false) => match set_child_subreaper(true) {
+                        Ok(()) if get_child_subreaper() == Ok(true) => 0,
+                        Ok(()) => 2,
+                        Err(e) => SUBREAPER.exit_code(e, 2),
+                    },
+                    Ok(true) => 1,
+                    Err(e) => SUBREAPER.exit_code(e, 1),
+                }
             };
             exit_group(code);
         }
-        assert_eq!(wait_exit_code(pid), 0);
+        wait_child(
+            "subreaper_and_pdeathsig_in_a_forked_child",
+            pid,
+            &[SUBREAPER],
+        );
     }
 
     #[test]
     fn ioprio_get_set_on_self() {
+        const NO_IOPRIO: Refusal = Refusal {
+            code: 100,
+            errno: Errno::ENOSYS,
+            reason: "qemu-user does not emulate ioprio_get",
+        };
         let me = IoprioWho::Process(0);
-        let old = match ioprio_get(me) {
-            Err(Errno::ENOSYS) => {
-                skip("ioprio_get_set_on_self", "ioprio_get is ENOSYS (emulator)");
-                return;
-            }
-            r => r.unwrap(),
+        let Some(old) = NO_IOPRIO.may_refuse("ioprio_get_set_on_self", ioprio_get(me)) else {
+            return;
         };
         let want = IoPriority::new(IoprioClass::BestEffort, 6);
         ioprio_set(me, want).unwrap();
@@ -671,12 +678,18 @@ mod tests {
 
     #[test]
     fn ptrace_traceme_stop_and_cont() {
+        const NO_PTRACE: Refusal = Refusal {
+            code: 100,
+            errno: Errno::ENOSYS,
+            reason: "qemu-user does not emulate ptrace",
+        };
         let pid = raw_fork();
         if pid == 0 {
             match ptrace_traceme() {
                 Ok(()) => {}
-                Err(Errno::ENOSYS) | Err(Errno::EPERM) => exit_group(77),
-                Err(_) => exit_group(1),
+                // A host policy (seccomp, Yama), not the emulator.
+                Err(Errno::EPERM) => exit_group(77),
+                Err(e) => exit_group(NO_PTRACE.exit_code(e, 1)),
             }
             let _ = kill(getpid(), Signal::SIGSTOP);
             exit_group(5);
@@ -691,8 +704,11 @@ mod tests {
             }
             Some((_, WaitStatus::Exited(77))) => skip(
                 "ptrace_traceme_stop_and_cont",
-                "ptrace unavailable (emulator or seccomp)",
+                "ptrace refused by a host policy (seccomp or Yama: EPERM)",
             ),
+            Some((_, WaitStatus::Exited(code))) if code == NO_PTRACE.code => {
+                NO_PTRACE.skip("ptrace_traceme_stop_and_cont")
+            }
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -40,14 +40,68 @@ macro_rules! skip {
     }};
 }
 
-/// Skips the test under qemu-user, which refuses or degrades what it needs.
+/// An error as the emulator question sees it: only an errno the kernel (or qemu-user in
+/// its place) returned counts, never one of clonekit's own refusals (flag rules, stacks),
+/// which must hold under emulation too.
+pub trait OsErrno {
+    /// The errno the kernel side returned, if that is what this error is.
+    fn os_errno(&self) -> Option<clonekit::Errno>;
+}
+
+impl OsErrno for clonekit::Errno {
+    fn os_errno(&self) -> Option<clonekit::Errno> {
+        Some(*self)
+    }
+}
+
+impl OsErrno for clonekit::Error {
+    fn os_errno(&self) -> Option<clonekit::Errno> {
+        match self {
+            clonekit::Error::Os(errno) => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+/// Skips the test (`SKIP <test>: <reason> (<ERRNO>)`) if `err` is qemu-user refusing what
+/// the test needs: we run under qemu-user *and* the kernel-side errno matches `errno` (a
+/// pattern, e.g. `Errno::EINVAL`). Otherwise does nothing: natively, or with another
+/// error, the caller goes on and asserts as usual.
 #[macro_export]
-macro_rules! skip_under_qemu {
-    ($($reason:tt)*) => {
+macro_rules! skip_if_emulator_refused {
+    ($err:expr, $errno:pat, $($reason:tt)+) => {
         if $crate::common::qemu_user() {
-            $crate::skip!($($reason)*);
+            if let Some(errno @ $errno) = $crate::common::OsErrno::os_errno($err) {
+                $crate::skip!("{} ({})", format_args!($($reason)+), errno.name());
+            }
         }
     };
+}
+
+/// The `Ok` value of `result`; an `Err` that is qemu-user's refusal (see
+/// [`skip_if_emulator_refused!`]) skips the test, any other `Err` fails it, natively
+/// always. Usage: `emulator_may_refuse!(spawn(..), Errno::EINVAL, "qemu-user refuses X")`.
+#[macro_export]
+macro_rules! emulator_may_refuse {
+    ($result:expr, $errno:pat, $($reason:tt)+) => {
+        match $result {
+            Ok(value) => value,
+            Err(err) => {
+                $crate::skip_if_emulator_refused!(&err, $errno, $($reason)+);
+                panic!("refused: {err:?} ({err})")
+            }
+        }
+    };
+}
+
+/// What `clone3()` did for a child spawned with `.clone3(true)`: `Ok` if it created the
+/// child, `Err(ENOSYS)` if clonekit fell back to legacy `clone()` (it does on `ENOSYS`
+/// only), for [`skip_if_emulator_refused!`].
+pub fn clone3_used(via: clonekit::process::Syscall) -> Result<(), clonekit::Errno> {
+    match via {
+        clonekit::process::Syscall::Clone3 => Ok(()),
+        clonekit::process::Syscall::Clone => Err(clonekit::Errno::ENOSYS),
+    }
 }
 
 /// Blocks until `fd` reports end of file (usable in a child: clonekit only).
@@ -62,10 +116,19 @@ pub fn wait_eof(fd: clonekit::fd::RawFd) {
     }
 }
 
-/// Why a test that needs root and real namespaces cannot run here, if it cannot.
-pub fn needs_root_and_real_kernel() -> Option<&'static str> {
+/// Why a test that needs root cannot run here, if it cannot.
+pub fn needs_root() -> Option<&'static str> {
     if clonekit::sys::process::geteuid() != 0 {
         return Some("not root: namespaces need CAP_SYS_ADMIN");
+    }
+    None
+}
+
+/// Why a test that needs root and the kernel itself answering (not an emulator in its
+/// place, whatever that emulator accepts) cannot run here, if it cannot.
+pub fn needs_root_and_real_kernel() -> Option<&'static str> {
+    if let Some(reason) = needs_root() {
+        return Some(reason);
     }
     if qemu_user() {
         return Some(
