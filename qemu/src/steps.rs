@@ -426,7 +426,11 @@ fn run_cargo(plan: &Plan) -> Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     };
     if !status.success() {
-        bail!("`{} {}` exited with {status}", plan.program_name(), plan.args.join(" "));
+        bail!(
+            "`{} {}` exited with {status}",
+            plan.program_name(),
+            plan.args.join(" ")
+        );
     }
     Ok(())
 }
