@@ -177,14 +177,15 @@ fn each_thread_sees_its_own_thread_pointer() {
 }
 
 /// Counts this process's threads in /proc/self/task.
-fn task_count() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
+/// Whether the task `tid` of this process still exists (`/proc/self/task/<tid>`): asked
+/// of one task, since other tests start and end threads of their own meanwhile.
+fn task_exists(tid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
 }
 
 #[test]
 fn a_threads_exit_leaves_the_process_running() {
     static RELEASE: AtomicU32 = AtomicU32::new(0);
-    let before = task_count();
     let handle = thread::spawn(|| {
         while RELEASE.load(Ordering::Acquire) == 0 {
             let _ = futex_wait(&RELEASE, 0, None, true);
@@ -192,22 +193,21 @@ fn a_threads_exit_leaves_the_process_running() {
         3
     })
     .unwrap();
-    assert!(task_count() > before - 1);
+    let tid = handle.tid();
+    assert!(task_exists(tid), "the running thread is a task of ours");
     let pid = getpid();
     RELEASE.store(1, Ordering::Release);
     futex_wake(&RELEASE, 1, true).unwrap();
     assert_eq!(handle.join(), 3);
     // The thread used exit(), not exit_group(): we are still here, same process.
     assert_eq!(getpid(), pid);
+    // CLONE_CHILD_CLEARTID fires before the task is fully released: wait for it to go.
     let mut tries = 0;
-    while task_count() > before && tries < 1000 {
+    while task_exists(tid) && tries < 10_000 {
         tries += 1;
         std::thread::yield_now();
     }
-    assert!(
-        task_count() <= before,
-        "the thread is gone from /proc/self/task"
-    );
+    assert!(!task_exists(tid), "the thread is gone from /proc/self/task");
 }
 
 #[test]
