@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use clonekit::Stack;
-use clonekit::thread::{self, Builder};
+use clonekit::thread::Builder;
 
 /// How many timed operations per side, in alternating batches.
 struct Plan {
@@ -97,7 +97,10 @@ fn main() {
             &plan,
             || {
                 let stack = reused.take().unwrap();
-                let handle = Builder::new().stack(stack).spawn(|| black_box(1)).unwrap();
+                // SAFETY: the thread only calls black_box (core): no libc, no std.
+                let handle =
+                    unsafe { Builder::new().stack(stack).spawn_unchecked(|| black_box(1)) }
+                        .unwrap();
                 let (_, stack) = handle.join_reclaim();
                 reused = Some(stack);
             },
@@ -110,7 +113,10 @@ fn main() {
         compare(
             &plan,
             || {
-                thread::spawn(|| black_box(1)).unwrap().join();
+                // SAFETY: the thread only calls black_box (core): no libc, no std.
+                unsafe { Builder::new().spawn_unchecked(|| black_box(1)) }
+                    .unwrap()
+                    .join();
             },
             std_thread,
         ),

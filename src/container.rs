@@ -41,7 +41,8 @@ pub const CLASSIC_NAMESPACES: CloneFlags = CloneFlags::NEWUTS
     .union(CloneFlags::NEWNET)
     .union(CloneFlags::NEWUSER);
 
-/// Exit status of a container child whose set-up failed before `f` ran (like `env`'s 125).
+/// Exit status of a container child whose set-up failed before `f` ran (like `env`'s 125);
+/// [`Container::spawn`] reports the step and errno as [`Error::ContainerSetup`].
 pub const SETUP_FAILED: i32 = 125;
 
 /// A name of up to 64 bytes (the kernel's limit for host and domain names), kept inline.
@@ -191,14 +192,40 @@ impl Container {
         self
     }
 
-    /// Starts `f` in the container and returns once it runs with its maps written.
+    /// Starts `f` in the container and returns once its set-up is done and `f` runs.
     ///
     /// The child waits on a pipe until the parent has written its id maps (user
     /// namespaces need the parent to do it), becomes uid and gid 0 inside when both maps map
-    /// 0 (so uid 0 inside is the chosen outer uid), then sets the hostname, makes mounts private,
-    /// mounts `/proc`, enters the time namespace, and runs `f`; a set-up failure exits with
-    /// [`SETUP_FAILED`]. In a program with a libc, `f` must not call into libc or std.
+    /// 0 (so uid 0 inside is the chosen outer uid), then sets the hostname, makes mounts
+    /// private, mounts `/proc`, enters the time namespace, reports success and runs `f`. A
+    /// failed step is reported back instead: [`Error::ContainerSetup`] names the step and
+    /// the errno (the child exits with [`SETUP_FAILED`] and is reaped).
+    ///
+    /// The container's init is a fork-like child (a copy of the caller's memory and
+    /// thread pointer), so `f` may use std, and the caller must be single-threaded
+    /// ([`Error::MultiThreaded`]; see [`program`](crate::program)). Under an emulator that
+    /// refuses namespace flags itself (qemu-user), the refusal is
+    /// [`Error::EmulatorRefused`] rather than a bare `EINVAL`.
     pub fn spawn<F>(self, f: F) -> Result<ContainerChild, Error>
+    where
+        F: FnOnce() -> i32 + Send + 'static,
+    {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        crate::program::require_single_threaded()?;
+        // SAFETY: a single-threaded caller, and the container's flags never hold CLONE_VM
+        // or CLONE_FILES: the contract of spawn_unchecked holds for any `f`.
+        unsafe { self.spawn_unchecked(f) }
+    }
+
+    /// As [`Container::spawn`], without the single-thread check.
+    ///
+    /// # Safety
+    /// In a multithreaded process, `f` must not take any lock another thread may hold
+    /// (libc's and std's included: no allocation, no stdio), as after `fork(2)` in a
+    /// multithreaded program; clonekit and core are fine.
+    pub unsafe fn spawn_unchecked<F>(self, f: F) -> Result<ContainerChild, Error>
     where
         F: FnOnce() -> i32 + Send + 'static,
     {
@@ -218,8 +245,12 @@ impl Container {
         let user_ns = inside.namespaces.contains(CloneFlags::NEWUSER);
         let maps_root = |m: Option<IdMap>| m.is_none_or(|m| m.inside == 0);
         inside.become_root = user_ns && maps_root(self.uid_map) && maps_root(self.gid_map);
+        // `ready`: the parent tells the child its maps are written. `report`: the child
+        // tells the parent how its set-up went, in one record.
         let (ready_r, ready_w) = fs::pipe2(PipeFlags::CLOEXEC)?;
+        let (report_r, report_w) = fs::pipe2(PipeFlags::CLOEXEC)?;
         let (r, w) = (ready_r.as_raw(), ready_w.as_raw());
+        let (report_rfd, report_wfd) = (report_r.as_raw(), report_w.as_raw());
         // NEWTIME is entered from inside (see `enter_time_namespace`), not by clone.
         let clone_flags = inside.namespaces - CloneFlags::NEWTIME;
         let mut builder = ChildBuilder::new(clone_flags)
@@ -228,21 +259,39 @@ impl Container {
         if let Some(size) = self.stack_size {
             builder = builder.stack_size(size);
         }
-        let child = builder.spawn(move || {
-            let _ = fs::close(w);
-            match set_up_inside(&inside, r) {
-                Ok(()) => f(),
-                Err(_) => SETUP_FAILED,
+        // SAFETY: the caller's contract (a single-threaded caller, or an `f` that keeps to
+        // clonekit and core) is the one of `spawn_unchecked` for a fork-like child; the
+        // set-up itself makes only clonekit calls.
+        let spawned = unsafe {
+            builder.spawn_unchecked(move || {
+                // Our copies of the parent's ends: closed, or the parent never sees EOF.
+                let _ = fs::close(w);
+                let _ = fs::close(report_rfd);
+                let result = set_up_inside(&inside, r);
+                let _ = write_all(report_wfd, &SetupReport::from(result).encode());
+                let _ = fs::close(report_wfd);
+                match result {
+                    Ok(()) => f(),
+                    Err(_) => SETUP_FAILED,
+                }
+            })
+        };
+        let child = match spawned {
+            Ok(child) => child,
+            Err(Error::Os(crate::Errno::EINVAL)) if crate::program::emulated() => {
+                return Err(Error::EmulatorRefused(clone_flags));
             }
-        })?;
+            Err(e) => return Err(e),
+        };
         drop(ready_r);
+        drop(report_w);
         let pid = child.pid();
         let maps = if user_ns {
             self.write_maps(pid)
         } else {
             Ok(())
         };
-        let released = maps.and_then(|()| write_byte(ready_w.as_raw()));
+        let released = maps.and_then(|()| write_all(ready_w.as_raw(), b"1"));
         if let Err(e) = released {
             // Closing the pipe unwritten tells the child to give up; reap it, leaving no
             // zombie behind.
@@ -250,7 +299,19 @@ impl Container {
             let _ = child.wait();
             return Err(e);
         }
-        Ok(ContainerChild { child })
+        drop(ready_w);
+        match read_report(report_r.as_raw()) {
+            Some(SetupReport::Done) => Ok(ContainerChild { child }),
+            Some(SetupReport::Failed(step, errno)) => {
+                let _ = child.wait();
+                Err(Error::ContainerSetup { step, errno })
+            }
+            None => {
+                // The child died before it could report (a signal): say how it ended.
+                let status = child.wait()?;
+                Err(Error::ContainerDied(status))
+            }
+        }
     }
 
     fn write_maps(&self, pid: Pid) -> Result<(), Error> {
@@ -264,48 +325,154 @@ impl Container {
     }
 }
 
-fn write_byte(fd: RawFd) -> Result<(), Error> {
-    loop {
-        match fs::write(fd, b"1") {
-            Ok(_) => return Ok(()),
+/// Writes all of `bytes` (retrying on `EINTR` and short writes).
+fn write_all(fd: RawFd, mut bytes: &[u8]) -> Result<(), Error> {
+    while !bytes.is_empty() {
+        match fs::write(fd, bytes) {
+            Ok(n) => bytes = &bytes[n..],
             Err(crate::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// One step of the container's set-up inside the child, as [`Error::ContainerSetup`]
+/// names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetupStep {
+    /// Waiting for the parent to write the id maps (the parent gave up, or the pipe failed).
+    WaitForMaps,
+    /// `setresgid`/`setresuid` to 0 over the maps.
+    BecomeRoot,
+    /// `sethostname`.
+    Hostname,
+    /// `setdomainname`.
+    Domainname,
+    /// Making every mount private (`MS_REC | MS_PRIVATE` on `/`).
+    PrivateMounts,
+    /// Mounting the new `/proc`.
+    MountProc,
+    /// `unshare(CLONE_NEWTIME)`, its offsets, and entering it.
+    TimeNamespace,
+}
+
+impl SetupStep {
+    const ALL: [SetupStep; 7] = [
+        SetupStep::WaitForMaps,
+        SetupStep::BecomeRoot,
+        SetupStep::Hostname,
+        SetupStep::Domainname,
+        SetupStep::PrivateMounts,
+        SetupStep::MountProc,
+        SetupStep::TimeNamespace,
+    ];
+
+    /// What the step does, in words.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            SetupStep::WaitForMaps => "waiting for the id maps",
+            SetupStep::BecomeRoot => "becoming root over the id maps",
+            SetupStep::Hostname => "setting the hostname",
+            SetupStep::Domainname => "setting the domain name",
+            SetupStep::PrivateMounts => "making the mounts private",
+            SetupStep::MountProc => "mounting /proc",
+            SetupStep::TimeNamespace => "entering the time namespace with its offsets",
         }
     }
 }
 
-/// The child's side: wait for the parent, then set up each namespace.
-fn set_up_inside(inside: &Inside, ready: RawFd) -> Result<(), Error> {
+/// The child's one record to the parent: 8 bytes, the step's number (0 for done) and the
+/// errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetupReport {
+    Done,
+    Failed(SetupStep, crate::Errno),
+}
+
+impl SetupReport {
+    fn encode(self) -> [u8; 8] {
+        let (step, errno) = match self {
+            SetupReport::Done => (0u32, 0i32),
+            SetupReport::Failed(step, errno) => (step as u32 + 1, errno.raw()),
+        };
+        let mut bytes = [0u8; 8];
+        bytes[..4].copy_from_slice(&step.to_ne_bytes());
+        bytes[4..].copy_from_slice(&errno.to_ne_bytes());
+        bytes
+    }
+
+    fn decode(bytes: [u8; 8]) -> Option<SetupReport> {
+        let step = u32::from_ne_bytes(bytes[..4].try_into().ok()?);
+        let errno = i32::from_ne_bytes(bytes[4..].try_into().ok()?);
+        match step {
+            0 => Some(SetupReport::Done),
+            n => SetupStep::ALL
+                .get(n as usize - 1)
+                .map(|step| SetupReport::Failed(*step, crate::Errno::from_raw(errno))),
+        }
+    }
+}
+
+impl From<Result<(), (SetupStep, crate::Errno)>> for SetupReport {
+    fn from(result: Result<(), (SetupStep, crate::Errno)>) -> SetupReport {
+        match result {
+            Ok(()) => SetupReport::Done,
+            Err((step, errno)) => SetupReport::Failed(step, errno),
+        }
+    }
+}
+
+/// Reads the child's record; `None` if it ended first (end of file, or a garbled record).
+fn read_report(fd: RawFd) -> Option<SetupReport> {
+    let mut bytes = [0u8; 8];
+    let mut got = 0;
+    while got < bytes.len() {
+        match fs::read(fd, &mut bytes[got..]) {
+            Ok(0) => return None,
+            Ok(n) => got += n,
+            Err(crate::Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+    SetupReport::decode(bytes)
+}
+
+/// The child's side: wait for the parent, then set up each namespace; the first failure
+/// names its step.
+fn set_up_inside(inside: &Inside, ready: RawFd) -> Result<(), (SetupStep, crate::Errno)> {
     let mut byte = [0u8; 1];
     loop {
         match fs::read(ready, &mut byte) {
             Ok(1) => break,
-            Ok(_) => return Err(Error::Os(crate::Errno::EPIPE)),
+            Ok(_) => return Err((SetupStep::WaitForMaps, crate::Errno::EPIPE)),
             Err(crate::Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err((SetupStep::WaitForMaps, e)),
         }
     }
     let _ = fs::close(ready);
+    let at = |step: SetupStep| move |e: Error| (step, e.errno());
     if inside.become_root {
         // The maps are written: become the namespace's root, i.e. the outer ids mapped to
         // 0 (a process keeps its outer ids across clone; only setresuid moves it onto the map).
-        setresgid(0, 0, 0)?;
-        setresuid(0, 0, 0)?;
+        setresgid(0, 0, 0).map_err(|e| (SetupStep::BecomeRoot, e))?;
+        setresuid(0, 0, 0).map_err(|e| (SetupStep::BecomeRoot, e))?;
     }
     if let Some(name) = &inside.hostname {
-        sysns::sethostname(name.as_bytes())?;
+        sysns::sethostname(name.as_bytes()).map_err(|e| (SetupStep::Hostname, e))?;
     }
     if let Some(name) = &inside.domainname {
-        sysns::setdomainname(name.as_bytes())?;
+        sysns::setdomainname(name.as_bytes()).map_err(|e| (SetupStep::Domainname, e))?;
     }
     if inside.namespaces.contains(CloneFlags::NEWNS) {
-        mount::make_private()?;
+        mount::make_private().map_err(at(SetupStep::PrivateMounts))?;
         if inside.mount_proc {
-            mount::mount_proc(c"/proc")?;
+            mount::mount_proc(c"/proc").map_err(at(SetupStep::MountProc))?;
         }
     }
     if let Some((mono, boot)) = inside.time_offsets {
-        enter_time_namespace(mono, boot)?;
+        enter_time_namespace(mono, boot).map_err(at(SetupStep::TimeNamespace))?;
     }
     Ok(())
 }
@@ -357,5 +524,24 @@ impl ContainerChild {
     /// The underlying child.
     pub fn into_child(self) -> Child {
         self.child
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_reports_round_trip_and_garbage_is_refused() {
+        let mut reports = [SetupReport::Done; 8];
+        for (i, step) in SetupStep::ALL.iter().enumerate() {
+            reports[i + 1] = SetupReport::Failed(*step, crate::Errno::EPERM);
+        }
+        for report in reports {
+            assert_eq!(SetupReport::decode(report.encode()), Some(report));
+        }
+        let mut garbled = SetupReport::Done.encode();
+        garbled[..4].copy_from_slice(&99u32.to_ne_bytes());
+        assert_eq!(SetupReport::decode(garbled), None);
     }
 }

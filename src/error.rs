@@ -3,8 +3,10 @@
 
 use core::fmt;
 
+use crate::container::SetupStep;
 use crate::errno::Errno;
 use crate::flags::CloneFlags;
+use crate::process::ExitStatus;
 use crate::stack::StackError;
 use crate::validate::FlagError;
 
@@ -26,6 +28,38 @@ pub enum Error {
     /// A setting that needs this namespace, asked for without it (a container hostname
     /// without `CLONE_NEWUTS` would rename the host).
     NeedsNamespace(CloneFlags),
+    /// A task with clonekit's own thread pointer (a thread, a `CLONE_VM` child) asked for
+    /// in a program whose thread pointer a libc owns (any std program): code in it would
+    /// run on the wrong per-thread state. See [`program`](crate::program); the `unsafe`
+    /// `spawn_unchecked` variants take the rule as a written contract instead.
+    LibcOwnsThreadPointer,
+    /// A fork-like child asked for by a process with this many threads: locks they hold
+    /// would be copied held into the child. See [`program`](crate::program).
+    MultiThreaded {
+        /// The kernel's thread count of the calling process.
+        threads: u64,
+    },
+    /// Whether the process is single-threaded could not be read (`/proc/self/stat`, with
+    /// this errno; `EINVAL` for no usable count, as under qemu-user 7.2), so a fork-like
+    /// child was not risked.
+    ThreadCountUnknown(Errno),
+    /// `CLONE_FILES` without `CLONE_VM`: the child's copy of memory would own the very
+    /// descriptors the parent owns, through one shared table.
+    FilesWithoutVm,
+    /// A [`Container`](crate::container::Container)'s set-up failed inside the child at
+    /// this step, with this errno (the child was reaped).
+    ContainerSetup {
+        /// The step that failed.
+        step: SetupStep,
+        /// Its errno.
+        errno: Errno,
+    },
+    /// A container's init ended before it reported its set-up (the child was reaped).
+    ContainerDied(ExitStatus),
+    /// These clone flags, which the kernel's rules allow, were refused (`EINVAL`) by an
+    /// emulator that implements `clone` itself: qemu-user refuses every `CLONE_NEW*` flag.
+    /// Detected by `clone3` being missing on a kernel that has it.
+    EmulatorRefused(CloneFlags),
     /// The kernel refused.
     Os(Errno),
 }
@@ -35,7 +69,10 @@ impl Error {
     pub const fn errno(&self) -> Errno {
         match self {
             Error::Flags(rule) => rule.errno(),
-            Error::Os(errno) => *errno,
+            Error::Os(errno)
+            | Error::ThreadCountUnknown(errno)
+            | Error::ContainerSetup { errno, .. } => *errno,
+            Error::ContainerDied(_) => Errno::ECHILD,
             Error::Stack(StackError::Map(errno)) => *errno,
             _ => Errno::EINVAL,
         }
@@ -59,6 +96,47 @@ impl fmt::Display for Error {
             Error::NeedsNamespace(flag) => {
                 write!(f, "this setting needs {flag:?}, which was not asked for")
             }
+            Error::LibcOwnsThreadPointer => f.write_str(
+                "a libc owns this program's thread pointer (it was not started by \
+                 clonekit::entry!): a task with clonekit's own would run libc and std code on \
+                 the wrong per-thread state; the unsafe spawn_unchecked states what its \
+                 closure may call instead",
+            ),
+            Error::MultiThreaded { threads } => write!(
+                f,
+                "the process has {threads} threads: a fork-like child would inherit the locks \
+                 they hold, held; fork before starting threads, or use the unsafe \
+                 *_unchecked variant with a child that keeps to clonekit and core"
+            ),
+            Error::ThreadCountUnknown(errno) => write!(
+                f,
+                "whether the process is single-threaded is unknown (/proc/self/stat: {errno}{}), \
+                 which a fork-like child needs",
+                if *errno == Errno::EINVAL {
+                    "; qemu-user 7.2 writes a thread count of 0 there"
+                } else {
+                    ""
+                }
+            ),
+            Error::FilesWithoutVm => f.write_str(
+                "CLONE_FILES without CLONE_VM: the child's copy of memory would own the \
+                 parent's descriptors through one shared table",
+            ),
+            Error::ContainerSetup { step, errno } => {
+                write!(f, "container set-up failed {}: {errno}", step.describe())
+            }
+            Error::ContainerDied(status) => {
+                write!(
+                    f,
+                    "the container's init {status} before its set-up was done"
+                )
+            }
+            Error::EmulatorRefused(flags) => write!(
+                f,
+                "EINVAL for {flags:?}, which the kernel's rules allow: this runs under an \
+                 emulator (qemu-user) that refuses namespace flags itself; run it natively \
+                 or in a QEMU system guest"
+            ),
             Error::Os(errno) => write!(f, "{errno}"),
         }
     }

@@ -84,6 +84,7 @@ pub mod namespace;
 pub mod pidfd;
 pub mod process;
 pub mod procfs;
+pub mod program;
 pub mod raw;
 pub mod rt;
 pub mod stack;

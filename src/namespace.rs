@@ -193,7 +193,7 @@ fn ns_inode(fd: RawFd) -> Option<u64> {
 /// namespace (or `VM`/`SIGHAND`/`THREAD`) in a multithreaded process, namespaces without
 /// `CAP_SYS_ADMIN`, nesting too deep.
 pub fn unshare(flags: CloneFlags) -> Result<(), Error> {
-    let threads = procfs::thread_count();
+    let threads = procfs::thread_count().ok();
     validate_unshare(flags, &caller(), threads, KernelVersion::cached())?;
     // Every flag unshare takes lies in the low 32 bits.
     sysns::unshare(flags.bits() as u32)?;
@@ -218,7 +218,7 @@ pub fn setns(fd: RawFd, kind: Namespace) -> Result<(), Error> {
         }
         .into());
     }
-    if kind == Namespace::User && procfs::thread_count().is_some_and(|n| n > 1) {
+    if kind == Namespace::User && procfs::thread_count().is_ok_and(|n| n > 1) {
         return Err(FlagError::SetnsUserNeedsSingleThread.into());
     }
     sysns::setns(fd, kind.flag().bits() as u32)?;
@@ -232,7 +232,7 @@ pub fn setns_pidfd(pidfd: RawFd, kinds: CloneFlags) -> Result<(), Error> {
     if !unsupported.is_empty() || kinds.is_empty() {
         return Err(FlagError::UnshareUnsupported(unsupported).into());
     }
-    if kinds.contains(CloneFlags::NEWUSER) && procfs::thread_count().is_some_and(|n| n > 1) {
+    if kinds.contains(CloneFlags::NEWUSER) && procfs::thread_count().is_ok_and(|n| n > 1) {
         return Err(FlagError::SetnsUserNeedsSingleThread.into());
     }
     sysns::setns(pidfd, kinds.bits() as u32)?;

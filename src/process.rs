@@ -11,11 +11,17 @@
 //! from `main` does: threads the closure started end with it.
 //!
 //! # What the child may do
-//! In a program with a libc (any std program, std test binaries included), the child must
-//! not call into libc or std: no `std::println!`, no allocation, no locks, no thread-locals
-//! (its thread pointer is clonekit's, and the libc's per-thread state belongs to the parent).
-//! Use [`clonekit::sys`](crate::sys), [`clonekit::println!`](crate::println), atomics and
-//! core. The closure must not panic (a panic cannot unwind out of the child). See
+//! A child without `CLONE_VM` ([`fork`], [`fork_with`], [`ChildBuilder`] without `CLONE_VM`)
+//! runs on a copy of the caller's memory and keeps the caller's thread pointer, as after
+//! `fork(2)`: in a std program it may use std (allocate, print, lock) exactly as a child of
+//! `fork` in a single-threaded program may. So the safe calls require a single-threaded
+//! caller ([`Error::MultiThreaded`] otherwise) and refuse `CLONE_FILES` without `CLONE_VM`
+//! ([`Error::FilesWithoutVm`]). A `CLONE_VM` child gets its own control block as thread
+//! pointer, which only an [`entry!`](crate::entry) program allows
+//! ([`Error::LibcOwnsThreadPointer`] otherwise). See [`program`](crate::program) for why;
+//! the `unsafe` [`ChildBuilder::spawn_unchecked`], [`fork_unchecked`] and
+//! [`fork_with_unchecked`] take these rules as written contracts instead. The closure must
+//! not unwind out of the child (an `extern "C"` frame aborts the process there). See
 //! [`raw`](crate::raw#what-the-child-may-touch) for the memory rules with `CLONE_VM`.
 //!
 //! # References
@@ -302,6 +308,15 @@ pub const MAX_SET_TID: usize = 32;
 /// later requests that legacy `clone()` can carry go there directly.
 static CLONE3_ENOSYS: AtomicBool = AtomicBool::new(false);
 
+/// A fork-like child must not share the descriptor table (see [`Error::FilesWithoutVm`]).
+fn refuse_files_without_vm(flags: CloneFlags) -> core::result::Result<(), Error> {
+    if flags.contains(CloneFlags::FILES) && !flags.contains(CloneFlags::VM) {
+        Err(Error::FilesWithoutVm)
+    } else {
+        Ok(())
+    }
+}
+
 fn refuse_managed(flags: CloneFlags) -> core::result::Result<(), Error> {
     let managed = flags & MANAGED_FLAGS;
     if managed.is_empty() {
@@ -405,6 +420,15 @@ impl ChildBuilder {
         self
     }
 
+    /// The API's own refusals: [`MANAGED_FLAGS`], too many `set_tid` entries.
+    fn refuse_bad_request(&self) -> core::result::Result<(), Error> {
+        refuse_managed(self.flags)?;
+        if self.set_tid_len > MAX_SET_TID {
+            return Err(crate::FlagError::SetTidTooLong(self.set_tid_len as u64).into());
+        }
+        Ok(())
+    }
+
     /// Whether only `clone3()` can carry this request.
     fn needs_clone3(&self) -> bool {
         self.flags.intersects(CloneFlags::CLONE3_ONLY)
@@ -412,9 +436,16 @@ impl ChildBuilder {
             || self.cgroup.is_some()
     }
 
-    /// Starts `f` in the new child, on its own stack, with its own control block (its
-    /// thread pointer is set with `CLONE_SETTLS`, so [`thread::current`](crate::thread::current)
-    /// gives the child's TID there). Its return value is the child's exit status.
+    /// Starts `f` in the new child, on its own stack. Its return value is the child's exit
+    /// status.
+    ///
+    /// Without `CLONE_VM` the child is fork-like: a copy of the caller's memory with the
+    /// caller's thread pointer, where `f` may use std as in a child of `fork(2)`; the caller
+    /// must be single-threaded ([`Error::MultiThreaded`]) and `CLONE_FILES` is refused
+    /// ([`Error::FilesWithoutVm`]). With `CLONE_VM` the child gets its own control block as
+    /// thread pointer (`CLONE_SETTLS`, so [`thread::current`](crate::thread::current) gives
+    /// the child's TID there), which only an [`entry!`](crate::entry) program allows
+    /// ([`Error::LibcOwnsThreadPointer`]). See the [module docs](self).
     ///
     /// Requests that need `clone3()` (`set_tid`, `cgroup`, `CLONE_CLEAR_SIGHAND`,
     /// `CLONE_NEWTIME`) use it; others use legacy `clone()` unless
@@ -424,18 +455,62 @@ impl ChildBuilder {
     /// `f` is moved onto the child's stack and consumed there. Without `CLONE_VM` the
     /// parent's copy is forgotten, not dropped: what it owns stays allocated in the parent.
     ///
-    /// In a program with a libc (std test binaries included), `f` must not call into libc
-    /// or std (no `std::println!`, allocation, locks, thread-locals): use
-    /// [`clonekit::sys`](crate::sys) and [`clonekit::println!`](crate::println). See the
-    /// [module docs](self).
-    pub fn spawn<F>(mut self, f: F) -> core::result::Result<Child, Error>
+    /// A fork-like child in a single-threaded std program may allocate and print:
+    ///
+    /// ```
+    /// use clonekit::process::{ChildBuilder, ExitStatus};
+    /// # // Doc tests run as single-threaded programs of their own.
+    /// # // Not single-threaded (under qemu-user doc tests share a harness), or no count (qemu-user 7.2).
+    /// # if clonekit::program::require_single_threaded().is_err() {
+    /// #     return Ok(());
+    /// # }
+    /// let child = ChildBuilder::new(clonekit::CloneFlags::empty()).spawn(|| {
+    ///     let greeting = format!("hello from {}", std::process::id());
+    ///     println!("{greeting}");
+    ///     0
+    /// })?;
+    /// assert_eq!(child.wait()?, ExitStatus::Exited(0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn<F>(self, f: F) -> core::result::Result<Child, Error>
     where
         F: FnOnce() -> i32 + Send + 'static,
     {
-        refuse_managed(self.flags)?;
-        if self.set_tid_len > MAX_SET_TID {
-            return Err(crate::FlagError::SetTidTooLong(self.set_tid_len as u64).into());
+        // What is wrong with the request itself is named first, whatever the program.
+        self.refuse_bad_request()?;
+        if self.flags.contains(CloneFlags::VM) {
+            crate::program::require_own_thread_pointer()?;
+        } else {
+            refuse_files_without_vm(self.flags)?;
+            crate::program::require_single_threaded()?;
         }
+        // SAFETY: the checks above are this function's contract: a CLONE_VM child only where
+        // no libc owns the thread pointer, a fork-like one only from a single thread and
+        // without a shared descriptor table.
+        unsafe { self.spawn_unchecked(f) }
+    }
+
+    /// As [`ChildBuilder::spawn`], without the checks of [`crate::program`].
+    ///
+    /// # Safety
+    /// - With `CLONE_VM`, in a program not started by [`entry!`](crate::entry) (any std
+    ///   program): the child's thread pointer is clonekit's control block, so `f` must not
+    ///   call into libc or std, directly or through another crate (no allocation, no
+    ///   `std::println!`, no locks, no thread-locals, no panics); it may use
+    ///   [`clonekit::sys`](crate::sys), [`clonekit::println!`](crate::println), atomics and
+    ///   core. The child then starts with every signal blocked (a libc handler must not run
+    ///   on its control block), and so does a program it execs unless it sets a mask first.
+    /// - Without `CLONE_VM`, in a multithreaded process: `f` must not take any lock another
+    ///   thread may hold (libc's and std's included: no allocation, no stdio), as after
+    ///   `fork(2)` in a multithreaded program; clonekit and core are fine.
+    /// - With `CLONE_FILES` and without `CLONE_VM`: `f` must not close or replace a
+    ///   descriptor that the parent owns (every `OwnedFd` and `File` it can reach in its
+    ///   copy of memory is one).
+    pub unsafe fn spawn_unchecked<F>(mut self, f: F) -> core::result::Result<Child, Error>
+    where
+        F: FnOnce() -> i32 + Send + 'static,
+    {
+        self.refuse_bad_request()?;
         let stack = match self.stack.take() {
             Some(stack) => stack,
             None => Stack::new(self.stack_size.unwrap_or(Stack::DEFAULT_SIZE))?,
@@ -443,25 +518,38 @@ impl ChildBuilder {
         let layout = crate::thread::Layout::new::<F>(&stack)?;
         let closure = layout.closure as *mut F;
         let tcb = layout.tcb as *mut Tcb;
-        // No handler may run on the child before it switches to its mask (its thread
-        // pointer is its own TCB): see `SignalsBlocked`. Restored when dropped.
-        let blocked = crate::thread::SignalsBlocked::block_all()?;
+        let shares_vm = self.flags.contains(CloneFlags::VM);
+        // A CLONE_VM child gets its own TCB as thread pointer, and no handler may run on it
+        // before it switches to its mask: see `SignalsBlocked`. A fork-like child keeps our
+        // thread pointer (its copy of it) and our mask, as after fork(2).
+        let blocked = if shares_vm {
+            Some(crate::thread::SignalsBlocked::block_all()?)
+        } else {
+            None
+        };
         // SAFETY: both lie inside the stack above `sp`, aligned (see `Layout`), and nothing
         // else uses the stack yet: we own it.
         unsafe {
             closure.write(f);
-            Tcb::init(tcb, 0, closure.cast(), blocked.start_mask());
+            if let Some(blocked) = &blocked {
+                Tcb::init(tcb, 0, closure.cast(), blocked.start_mask());
+            }
         }
-        let tls = Tcb::thread_pointer_for(tcb);
+        let (tls, start): (Option<usize>, crate::raw::ChildFn) = if shares_vm {
+            (Some(Tcb::thread_pointer_for(tcb)), child_start::<F>)
+        } else {
+            (None, fork_start::<F>)
+        };
         let mut pidfd_slot: i32 = -1;
         let created = self.create(
             &stack,
             layout.sp,
             tls,
             closure.cast(),
-            child_start::<F>,
+            start,
             &mut pidfd_slot,
         );
+        drop(blocked);
         match created {
             Ok((pid, via)) => {
                 let pidfd = self.pidfd.then(|| {
@@ -469,8 +557,7 @@ impl ChildBuilder {
                     // owned by nobody else, in the slot.
                     PidFd::from_owned(unsafe { OwnedFd::from_raw(pidfd_slot) })
                 });
-                let shares_vm =
-                    self.flags.contains(CloneFlags::VM) && !self.flags.contains(CloneFlags::VFORK);
+                let shares_vm = shares_vm && !self.flags.contains(CloneFlags::VFORK);
                 Ok(Child::from_parts(pid, Some(stack), pidfd, via, shares_vm))
             }
             Err(e) => {
@@ -482,17 +569,22 @@ impl ChildBuilder {
     }
 
     /// Makes the `clone3()` or `clone()` call (with the `ENOSYS` fallback) for a child that
-    /// starts at `sp` running `func(arg)` with thread pointer `tls`.
+    /// starts at `sp` running `func(arg)`, with thread pointer `tls` if given (else the
+    /// caller's).
     fn create(
         &self,
         stack: &Stack,
         sp: usize,
-        tls: usize,
+        tls: Option<usize>,
         arg: *mut c_void,
         func: crate::raw::ChildFn,
         pidfd_slot: &mut i32,
     ) -> core::result::Result<(Pid, Syscall), Error> {
-        let mut flags = self.flags | CloneFlags::SETTLS;
+        let mut flags = self.flags;
+        if tls.is_some() {
+            flags |= CloneFlags::SETTLS;
+        }
+        let tls = tls.unwrap_or(0);
         if self.pidfd {
             flags |= CloneFlags::PIDFD;
         }
@@ -518,8 +610,8 @@ impl ChildBuilder {
             }
             // The stack below `sp` is the child's alone (we own it and keep it until
             // the child is reaped or provably gone); `pidfd` points at a live i32; `set_tid`
-            // at `set_tid_size` pids in `self`, read during the call only; `tls` points at
-            // the TCB above `sp`; `func(arg)` only reads the closure written for it.
+            // at `set_tid_size` pids in `self`, read during the call only; `tls`, if set,
+            // points at the TCB above `sp`; `func(arg)` only reads the closure written for it.
             // SAFETY: the points above are what the raw entry point's contract asks for.
             match unsafe { crate::raw::clone3(&mut args, func, arg) } {
                 Ok(pid) => return Ok((pid, Syscall::Clone3)),
@@ -536,7 +628,7 @@ impl ChildBuilder {
         };
         // As for clone3: the stack below `sp` is the child's alone, `ptid` points
         // at a live i32 the kernel writes the pidfd to (CLONE_PIDFD) before returning, no
-        // ctid flag is set, and `tls` points at the TCB. `raw::clone` validates the legacy
+        // ctid flag is set, and `tls`, if set, points at the TCB. `raw::clone` validates the legacy
         // form of the request.
         // SAFETY: the points above are what the raw entry point's contract asks for.
         let pid = unsafe {
@@ -555,8 +647,8 @@ impl ChildBuilder {
     }
 }
 
-/// The child's function for [`ChildBuilder::spawn`]: records its TID in its TCB, takes the
-/// closure off its stack and runs it.
+/// The function of a [`ChildBuilder`] child with `CLONE_VM`: records its TID in its TCB,
+/// switches to its mask, takes the closure off its stack and runs it.
 ///
 /// # Safety
 /// `arg` points at an `F` written for this child alone, and the thread pointer at the TCB
@@ -572,12 +664,13 @@ where
     end_process(f())
 }
 
-/// The child's function for [`fork_with`]: runs the closure from its copy of the parent's
-/// stack.
+/// The function of a fork-like child ([`fork_with`], and [`ChildBuilder`] without
+/// `CLONE_VM`): refreshes the TID of a clonekit TCB it inherited, and runs the closure from
+/// its copy of the parent's memory.
 ///
 /// # Safety
-/// `arg` points at an `F` in the child's copy of the parent's memory, which only this
-/// child consumes (the parent forgets its copy).
+/// `arg` points at an `F` in the child's copy of the parent's memory (on the parent's stack,
+/// or on the child's own), which only this child consumes (the parent forgets its copy).
 unsafe extern "C" fn fork_start<F>(arg: *mut c_void) -> i32
 where
     F: FnOnce() -> i32,
@@ -603,13 +696,38 @@ pub(crate) fn end_process(status: i32) -> ! {
 /// the caller's stack and memory; its return value is the child's exit status.
 ///
 /// `f` may borrow from the caller (the child has its own copy of everything). The parent's
-/// copy of `f` is forgotten, not dropped. The child first refreshes the TID in a clonekit
-/// control block it inherited, so [`thread::current`](crate::thread::current) is right.
+/// copy of `f` is forgotten, not dropped. The child keeps the caller's thread pointer, so in
+/// a std program it may use std as a child of `fork(2)` may; it first refreshes the TID in a
+/// clonekit control block it inherited, so [`thread::current`](crate::thread::current) is
+/// right.
 ///
-/// In a program with a libc (std test binaries included), `f` must not call into libc or
-/// std (no `std::println!`, allocation, locks, thread-locals; in a multithreaded parent
-/// they may be copied held): use [`clonekit::sys`](crate::sys) and
-/// [`clonekit::println!`](crate::println).
+/// The caller must be single-threaded: [`Error::MultiThreaded`] otherwise (or
+/// [`Error::ThreadCountUnknown`] without `/proc` outside an `entry!` program); see the
+/// [module docs](self) and [`fork_unchecked`].
+///
+/// ```
+/// use std::io::Write;
+/// # // Doc tests run as single-threaded programs of their own.
+/// # // Not single-threaded (under qemu-user doc tests share a harness), or no count (qemu-user 7.2).
+/// # if clonekit::program::require_single_threaded().is_err() {
+/// #     return Ok(());
+/// # }
+/// let child = clonekit::process::fork(|| {
+///     let mut out = std::io::stdout().lock();
+///     let _ = writeln!(out, "{}", vec![1, 2, 3].iter().sum::<i32>());
+///     0
+/// })?;
+/// assert!(child.wait()?.success());
+///
+/// // A second thread makes the same call a typed refusal.
+/// let (go, wait) = std::sync::mpsc::channel::<()>();
+/// let other = std::thread::spawn(move || wait.recv());
+/// let refused = clonekit::process::fork(|| 0).unwrap_err();
+/// assert!(matches!(refused, clonekit::Error::MultiThreaded { threads: 2 }));
+/// go.send(()).unwrap();
+/// other.join().unwrap().unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn fork<F>(f: F) -> core::result::Result<Child, Error>
 where
     F: FnOnce() -> i32,
@@ -617,14 +735,50 @@ where
     fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, f)
 }
 
-/// As [`fork`], with any flags that do not share memory (namespaces, `CLONE_FILES`,
-/// `CLONE_FS`, `CLONE_PARENT`, ...) and any exit signal.
+/// [`fork`] without the single-thread check.
+///
+/// # Safety
+/// As for [`fork_with_unchecked`].
+pub unsafe fn fork_unchecked<F>(f: F) -> core::result::Result<Child, Error>
+where
+    F: FnOnce() -> i32,
+{
+    // SAFETY: the caller's contract is the one of fork_with_unchecked.
+    unsafe { fork_with_unchecked(CloneFlags::empty(), ExitSignal::SIGCHLD, f) }
+}
+
+/// As [`fork`], with any flags that do not share memory (namespaces, `CLONE_FS`,
+/// `CLONE_PARENT`, ...) and any exit signal.
 ///
 /// `CLONE_VM` gives [`Error::StackRequired`] (parent and child would share one stack: use
-/// [`ChildBuilder`]); [`MANAGED_FLAGS`] give [`Error::ManagedFlags`]. Flags only `clone3()`
-/// carries (`CLONE_NEWTIME`, `CLONE_CLEAR_SIGHAND`) make it use `clone3()` with no stack.
-/// The same rule about libc and std as for [`fork`] applies to `f`.
+/// [`ChildBuilder`]); `CLONE_FILES` gives [`Error::FilesWithoutVm`]; [`MANAGED_FLAGS`]
+/// give [`Error::ManagedFlags`]. Flags only `clone3()` carries (`CLONE_NEWTIME`,
+/// `CLONE_CLEAR_SIGHAND`) make it use `clone3()` with no stack. The caller must be
+/// single-threaded, as for [`fork`].
 pub fn fork_with<F>(
+    flags: CloneFlags,
+    exit_signal: ExitSignal,
+    f: F,
+) -> core::result::Result<Child, Error>
+where
+    F: FnOnce() -> i32,
+{
+    refuse_managed(flags)?;
+    refuse_files_without_vm(flags)?;
+    crate::program::require_single_threaded()?;
+    // SAFETY: single-threaded and no shared descriptor table: the contract holds.
+    unsafe { fork_with_unchecked(flags, exit_signal, f) }
+}
+
+/// [`fork_with`] without the single-thread and `CLONE_FILES` checks.
+///
+/// # Safety
+/// - In a multithreaded process, `f` must not take any lock another thread may hold
+///   (libc's and std's included: no allocation, no stdio), as after `fork(2)` in a
+///   multithreaded program; clonekit and core are fine.
+/// - With `CLONE_FILES`, `f` must not close or replace a descriptor that the parent owns
+///   (every `OwnedFd` and `File` it can reach in its copy of memory is one).
+pub unsafe fn fork_with_unchecked<F>(
     flags: CloneFlags,
     exit_signal: ExitSignal,
     f: F,

@@ -100,6 +100,7 @@ pub unsafe extern "C" fn start(sp: *const usize, main: fn(&Args) -> i32) -> ! {
         arch::set_thread_pointer(Tcb::thread_pointer_for(tcb) as *mut u8);
     }
     arch::note_thread_pointer_set();
+    crate::program::note_started_by_entry();
     let code = main(&args);
     crate::sys::process::exit_group(code)
 }

@@ -8,9 +8,11 @@
 //! no longer touch its stack. No allocator is involved: the closure is moved onto the
 //! thread's own stack.
 //!
-//! In a program with a libc (any std program), a clonekit thread must not call into libc or
-//! std: see [`raw`](crate::raw#what-the-child-may-touch). The closure must not panic
-//! there either (a panic cannot unwind out of the thread and aborts the process).
+//! A clonekit thread's thread pointer is its own TCB, so it is sound only where no libc owns
+//! the thread pointer: in a program started by [`entry!`](crate::entry). Elsewhere (any std
+//! program) [`spawn`] and [`Builder::spawn`] refuse with [`Error::LibcOwnsThreadPointer`]
+//! (see [`program`](crate::program)); [`Builder::spawn_unchecked`] is the `unsafe` way in,
+//! for closures that keep to clonekit and core. Use `std::thread` for std code.
 
 use core::ffi::c_void;
 use core::mem::{ManuallyDrop, align_of, size_of};
@@ -147,10 +149,10 @@ impl SignalsBlocked {
         self.old
     }
 
-    /// The mask the new task should switch to, or `None` to keep all blocked.
+    /// The mask the new task should switch to, or `None` to keep all blocked (a program
+    /// whose thread pointer a libc owns: see [`crate::program`]).
     pub(crate) fn start_mask(&self) -> Option<SigSet> {
-        let host_tls = arch::has_thread_pointer() && current_tcb().is_none();
-        (!host_tls).then_some(self.old)
+        crate::program::started_by_entry().then_some(self.old)
     }
 }
 
@@ -207,7 +209,18 @@ pub const THREAD_FLAGS: CloneFlags = CloneFlags::NPTL_THREAD;
 /// Starts `f` in a new thread on a fresh [`Stack::DEFAULT_SIZE`] stack.
 ///
 /// The thread runs with [`THREAD_FLAGS`]; its return value is what [`JoinHandle::join`]
-/// returns (and its exit status). See the [module docs](self) for what it may call.
+/// returns (and its exit status). [`Error::LibcOwnsThreadPointer`] in a program not started
+/// by [`entry!`](crate::entry): see the [module docs](self).
+///
+/// In a std program (this doc test is one) the safe call refuses; nothing runs:
+///
+/// ```
+/// let refused = clonekit::thread::spawn(|| {
+///     let s = String::from("x"); // would run malloc on clonekit's thread pointer
+///     s.len() as i32
+/// });
+/// assert_eq!(refused.unwrap_err(), clonekit::Error::LibcOwnsThreadPointer);
+/// ```
 pub fn spawn<F>(f: F) -> Result<JoinHandle, Error>
 where
     F: FnOnce() -> i32 + Send + 'static,
@@ -242,7 +255,30 @@ impl Builder {
     }
 
     /// Starts `f` in a new thread. On failure the stack, if one was given, is dropped.
+    ///
+    /// [`Error::LibcOwnsThreadPointer`] in a program not started by
+    /// [`entry!`](crate::entry) (see the [module docs](self)).
     pub fn spawn<F>(self, f: F) -> Result<JoinHandle, Error>
+    where
+        F: FnOnce() -> i32 + Send + 'static,
+    {
+        crate::program::require_own_thread_pointer()?;
+        // SAFETY: no libc owns the thread pointer in an entry! program, so any code may run
+        // on the thread's own TCB.
+        unsafe { self.spawn_unchecked(f) }
+    }
+
+    /// As [`Builder::spawn`], also in a program with a libc.
+    ///
+    /// # Safety
+    /// In a program with a libc (one not started by [`entry!`](crate::entry): any std
+    /// program), the thread's thread pointer is clonekit's TCB, not the libc's, so `f` must
+    /// not call into libc or std, directly or through another crate: no allocation, no
+    /// `std::println!`, no locks, no thread-locals, no panics. It may use
+    /// [`clonekit::sys`](crate::sys), [`clonekit::println!`](crate::println), atomics and
+    /// core. In such a program the thread runs with every signal blocked, so no handler of
+    /// the libc's runs on it either. In an `entry!` program this is [`Builder::spawn`].
+    pub unsafe fn spawn_unchecked<F>(self, f: F) -> Result<JoinHandle, Error>
     where
         F: FnOnce() -> i32 + Send + 'static,
     {
@@ -262,6 +298,7 @@ where
     let layout = Layout::new::<F>(&stack)?;
     let (sp, closure_ptr, tcb) = (layout.sp, layout.closure as *mut F, layout.tcb as *mut Tcb);
     let blocked = SignalsBlocked::block_all()?;
+    crate::program::thread_started();
     // SAFETY: both lie inside the stack, above `sp`, aligned, and nothing else uses the
     // stack yet (we own it).
     unsafe {
@@ -294,6 +331,7 @@ where
             tid,
         }),
         Err(e) => {
+            crate::program::thread_finished();
             // SAFETY: no thread was created: the closure is still ours to drop.
             unsafe { ptr::drop_in_place(closure_ptr) };
             Err(e)
@@ -314,6 +352,9 @@ where
     // SAFETY: the closure was written for us and nobody else reads it.
     let f = unsafe { ptr::read((*tcb).closure.cast::<F>()) };
     let result = f();
+    // From here on the thread runs no code of the caller's and holds no lock: a fork-like
+    // child may be taken without it (see `program::require_single_threaded`).
+    crate::program::thread_finished();
     // SAFETY: the TCB outlives this thread (its stack is freed only after CLEARTID).
     unsafe { (*tcb).result.store(result, Ordering::Release) };
     result

@@ -14,7 +14,7 @@ use clonekit::container::Container;
 use clonekit::exec::{self, MAX_ARGS, SpawnError};
 use clonekit::idmap::{self, IdMap, IdMapError, MAX_LINES};
 use clonekit::namespace::{self, Namespace};
-use clonekit::process::{ChildBuilder, MAX_SET_TID, fork_with};
+use clonekit::process::{ChildBuilder, MAX_SET_TID, fork_with_unchecked};
 use clonekit::stack::StackError;
 use clonekit::sys::fs::{PipeFlags, pipe2};
 use clonekit::validate::{self, Caller, validate_unshare};
@@ -155,10 +155,20 @@ fn exit_signal_out_of_range() {
 #[test]
 fn thread_with_a_zero_or_tiny_stack() {
     for size in [0, 1, Stack::MIN_SIZE - 1] {
-        let r = thread::Builder::new().stack_size(size).spawn(|| 0);
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        let r = unsafe {
+            thread::Builder::new()
+                .stack_size(size)
+                .spawn_unchecked(|| 0)
+        };
         assert_eq!(r.unwrap_err(), Error::Stack(too_small(size)), "{size}");
     }
-    let r = thread::Builder::new().stack_size(usize::MAX).spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        thread::Builder::new()
+            .stack_size(usize::MAX)
+            .spawn_unchecked(|| 0)
+    };
     assert!(
         matches!(r, Err(Error::Stack(StackError::TooLarge(_)))),
         "{r:?}"
@@ -168,9 +178,12 @@ fn thread_with_a_zero_or_tiny_stack() {
 #[test]
 fn thread_closure_larger_than_its_stack() {
     let big = [1u8; 64 * 1024];
-    let r = thread::Builder::new()
-        .stack(Stack::new(Stack::MIN_SIZE).unwrap())
-        .spawn(move || i32::from(big[0]));
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        thread::Builder::new()
+            .stack(Stack::new(Stack::MIN_SIZE).unwrap())
+            .spawn_unchecked(move || i32::from(big[0]))
+    };
     match r {
         Err(Error::Stack(StackError::TooSmall { size, min })) => {
             assert_eq!(size, Stack::MIN_SIZE);
@@ -184,18 +197,24 @@ fn thread_closure_larger_than_its_stack() {
 
 #[test]
 fn child_with_a_zero_stack() {
-    let r = ChildBuilder::new(CloneFlags::empty())
-        .stack_size(0)
-        .spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .stack_size(0)
+            .spawn_unchecked(|| 0)
+    };
     assert_eq!(r.unwrap_err(), Error::Stack(too_small(0)));
 }
 
 #[test]
 fn child_closure_larger_than_its_stack() {
     let big = [1u8; 64 * 1024];
-    let r = ChildBuilder::new(CloneFlags::empty())
-        .stack(Stack::new(Stack::MIN_SIZE).unwrap())
-        .spawn(move || i32::from(big[0]));
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .stack(Stack::new(Stack::MIN_SIZE).unwrap())
+            .spawn_unchecked(move || i32::from(big[0]))
+    };
     assert!(
         matches!(r, Err(Error::Stack(StackError::TooSmall { .. }))),
         "{r:?}"
@@ -204,34 +223,45 @@ fn child_closure_larger_than_its_stack() {
 
 #[test]
 fn child_managed_flags() {
-    let r = ChildBuilder::new(CloneFlags::SETTLS | CloneFlags::CHILD_SETTID).spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        ChildBuilder::new(CloneFlags::SETTLS | CloneFlags::CHILD_SETTID).spawn_unchecked(|| 0)
+    };
     assert_eq!(
         r.unwrap_err(),
         Error::ManagedFlags(CloneFlags::SETTLS | CloneFlags::CHILD_SETTID)
     );
     // Managed flags are refused before the set_tid length and the stack are looked at.
-    let r = ChildBuilder::new(CloneFlags::PIDFD)
-        .set_tid(&[1; MAX_SET_TID + 1])
-        .stack_size(0)
-        .spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        ChildBuilder::new(CloneFlags::PIDFD)
+            .set_tid(&[1; MAX_SET_TID + 1])
+            .stack_size(0)
+            .spawn_unchecked(|| 0)
+    };
     assert_eq!(r.unwrap_err(), Error::ManagedFlags(CloneFlags::PIDFD));
-    let r = fork_with(CloneFlags::INTO_CGROUP, ExitSignal::SIGCHLD, || 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe { fork_with_unchecked(CloneFlags::INTO_CGROUP, ExitSignal::SIGCHLD, || 0) };
     assert_eq!(r.unwrap_err(), Error::ManagedFlags(CloneFlags::INTO_CGROUP));
 }
 
 #[test]
 fn fork_with_vm_needs_a_stack() {
     for flags in [CloneFlags::VM, CloneFlags::VM | CloneFlags::SIGHAND] {
-        let r = fork_with(flags, ExitSignal::SIGCHLD, || 0);
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        let r = unsafe { fork_with_unchecked(flags, ExitSignal::SIGCHLD, || 0) };
         assert_eq!(r.unwrap_err(), Error::StackRequired, "{flags:?}");
     }
 }
 
 #[test]
 fn child_set_tid_too_long() {
-    let r = ChildBuilder::new(CloneFlags::empty())
-        .set_tid(&[1; 1000])
-        .spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .set_tid(&[1; 1000])
+            .spawn_unchecked(|| 0)
+    };
     assert_eq!(r.unwrap_err(), Error::Flags(FlagError::SetTidTooLong(1000)));
 }
 
@@ -274,9 +304,11 @@ fn contradictory_flags_name_the_rule() {
             assert_eq!(r, Err(Error::Flags(rule)), "{flags:?}");
             continue;
         }
-        let r = fork_with(flags, ExitSignal::SIGCHLD, || 0);
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        let r = unsafe { fork_with_unchecked(flags, ExitSignal::SIGCHLD, || 0) };
         assert_eq!(r.unwrap_err(), Error::Flags(rule), "fork_with {flags:?}");
-        let r = ChildBuilder::new(flags).spawn(|| 0);
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        let r = unsafe { ChildBuilder::new(flags).spawn_unchecked(|| 0) };
         assert_eq!(r.unwrap_err(), Error::Flags(rule), "ChildBuilder {flags:?}");
     }
 }
@@ -285,8 +317,11 @@ fn contradictory_flags_name_the_rule() {
 fn clone3_only_contradictions_name_the_rule() {
     // CLEAR_SIGHAND resets handlers, SIGHAND shares them: refused before clone3 is tried,
     // so this holds under qemu-user (no clone3) too.
-    let r = ChildBuilder::new(CloneFlags::CLEAR_SIGHAND | CloneFlags::SIGHAND | CloneFlags::VM)
-        .spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        ChildBuilder::new(CloneFlags::CLEAR_SIGHAND | CloneFlags::SIGHAND | CloneFlags::VM)
+            .spawn_unchecked(|| 0)
+    };
     assert_eq!(
         r.unwrap_err(),
         Error::Flags(FlagError::ClearSighandWithSighand)
@@ -624,9 +659,15 @@ fn idmap_write_refuses_a_bad_map_before_touching_proc() {
 #[test]
 fn container_hostname_and_domainname_of_65_bytes() {
     let long = [b'h'; 65];
-    let r = Container::new().hostname(&long).spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe { Container::new().hostname(&long).spawn_unchecked(|| 0) };
     assert_eq!(r.unwrap_err(), Error::Os(Errno::EINVAL));
-    let r = Container::new().domainname(&[b'd'; 4096]).spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        Container::new()
+            .domainname(&[b'd'; 4096])
+            .spawn_unchecked(|| 0)
+    };
     assert_eq!(r.unwrap_err(), Error::Os(Errno::EINVAL));
 }
 
@@ -638,7 +679,8 @@ fn container_namespaces_with_non_namespace_flags() {
         CloneFlags::NEWPID | CloneFlags::PIDFD | CloneFlags::INTO_CGROUP,
     ] {
         let stray = flags - CloneFlags::ALL_NAMESPACES;
-        let r = Container::new().namespaces(flags).spawn(|| 0);
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        let r = unsafe { Container::new().namespaces(flags).spawn_unchecked(|| 0) };
         assert_eq!(
             r.unwrap_err(),
             Error::Flags(FlagError::UnshareUnsupported(stray)),
@@ -649,10 +691,13 @@ fn container_namespaces_with_non_namespace_flags() {
 
 #[test]
 fn container_with_a_tiny_stack() {
-    let r = Container::new()
-        .namespaces(CloneFlags::NEWUSER)
-        .stack_size(1)
-        .spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        Container::new()
+            .namespaces(CloneFlags::NEWUSER)
+            .stack_size(1)
+            .spawn_unchecked(|| 0)
+    };
     assert_eq!(r.unwrap_err(), Error::Stack(too_small(1)));
 }
 
@@ -708,14 +753,20 @@ fn kernel_version_parse_garbage() {
 fn container_names_without_a_uts_namespace_are_refused() {
     use clonekit::container::Container;
     // Without CLONE_NEWUTS the child would rename the host: refused before any clone.
-    let r = Container::new()
-        .namespaces(CloneFlags::NEWNS)
-        .hostname(b"renamed")
-        .spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        Container::new()
+            .namespaces(CloneFlags::NEWNS)
+            .hostname(b"renamed")
+            .spawn_unchecked(|| 0)
+    };
     assert_eq!(r.err(), Some(Error::NeedsNamespace(CloneFlags::NEWUTS)));
-    let r = Container::new()
-        .namespaces(CloneFlags::NEWPID)
-        .domainname(b"x")
-        .spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        Container::new()
+            .namespaces(CloneFlags::NEWPID)
+            .domainname(b"x")
+            .spawn_unchecked(|| 0)
+    };
     assert_eq!(r.err(), Some(Error::NeedsNamespace(CloneFlags::NEWUTS)));
 }

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use clonekit::pidfd::PidFd;
-use clonekit::process::{ChildBuilder, ExitStatus, Syscall, fork};
+use clonekit::process::{ChildBuilder, ExitStatus, Syscall, fork_unchecked};
 use clonekit::sys::fs::{PipeFlags, close, pipe2};
 use clonekit::sys::process::sched_yield;
 use clonekit::sys::signal::Signal;
@@ -15,11 +15,14 @@ use clonekit::{CloneFlags, Errno, ExitSignal};
 
 #[test]
 fn pidfd_open_signal_and_wait() {
-    let child = fork(|| {
-        loop {
-            sched_yield();
-        }
-    })
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let child = unsafe {
+        fork_unchecked(|| {
+            loop {
+                sched_yield();
+            }
+        })
+    }
     .unwrap();
     let pidfd = match PidFd::open(child.pid()) {
         Ok(pidfd) => pidfd,
@@ -42,13 +45,16 @@ fn pidfd_open_signal_and_wait() {
 
 #[test]
 fn clone_pidfd_signal_and_wait() {
-    let spawned = ChildBuilder::new(CloneFlags::empty())
-        .pidfd(true)
-        .spawn(|| {
-            loop {
-                sched_yield();
-            }
-        });
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let spawned = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .pidfd(true)
+            .spawn_unchecked(|| {
+                loop {
+                    sched_yield();
+                }
+            })
+    };
     let child = emulator_may_refuse!(spawned, Errno::EINVAL, "qemu-user refuses CLONE_PIDFD");
     assert_eq!(child.via(), Syscall::Clone);
     let pidfd = child.pidfd().expect("a pidfd");
@@ -70,11 +76,14 @@ fn clone_pidfd_signal_and_wait() {
 fn pidfd_polls_ready_only_after_exit() {
     let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
     let (rfd, wfd) = (r.as_raw(), w.as_raw());
-    let child = fork(move || {
-        let _ = close(wfd);
-        common::wait_eof(rfd);
-        5
-    })
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let child = unsafe {
+        fork_unchecked(move || {
+            let _ = close(wfd);
+            common::wait_eof(rfd);
+            5
+        })
+    }
     .unwrap();
     let pidfd = match PidFd::open(child.pid()) {
         Ok(pidfd) => pidfd,
@@ -106,15 +115,18 @@ fn clone3_builder_with_pidfd_and_exit_signal() {
     let (rfd, wfd) = (r.as_raw(), w.as_raw());
     // SIGURG's default action is to ignore it, so the test process does not mind it.
     let signal = ExitSignal::new(Signal::SIGURG.raw() as u32).unwrap();
-    let spawned = ChildBuilder::new(CloneFlags::empty())
-        .clone3(true)
-        .pidfd(true)
-        .exit_signal(signal)
-        .spawn(move || {
-            let _ = close(wfd);
-            common::wait_eof(rfd);
-            3
-        });
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let spawned = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .clone3(true)
+            .pidfd(true)
+            .exit_signal(signal)
+            .spawn_unchecked(move || {
+                let _ = close(wfd);
+                common::wait_eof(rfd);
+                3
+            })
+    };
     // Where clone3 is ENOSYS, clonekit falls back to clone, which an emulator may refuse.
     let child = emulator_may_refuse!(
         spawned,

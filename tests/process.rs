@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use clonekit::fd::RawFd;
 use clonekit::process::{
-    ChildBuilder, ExitStatus, MANAGED_FLAGS, Syscall, fork, fork_with, reap_all_nonblocking,
-    wait_any, wait_pid,
+    ChildBuilder, ExitStatus, MANAGED_FLAGS, Syscall, fork_unchecked, fork_with_unchecked,
+    reap_all_nonblocking, wait_any, wait_pid,
 };
 use clonekit::sys::fs::{self, PipeFlags, close, fcntl_getfd, pipe2, read, write};
 use clonekit::sys::process::{getpid, getppid, gettid, sched_yield};
@@ -53,14 +53,17 @@ fn seed_example_1_vm_child_adds_100_to_the_shared_counter() {
     static SHARED_COUNTER: AtomicI32 = AtomicI32::new(0);
     SHARED_COUNTER.store(5, Ordering::SeqCst);
     let flags = CloneFlags::VM | CloneFlags::FILES | CloneFlags::SIGHAND;
-    let spawned = ChildBuilder::new(flags).spawn(|| {
-        let before = SHARED_COUNTER.fetch_add(100, Ordering::SeqCst);
-        clonekit::println!(
-            "[Child]  shared_counter before = {before}, after = {}",
-            before + 100
-        );
-        0
-    });
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let spawned = unsafe {
+        ChildBuilder::new(flags).spawn_unchecked(|| {
+            let before = SHARED_COUNTER.fetch_add(100, Ordering::SeqCst);
+            clonekit::println!(
+                "[Child]  shared_counter before = {before}, after = {}",
+                before + 100
+            );
+            0
+        })
+    };
     let child = emulator_may_refuse!(
         spawned,
         Errno::EINVAL,
@@ -75,13 +78,15 @@ fn seed_example_1_vm_child_adds_100_to_the_shared_counter() {
 fn seed_example_1_without_clone_vm_the_parent_still_sees_5() {
     static COUNTER: AtomicI32 = AtomicI32::new(0);
     COUNTER.store(5, Ordering::SeqCst);
-    let child = ChildBuilder::new(CloneFlags::empty())
-        .spawn(|| {
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let child = unsafe {
+        ChildBuilder::new(CloneFlags::empty()).spawn_unchecked(|| {
             COUNTER.fetch_add(100, Ordering::SeqCst);
             // The child's own copy now holds 105: make that its exit status.
             COUNTER.load(Ordering::SeqCst)
         })
-        .unwrap();
+    }
+    .unwrap();
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(105)));
     assert_eq!(COUNTER.load(Ordering::SeqCst), 5);
 }
@@ -90,12 +95,15 @@ fn seed_example_1_without_clone_vm_the_parent_still_sees_5() {
 fn fork_child_return_value_is_its_exit_status() {
     let parent = getpid();
     let base = 40; // borrowed from the parent's (copied) stack
-    let child = fork(|| {
-        if getppid() != parent || getpid() == parent {
-            return 1;
-        }
-        base + 2
-    })
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let child = unsafe {
+        fork_unchecked(|| {
+            if getppid() != parent || getpid() == parent {
+                return 1;
+            }
+            base + 2
+        })
+    }
     .unwrap();
     assert_ne!(child.pid(), parent);
     assert_eq!(child.via(), Syscall::Clone);
@@ -103,30 +111,46 @@ fn fork_child_return_value_is_its_exit_status() {
     assert_eq!(status, ExitStatus::Exited(42));
     assert_eq!(status.code(), Some(42));
     assert!(!status.success());
-    assert!(fork(|| 0).unwrap().wait().unwrap().success());
+    assert!(
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        unsafe { fork_unchecked(|| 0) }
+            .unwrap()
+            .wait()
+            .unwrap()
+            .success()
+    );
     // Only the low 8 bits of the return value survive.
-    assert_eq!(fork(|| 0x1_07).unwrap().wait(), Ok(ExitStatus::Exited(7)));
+    assert_eq!(
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        unsafe { fork_unchecked(|| 0x1_07) }.unwrap().wait(),
+        Ok(ExitStatus::Exited(7))
+    );
 }
 
 #[test]
 fn a_child_killed_by_a_signal_is_signaled() {
-    let child = ChildBuilder::new(CloneFlags::empty())
-        .spawn(|| {
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let child = unsafe {
+        ChildBuilder::new(CloneFlags::empty()).spawn_unchecked(|| {
             loop {
                 sched_yield();
             }
         })
-        .unwrap();
+    }
+    .unwrap();
     child.kill(Signal::SIGKILL).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status, ExitStatus::Signaled(Signal::SIGKILL));
     assert_eq!(status.signal(), Some(Signal::SIGKILL));
     assert_eq!(status.code(), None);
 
-    let child = fork(|| {
-        let _ = kill(getpid(), Signal::SIGTERM);
-        0
-    })
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let child = unsafe {
+        fork_unchecked(|| {
+            let _ = kill(getpid(), Signal::SIGTERM);
+            0
+        })
+    }
     .unwrap();
     assert_eq!(child.wait(), Ok(ExitStatus::Signaled(Signal::SIGTERM)));
 }
@@ -135,14 +159,17 @@ fn a_child_killed_by_a_signal_is_signaled() {
 fn try_wait_is_none_until_the_child_exits() {
     let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
     let (rfd, wfd) = (r.as_raw(), w.as_raw());
-    let mut child = ChildBuilder::new(CloneFlags::empty())
-        .stack(Stack::new(64 * 1024).unwrap())
-        .spawn(move || {
-            let _ = close(wfd);
-            common::wait_eof(rfd);
-            9
-        })
-        .unwrap();
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let mut child = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .stack(Stack::new(64 * 1024).unwrap())
+            .spawn_unchecked(move || {
+                let _ = close(wfd);
+                common::wait_eof(rfd);
+                9
+            })
+    }
+    .unwrap();
     assert_eq!(child.try_wait(), Ok(None));
     drop(w);
     let status = loop {
@@ -159,14 +186,34 @@ fn try_wait_is_none_until_the_child_exits() {
 }
 
 #[test]
-fn thread_current_is_the_childs_tid() {
-    let child = ChildBuilder::new(CloneFlags::empty())
-        .spawn(|| match clonekit::thread::current() {
-            Some(tid) if tid == gettid() && tid == getpid() => 0,
-            Some(_) => 1,
-            None => 2,
+fn thread_current_follows_whose_thread_pointer_the_child_has() {
+    // A fork-like child keeps its copy of the caller's thread pointer: in this std program
+    // that is the libc's, so clonekit finds no TCB of its own there.
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let child = unsafe {
+        ChildBuilder::new(CloneFlags::empty()).spawn_unchecked(|| {
+            if clonekit::thread::current().is_none() {
+                0
+            } else {
+                1
+            }
         })
-        .unwrap();
+    }
+    .unwrap();
+    assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
+    // A CLONE_VM child gets its own TCB, which knows the child's TID (VFORK: qemu-user
+    // takes CLONE_VM only with it, as a plain fork, where the TCB is set all the same).
+    // SAFETY: as above.
+    let child = unsafe {
+        ChildBuilder::new(CloneFlags::VM | CloneFlags::VFORK).spawn_unchecked(|| {
+            match clonekit::thread::current() {
+                Some(tid) if tid == gettid() && tid == getpid() => 0,
+                Some(_) => 1,
+                None => 2,
+            }
+        })
+    }
+    .unwrap();
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
 }
 
@@ -182,7 +229,8 @@ fn clone_files_a_descriptor_closed_by_the_child_is_closed_for_the_parent() {
     let fd = high_fd(700);
     assert!(fcntl_getfd(fd).is_ok());
     let spawned =
-        ChildBuilder::new(CloneFlags::FILES).spawn(move || if close(fd).is_ok() { 0 } else { 1 });
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        unsafe { ChildBuilder::new(CloneFlags::FILES).spawn_unchecked(move || if close(fd).is_ok() { 0 } else { 1 }) };
     if spawned.is_err() {
         close(fd).unwrap();
     }
@@ -198,9 +246,12 @@ fn clone_files_a_descriptor_closed_by_the_child_is_closed_for_the_parent() {
 #[test]
 fn without_clone_files_the_parents_descriptor_stays_open() {
     let fd = high_fd(800);
-    let child = ChildBuilder::new(CloneFlags::empty())
-        .spawn(move || if close(fd).is_ok() { 0 } else { 1 })
-        .unwrap();
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let child = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .spawn_unchecked(move || if close(fd).is_ok() { 0 } else { 1 })
+    }
+    .unwrap();
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
     assert!(fcntl_getfd(fd).is_ok());
     close(fd).unwrap();
@@ -214,36 +265,39 @@ fn clone_parent_makes_the_grandchild_a_child_of_the_test_process() {
     let (pid_wfd, ppid_wfd) = (pid_w.as_raw(), ppid_w.as_raw());
     // The intermediate child creates the grandchild with CLONE_PARENT: the grandchild's
     // parent is the intermediate's parent, this test process.
-    let intermediate = fork(move || {
-        let grandchild = ChildBuilder::new(CloneFlags::PARENT).spawn(move || {
-            if write_i32(ppid_wfd, getppid()) {
-                42
-            } else {
-                1
-            }
-        });
-        let grandchild = match grandchild {
-            Ok(grandchild) => grandchild,
-            // The kernel's (or the emulator's) refusal, sent as -errno.
-            Err(Error::Os(errno)) => {
-                return if write_i32(pid_wfd, -errno.raw()) {
-                    5
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let intermediate = unsafe {
+        fork_unchecked(move || {
+            let grandchild = ChildBuilder::new(CloneFlags::PARENT).spawn_unchecked(move || {
+                if write_i32(ppid_wfd, getppid()) {
+                    42
                 } else {
-                    6
-                };
+                    1
+                }
+            });
+            let grandchild = match grandchild {
+                Ok(grandchild) => grandchild,
+                // The kernel's (or the emulator's) refusal, sent as -errno.
+                Err(Error::Os(errno)) => {
+                    return if write_i32(pid_wfd, -errno.raw()) {
+                        5
+                    } else {
+                        6
+                    };
+                }
+                Err(_) => return 2,
+            };
+            let gpid = grandchild.pid();
+            if !write_i32(pid_wfd, gpid) {
+                return 3;
             }
-            Err(_) => return 2,
-        };
-        let gpid = grandchild.pid();
-        if !write_i32(pid_wfd, gpid) {
-            return 3;
-        }
-        // Not the intermediate's child: it cannot wait for it.
-        match grandchild.wait() {
-            Err(Errno::ECHILD) => 0,
-            _ => 4,
-        }
-    })
+            // Not the intermediate's child: it cannot wait for it.
+            match grandchild.wait() {
+                Err(Errno::ECHILD) => 0,
+                _ => 4,
+            }
+        })
+    }
     .unwrap();
     // Only the children hold the write ends now: a child that fails closes the pipe.
     drop((pid_w, ppid_w));
@@ -262,15 +316,16 @@ fn clone_parent_makes_the_grandchild_a_child_of_the_test_process() {
 #[test]
 fn managed_flags_are_refused() {
     for flag in MANAGED_FLAGS.iter() {
-        let result = ChildBuilder::new(flag | CloneFlags::FILES).spawn(|| 0);
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        let result = unsafe { ChildBuilder::new(flag | CloneFlags::FILES).spawn_unchecked(|| 0) };
         assert_eq!(result.unwrap_err(), Error::ManagedFlags(flag), "{flag:?}");
-        let result = fork_with(flag, ExitSignal::SIGCHLD, || 0);
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        let result = unsafe { fork_with_unchecked(flag, ExitSignal::SIGCHLD, || 0) };
         assert_eq!(result.unwrap_err(), Error::ManagedFlags(flag), "{flag:?}");
     }
     assert_eq!(
-        ChildBuilder::new(CloneFlags::NPTL_THREAD)
-            .spawn(|| 0)
-            .unwrap_err(),
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        unsafe { ChildBuilder::new(CloneFlags::NPTL_THREAD).spawn_unchecked(|| 0) }.unwrap_err(),
         Error::ManagedFlags(
             CloneFlags::THREAD
                 | CloneFlags::SETTLS
@@ -280,7 +335,8 @@ fn managed_flags_are_refused() {
     );
     // A fork-like child runs on a copy of our stack: with CLONE_VM it would be ours.
     assert_eq!(
-        fork_with(CloneFlags::VM, ExitSignal::SIGCHLD, || 0).unwrap_err(),
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        unsafe { fork_with_unchecked(CloneFlags::VM, ExitSignal::SIGCHLD, || 0) }.unwrap_err(),
         Error::StackRequired
     );
 }
@@ -288,34 +344,40 @@ fn managed_flags_are_refused() {
 #[test]
 fn flag_rules_are_refused_before_the_syscall() {
     assert_eq!(
-        ChildBuilder::new(CloneFlags::SIGHAND)
-            .spawn(|| 0)
-            .unwrap_err(),
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        unsafe { ChildBuilder::new(CloneFlags::SIGHAND).spawn_unchecked(|| 0) }.unwrap_err(),
         Error::Flags(FlagError::SighandRequiresVm)
     );
     assert_eq!(
-        fork_with(CloneFlags::SIGHAND, ExitSignal::SIGCHLD, || 0).unwrap_err(),
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        unsafe { fork_with_unchecked(CloneFlags::SIGHAND, ExitSignal::SIGCHLD, || 0) }.unwrap_err(),
         Error::Flags(FlagError::SighandRequiresVm)
     );
     assert_eq!(
-        ChildBuilder::new(CloneFlags::NEWNS | CloneFlags::FS)
-            .spawn(|| 0)
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        unsafe { ChildBuilder::new(CloneFlags::NEWNS | CloneFlags::FS).spawn_unchecked(|| 0) }
             .unwrap_err(),
         Error::Flags(FlagError::NewnsWithFs)
     );
     // clone3 takes no exit signal with CLONE_PARENT.
     assert_eq!(
-        ChildBuilder::new(CloneFlags::PARENT)
-            .clone3(true)
-            .spawn(|| 0)
-            .unwrap_err(),
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        unsafe {
+            ChildBuilder::new(CloneFlags::PARENT)
+                .clone3(true)
+                .spawn_unchecked(|| 0)
+        }
+        .unwrap_err(),
         Error::Flags(FlagError::ExitSignalWithThreadOrParent)
     );
     assert_eq!(
-        ChildBuilder::new(CloneFlags::empty())
-            .set_tid(&[1; 33])
-            .spawn(|| 0)
-            .unwrap_err(),
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        unsafe {
+            ChildBuilder::new(CloneFlags::empty())
+                .set_tid(&[1; 33])
+                .spawn_unchecked(|| 0)
+        }
+        .unwrap_err(),
         Error::Flags(FlagError::SetTidTooLong(33))
     );
 }
@@ -323,9 +385,12 @@ fn flag_rules_are_refused_before_the_syscall() {
 #[test]
 fn a_stack_too_small_for_the_closure_is_refused() {
     let big = [7u8; 24 * 1024];
-    let result = ChildBuilder::new(CloneFlags::empty())
-        .stack(Stack::new(Stack::MIN_SIZE).unwrap())
-        .spawn(move || i32::from(big[0]));
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let result = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .stack(Stack::new(Stack::MIN_SIZE).unwrap())
+            .spawn_unchecked(move || i32::from(big[0]))
+    };
     assert!(matches!(result, Err(Error::Stack(_))), "{result:?}");
 }
 
@@ -335,25 +400,29 @@ fn clone3_is_used_when_asked_or_needed() {
     // first because it cannot fall back to clone: where clone3 is refused, that is the
     // refusal, and the `.clone3(true)` fallback below (which clonekit remembers for the
     // rest of the process, changing what later `.clone3(true)` requests are checked
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
     // against) never happens in the test process.
-    let spawned = fork_with(CloneFlags::NEWTIME, ExitSignal::SIGCHLD, || 4);
+    let spawned = unsafe { fork_with_unchecked(CloneFlags::NEWTIME, ExitSignal::SIGCHLD, || 4) };
     let child = emulator_may_refuse!(spawned, Errno::ENOSYS, "qemu-user has no clone3");
     assert_eq!(child.via(), Syscall::Clone3);
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(4)));
-    let child = ChildBuilder::new(CloneFlags::NEWTIME).spawn(|| 5).unwrap();
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let child = unsafe { ChildBuilder::new(CloneFlags::NEWTIME).spawn_unchecked(|| 5) }.unwrap();
     assert_eq!(child.via(), Syscall::Clone3);
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(5)));
-
-    let child = ChildBuilder::new(CloneFlags::empty())
-        .clone3(true)
-        .spawn(|| {
-            if clonekit::thread::current() == Some(gettid()) {
-                3
-            } else {
-                1
-            }
-        })
-        .unwrap();
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let child = unsafe {
+        ChildBuilder::new(CloneFlags::VM | CloneFlags::VFORK)
+            .clone3(true)
+            .spawn_unchecked(|| {
+                if clonekit::thread::current() == Some(gettid()) {
+                    3
+                } else {
+                    1
+                }
+            })
+    }
+    .unwrap();
     assert_eq!(child.via(), Syscall::Clone3);
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(3)));
 }
@@ -390,15 +459,19 @@ fn clone3_set_tid_in_a_new_pid_namespace() {
     let mut attempts = 0;
     loop {
         let outer = free_pid();
-        let result = ChildBuilder::new(CloneFlags::NEWPID)
-            .set_tid(&[1, outer])
-            .spawn(|| {
-                if getpid() == 1 && gettid() == 1 && clonekit::thread::current() == Some(1) {
-                    0
-                } else {
-                    1
-                }
-            });
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        let result = unsafe {
+            ChildBuilder::new(CloneFlags::NEWPID)
+                .set_tid(&[1, outer])
+                .spawn_unchecked(|| {
+                    // Fork-like: the std program's thread pointer, no clonekit TCB.
+                    if getpid() == 1 && gettid() == 1 && clonekit::thread::current().is_none() {
+                        0
+                    } else {
+                        1
+                    }
+                })
+        };
         if matches!(result, Err(Error::Os(Errno::EEXIST))) && attempts < 5 {
             attempts += 1;
             continue;
@@ -487,34 +560,37 @@ fn clone3_enosys_falls_back_to_clone_and_says_so() {
     // Natively, a seccomp filter in a child process makes clone3 ENOSYS; under qemu-user
     // clone3 is ENOSYS anyway.
     let native = !common::qemu_user();
-    let tester = fork(move || {
-        if native && !forbid_clone3() {
-            return 10;
-        }
-        // Fits legacy clone: falls back, and says so.
-        let child = ChildBuilder::new(CloneFlags::empty())
-            .clone3(true)
-            .spawn(|| 6);
-        let Ok(child) = child else { return 11 };
-        if child.via() != Syscall::Clone {
-            return 12;
-        }
-        if child.wait() != Ok(ExitStatus::Exited(6)) {
-            return 13;
-        }
-        // Needs clone3: the error is reported, nothing is created.
-        let child = ChildBuilder::new(CloneFlags::empty())
-            .set_tid(&[getpid() + 100])
-            .spawn(|| 0);
-        if !matches!(child, Err(Error::Os(Errno::ENOSYS))) {
-            return 14;
-        }
-        let child = fork_with(CloneFlags::CLEAR_SIGHAND, ExitSignal::SIGCHLD, || 0);
-        if !matches!(child, Err(Error::Os(Errno::ENOSYS))) {
-            return 15;
-        }
-        0
-    })
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let tester = unsafe {
+        fork_unchecked(move || {
+            if native && !forbid_clone3() {
+                return 10;
+            }
+            // Fits legacy clone: falls back, and says so.
+            let child = ChildBuilder::new(CloneFlags::empty())
+                .clone3(true)
+                .spawn_unchecked(|| 6);
+            let Ok(child) = child else { return 11 };
+            if child.via() != Syscall::Clone {
+                return 12;
+            }
+            if child.wait() != Ok(ExitStatus::Exited(6)) {
+                return 13;
+            }
+            // Needs clone3: the error is reported, nothing is created.
+            let child = ChildBuilder::new(CloneFlags::empty())
+                .set_tid(&[getpid() + 100])
+                .spawn_unchecked(|| 0);
+            if !matches!(child, Err(Error::Os(Errno::ENOSYS))) {
+                return 14;
+            }
+            let child = fork_with_unchecked(CloneFlags::CLEAR_SIGHAND, ExitSignal::SIGCHLD, || 0);
+            if !matches!(child, Err(Error::Os(Errno::ENOSYS))) {
+                return 15;
+            }
+            0
+        })
+    }
     .unwrap();
     assert_eq!(tester.wait(), Ok(ExitStatus::Exited(0)));
 }
@@ -522,72 +598,82 @@ fn clone3_enosys_falls_back_to_clone_and_says_so() {
 #[test]
 fn wait_any_and_reap_all_nonblocking_reap_every_child() {
     // In a child process of our own, so as not to reap other tests' children.
-    let init = fork(|| {
-        let first = match fork(|| 7) {
-            Ok(child) => child.pid(),
-            Err(_) => return 10,
-        };
-        if wait_any(WaitOptions::empty()) != Ok(Some((first, ExitStatus::Exited(7)))) {
-            return 11;
-        }
-        let (r, w) = match pipe2(PipeFlags::CLOEXEC) {
-            Ok(p) => p,
-            Err(_) => return 12,
-        };
-        let (rfd, wfd) = (r.as_raw(), w.as_raw());
-        let Ok(blocked) = fork(move || {
-            let _ = close(wfd);
-            common::wait_eof(rfd);
-            0
-        }) else {
-            return 13;
-        };
-        if wait_any(WaitOptions::NOHANG) != Ok(None) {
-            return 14;
-        }
-        let mut pids = [0; 3];
-        for (i, pid) in pids.iter_mut().enumerate() {
-            match fork(move || i as i32) {
-                Ok(child) => *pid = child.pid(),
-                Err(_) => return 15,
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let init = unsafe {
+        fork_unchecked(|| {
+            let first = match fork_unchecked(|| 7) {
+                Ok(child) => child.pid(),
+                Err(_) => return 10,
+            };
+            if wait_any(WaitOptions::empty()) != Ok(Some((first, ExitStatus::Exited(7)))) {
+                return 11;
             }
-        }
-        drop(w);
-        wait_zombie(blocked.pid());
-        for pid in pids {
-            wait_zombie(pid);
-        }
-        if reap_all_nonblocking() != 4 {
-            return 16;
-        }
-        if wait_any(WaitOptions::NOHANG) != Err(Errno::ECHILD) {
-            return 17;
-        }
-        if reap_all_nonblocking() != 0 {
-            return 18;
-        }
-        0
-    })
+            let (r, w) = match pipe2(PipeFlags::CLOEXEC) {
+                Ok(p) => p,
+                Err(_) => return 12,
+            };
+            let (rfd, wfd) = (r.as_raw(), w.as_raw());
+            // (Inside the outer unchecked child: the same contract covers its children.)
+            let Ok(blocked) = fork_unchecked(move || {
+                let _ = close(wfd);
+                common::wait_eof(rfd);
+                0
+            }) else {
+                return 13;
+            };
+            if wait_any(WaitOptions::NOHANG) != Ok(None) {
+                return 14;
+            }
+            let mut pids = [0; 3];
+            for (i, pid) in pids.iter_mut().enumerate() {
+                match fork_unchecked(move || i as i32) {
+                    Ok(child) => *pid = child.pid(),
+                    Err(_) => return 15,
+                }
+            }
+            drop(w);
+            wait_zombie(blocked.pid());
+            for pid in pids {
+                wait_zombie(pid);
+            }
+            if reap_all_nonblocking() != 4 {
+                return 16;
+            }
+            if wait_any(WaitOptions::NOHANG) != Err(Errno::ECHILD) {
+                return 17;
+            }
+            if reap_all_nonblocking() != 0 {
+                return 18;
+            }
+            0
+        })
+    }
     .unwrap();
     assert_eq!(init.wait(), Ok(ExitStatus::Exited(0)));
 }
 
 #[test]
 fn other_exit_signals_are_waited_for_too() {
-    let spawned = ChildBuilder::new(CloneFlags::empty())
-        .exit_signal(ExitSignal::NONE)
-        .spawn(|| 12);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let spawned = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .exit_signal(ExitSignal::NONE)
+            .spawn_unchecked(|| 12)
+    };
     let child = emulator_may_refuse!(
         spawned,
         Errno::EINVAL,
         "qemu-user refuses a child without exit signal"
     );
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(12)));
-    let spawned = fork_with(
-        CloneFlags::empty(),
-        ExitSignal::new(Signal::SIGURG.raw() as u32).unwrap(),
-        || 13,
-    );
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let spawned = unsafe {
+        fork_with_unchecked(
+            CloneFlags::empty(),
+            ExitSignal::new(Signal::SIGURG.raw() as u32).unwrap(),
+            || 13,
+        )
+    };
     let child = emulator_may_refuse!(
         spawned,
         Errno::EINVAL,
@@ -611,13 +697,16 @@ fn clone3_into_cgroup_starts_the_child_in_that_cgroup() {
     let cgroup = std::fs::File::open(&dir).unwrap();
     let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
     let (rfd, wfd) = (r.as_raw(), w.as_raw());
-    let spawned = ChildBuilder::new(CloneFlags::empty())
-        .cgroup(cgroup.as_raw_fd())
-        .spawn(move || {
-            let _ = close(wfd);
-            common::wait_eof(rfd);
-            0
-        });
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let spawned = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .cgroup(cgroup.as_raw_fd())
+            .spawn_unchecked(move || {
+                let _ = close(wfd);
+                common::wait_eof(rfd);
+                0
+            })
+    };
     if spawned.is_err() {
         std::fs::remove_dir(&dir).unwrap();
     }
@@ -634,8 +723,11 @@ fn clone3_into_cgroup_starts_the_child_in_that_cgroup() {
     );
 
     // Not a cgroup directory: the kernel's EBADF, nothing created.
-    let result = ChildBuilder::new(CloneFlags::empty())
-        .cgroup(r.as_raw())
-        .spawn(|| 0);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let result = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .cgroup(r.as_raw())
+            .spawn_unchecked(|| 0)
+    };
     assert_eq!(result.unwrap_err(), Error::Os(Errno::EBADF));
 }

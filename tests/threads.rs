@@ -28,11 +28,14 @@ fn wait_zero(word: &AtomicU32) {
 fn example2_thread_shares_tgid_but_has_its_own_tid() {
     static TGID: AtomicI32 = AtomicI32::new(0);
     static TID: AtomicI32 = AtomicI32::new(0);
-    let handle = thread::spawn(|| {
-        TGID.store(getpid(), Ordering::SeqCst);
-        TID.store(gettid(), Ordering::SeqCst);
-        0
-    })
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let handle = unsafe {
+        thread::Builder::new().spawn_unchecked(|| {
+            TGID.store(getpid(), Ordering::SeqCst);
+            TID.store(gettid(), Ordering::SeqCst);
+            0
+        })
+    }
     .unwrap();
     let returned_tid = handle.tid();
     assert_eq!(handle.join(), 0);
@@ -45,7 +48,9 @@ fn example2_thread_shares_tgid_but_has_its_own_tid() {
 #[test]
 fn the_return_value_is_what_join_returns() {
     for value in [0, 1, 42, -7, i32::MAX] {
-        assert_eq!(thread::spawn(move || value).unwrap().join(), value);
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        let handle = unsafe { thread::Builder::new().spawn_unchecked(move || value) };
+        assert_eq!(handle.unwrap().join(), value);
     }
 }
 
@@ -135,12 +140,15 @@ fn child_settid_writes_the_tid_in_the_childs_memory() {
 #[test]
 fn join_waits_for_the_kernel_to_clear_the_tid_word() {
     static RELEASE: AtomicU32 = AtomicU32::new(0);
-    let handle = thread::spawn(|| {
-        while RELEASE.load(Ordering::Acquire) == 0 {
-            let _ = futex_wait(&RELEASE, 0, None, true);
-        }
-        7
-    })
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let handle = unsafe {
+        thread::Builder::new().spawn_unchecked(|| {
+            while RELEASE.load(Ordering::Acquire) == 0 {
+                let _ = futex_wait(&RELEASE, 0, None, true);
+            }
+            7
+        })
+    }
     .unwrap();
     assert_eq!(
         handle.tid_word(),
@@ -153,7 +161,8 @@ fn join_waits_for_the_kernel_to_clear_the_tid_word() {
     let (value, stack) = handle.join_reclaim();
     assert_eq!(value, 7);
     // The reclaimed stack runs another thread.
-    let handle = Builder::new().stack(stack).spawn(|| 8).unwrap();
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let handle = unsafe { Builder::new().stack(stack).spawn_unchecked(|| 8) }.unwrap();
     assert_eq!(handle.join(), 8);
 }
 
@@ -163,11 +172,14 @@ fn each_thread_sees_its_own_thread_pointer() {
     assert_eq!(thread::current(), None);
     let handles: Vec<JoinHandle> = (0..4)
         .map(|_| {
-            thread::spawn(|| {
-                // `current()` reads the TID from this thread's own TCB, no syscall.
-                let from_tcb = thread::current().unwrap_or(-1);
-                if from_tcb == gettid() { 1 } else { 0 }
-            })
+            // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+            unsafe {
+                thread::Builder::new().spawn_unchecked(|| {
+                    // `current()` reads the TID from this thread's own TCB, no syscall.
+                    let from_tcb = thread::current().unwrap_or(-1);
+                    if from_tcb == gettid() { 1 } else { 0 }
+                })
+            }
             .unwrap()
         })
         .collect();
@@ -186,12 +198,15 @@ fn task_exists(tid: i32) -> bool {
 #[test]
 fn a_threads_exit_leaves_the_process_running() {
     static RELEASE: AtomicU32 = AtomicU32::new(0);
-    let handle = thread::spawn(|| {
-        while RELEASE.load(Ordering::Acquire) == 0 {
-            let _ = futex_wait(&RELEASE, 0, None, true);
-        }
-        3
-    })
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let handle = unsafe {
+        thread::Builder::new().spawn_unchecked(|| {
+            while RELEASE.load(Ordering::Acquire) == 0 {
+                let _ = futex_wait(&RELEASE, 0, None, true);
+            }
+            3
+        })
+    }
     .unwrap();
     let tid = handle.tid();
     assert!(task_exists(tid), "the running thread is a task of ours");
@@ -248,8 +263,10 @@ fn the_child_stack_is_16_byte_aligned() {
     .unwrap();
     wait_zero(&DONE);
     assert_eq!(MISALIGNED.load(Ordering::SeqCst), 0);
-    // And through the safe API.
-    assert_eq!(thread::spawn(|| probe() as i32).unwrap().join(), 0);
+    // And through the thread API.
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let handle = unsafe { thread::Builder::new().spawn_unchecked(|| probe() as i32) };
+    assert_eq!(handle.unwrap().join(), 0);
 }
 
 #[test]
@@ -257,15 +274,18 @@ fn sixty_four_threads_add_to_one_atomic() {
     static SUM: AtomicUsize = AtomicUsize::new(0);
     let handles: Vec<JoinHandle> = (1..=64usize)
         .map(|i| {
-            Builder::new()
-                .stack_size(Stack::MIN_SIZE * 2)
-                .spawn(move || {
-                    for _ in 0..1000 {
-                        SUM.fetch_add(i, Ordering::Relaxed);
-                    }
-                    i as i32
-                })
-                .unwrap()
+            // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+            unsafe {
+                Builder::new()
+                    .stack_size(Stack::MIN_SIZE * 2)
+                    .spawn_unchecked(move || {
+                        for _ in 0..1000 {
+                            SUM.fetch_add(i, Ordering::Relaxed);
+                        }
+                        i as i32
+                    })
+            }
+            .unwrap()
         })
         .collect();
     let returned: i32 = handles.into_iter().map(JoinHandle::join).sum();
@@ -276,14 +296,18 @@ fn sixty_four_threads_add_to_one_atomic() {
 #[test]
 fn bad_requests_are_refused_before_the_syscall() {
     assert!(matches!(
-        Builder::new().stack_size(100).spawn(|| 0),
+        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+        unsafe { Builder::new().stack_size(100).spawn_unchecked(|| 0) },
         Err(Error::Stack(clonekit::stack::StackError::TooSmall { .. }))
     ));
     // A closure too big for the stack it is given.
     let big = [7u8; 32 * 1024];
-    let r = Builder::new()
-        .stack_size(Stack::MIN_SIZE)
-        .spawn(move || big[0] as i32);
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let r = unsafe {
+        Builder::new()
+            .stack_size(Stack::MIN_SIZE)
+            .spawn_unchecked(move || big[0] as i32)
+    };
     assert!(matches!(r, Err(Error::Stack(_))), "{r:?}");
     // The raw entry point names the rule the kernel would trip.
     let stack = Stack::new(Stack::MIN_SIZE).unwrap();
@@ -424,18 +448,21 @@ fn in_a_libc_program_a_thread_starts_with_every_signal_blocked() {
     // A host (std/libc) signal handler must never run on a clonekit thread: its thread
     // pointer is clonekit's TCB, not the libc's.
     let before = rt_sigprocmask(SigmaskHow::Block, None).unwrap();
-    let handle = thread::spawn(|| {
-        let mask = rt_sigprocmask(SigmaskHow::Block, None).unwrap();
-        let blocked = [
-            Signal::SIGUSR1,
-            Signal::SIGPROF,
-            Signal::SIGINT,
-            Signal::SIGTERM,
-        ]
-        .iter()
-        .all(|s| mask.contains(*s));
-        i32::from(blocked)
-    })
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let handle = unsafe {
+        thread::Builder::new().spawn_unchecked(|| {
+            let mask = rt_sigprocmask(SigmaskHow::Block, None).unwrap();
+            let blocked = [
+                Signal::SIGUSR1,
+                Signal::SIGPROF,
+                Signal::SIGINT,
+                Signal::SIGTERM,
+            ]
+            .iter()
+            .all(|s| mask.contains(*s));
+            i32::from(blocked)
+        })
+    }
     .unwrap();
     assert_eq!(handle.join(), 1);
     let after = rt_sigprocmask(SigmaskHow::Block, None).unwrap();

@@ -1042,8 +1042,13 @@ fn refused_after_unshare(kind: CloneFlags, flags: CloneFlags, rule: FlagError) -
         if namespace::unshare(kind).is_err() {
             return 1;
         }
-        let checked = ChildBuilder::new(flags - CloneFlags::THREAD).spawn(|| 0);
-        let via_thread = clonekit::thread::spawn(|| 0);
+        // The unchecked spawners: this child may run in a std program (natively), where the
+        // safe ones refuse a clonekit thread pointer before the validator is even asked.
+        // SAFETY: the would-be children run `|| 0`: no libc, no std.
+        let checked =
+            unsafe { ChildBuilder::new(flags - CloneFlags::THREAD).spawn_unchecked(|| 0) };
+        // SAFETY: as above.
+        let via_thread = unsafe { clonekit::thread::Builder::new().spawn_unchecked(|| 0) };
         let named = if flags.contains(CloneFlags::THREAD) {
             matches!(via_thread, Err(Error::Flags(r)) if r == rule)
         } else {

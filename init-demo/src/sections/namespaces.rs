@@ -278,12 +278,16 @@ fn newpid_newnet_newuts_newns_newipc_newuser_container_q4() -> Outcome {
 fn unshare_files_q6_child_close_stays_private() -> Outcome {
     let (r, _w) = fs::pipe2(PipeFlags::CLOEXEC).ctx("pipe2")?;
     let fd = r.as_raw();
-    let child = process::fork_with(F::FILES, ExitSignal::SIGCHLD, move || {
-        code((|| {
-            namespace::unshare(F::FILES).ctx("unshare(CLONE_FILES)")?;
-            fs::close(fd).ctx("close")
-        })())
-    })
+    // SAFETY: the child closes a descriptor only after unsharing the table: its close
+    // touches its private copy, never the parent's `r`.
+    let child = unsafe {
+        process::fork_with_unchecked(F::FILES, ExitSignal::SIGCHLD, move || {
+            code((|| {
+                namespace::unshare(F::FILES).ctx("unshare(CLONE_FILES)")?;
+                fs::close(fd).ctx("close")
+            })())
+        })
+    }
     .ctx("clone(FILES)")?;
     child_ok("child", child.wait())?;
     eq(
