@@ -140,7 +140,8 @@ impl CloneArgs {
             set_tid_len: self.set_tid_size,
             set_tid_given: self.set_tid != 0,
             cgroup: self.cgroup,
-            pidfd_aliases_parent_tid: self.pidfd != 0 && self.pidfd == self.parent_tid,
+            // The kernel compares the two addresses as given: two NULLs are one slot too.
+            pidfd_aliases_parent_tid: self.pidfd == self.parent_tid,
             page_size: Clone3Shape::DEFAULT.page_size,
         }
     }

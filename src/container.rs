@@ -126,7 +126,7 @@ impl Container {
     pub fn namespaces(mut self, flags: CloneFlags) -> Container {
         let stray = flags - CloneFlags::ALL_NAMESPACES;
         if !stray.is_empty() {
-            self.error = Some(FlagError::UnshareUnsupported(stray).into());
+            self.error = Some(FlagError::NamespaceFlagsOnly(stray).into());
         }
         self.inside.namespaces = flags & CloneFlags::ALL_NAMESPACES;
         self

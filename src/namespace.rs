@@ -2,6 +2,7 @@
 //! rules depend on. The kernel's rules are checked first and refused with a named
 //! [`FlagError`].
 
+use crate::errno::Errno;
 use crate::error::Error;
 use crate::fd::{OwnedFd, RawFd};
 use crate::flags::CloneFlags;
@@ -154,8 +155,16 @@ pub(crate) fn for_children_differs(kind: &str) -> bool {
             .and_then(|path| link_inode(&path).ok())
     };
     let own = inode(format_args!("/proc/self/ns/{kind}"));
-    let children = inode(format_args!("/proc/self/ns/{kind}_for_children"));
-    matches!((own, children), (Some(a), Some(b)) if a != b)
+    let children = PathBuf::format(format_args!("/proc/self/ns/{kind}_for_children"))
+        .map_err(|_| Errno::ENAMETOOLONG)
+        .and_then(|path| link_inode(&path));
+    match (own, children) {
+        (Some(a), Ok(b)) => a != b,
+        // Right after unshare(CLONE_NEWPID) the namespace for children exists but has no
+        // process yet, and its link reads ENOENT until its PID 1 is born: it differs.
+        (Some(_), Err(Errno::ENOENT)) => true,
+        _ => false,
+    }
 }
 
 /// The inode number of the initial user namespace (`PROC_USER_INIT_INO`).
@@ -230,7 +239,7 @@ pub fn setns(fd: RawFd, kind: Namespace) -> Result<(), Error> {
 pub fn setns_pidfd(pidfd: RawFd, kinds: CloneFlags) -> Result<(), Error> {
     let unsupported = kinds - CloneFlags::ALL_NAMESPACES;
     if !unsupported.is_empty() || kinds.is_empty() {
-        return Err(FlagError::UnshareUnsupported(unsupported).into());
+        return Err(FlagError::NamespaceFlagsOnly(unsupported).into());
     }
     if kinds.contains(CloneFlags::NEWUSER) && procfs::thread_count().is_ok_and(|n| n > 1) {
         return Err(FlagError::SetnsUserNeedsSingleThread.into());

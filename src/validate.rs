@@ -226,6 +226,9 @@ pub enum FlagError {
     /// `unshare()` of flags it does not take (the tid, TLS, pidfd, vfork, ptrace and
     /// parent flags).
     UnshareUnsupported(CloneFlags),
+    /// Flags other than `CLONE_NEW*` where only namespace flags are taken (`setns()` with a
+    /// pidfd, a container's namespaces); empty when `setns()` with a pidfd got none at all.
+    NamespaceFlagsOnly(CloneFlags),
     /// `unshare()` of `CLONE_NEWUSER`, `CLONE_VM`, `CLONE_SIGHAND` or `CLONE_THREAD` (the
     /// first implies `CLONE_THREAD`) by a multithreaded process.
     UnshareNeedsSingleThread(CloneFlags),
@@ -383,6 +386,12 @@ impl fmt::Display for FlagError {
             ),
             FlagError::UnshareUnsupported(flags) => {
                 write!(f, "unshare() does not take {flags:?}")
+            }
+            FlagError::NamespaceFlagsOnly(flags) if flags.is_empty() => {
+                f.write_str("setns() with a pidfd needs at least one CLONE_NEW* flag")
+            }
+            FlagError::NamespaceFlagsOnly(flags) => {
+                write!(f, "only CLONE_NEW* flags are taken here, not {flags:?}")
             }
             FlagError::UnshareNeedsSingleThread(flags) => write!(
                 f,

@@ -512,8 +512,14 @@ fn setns_pidfd_with_non_namespace_flags() {
         let stray = kinds - CloneFlags::ALL_NAMESPACES;
         assert_eq!(
             namespace::setns_pidfd(-1, kinds),
-            Err(Error::Flags(FlagError::UnshareUnsupported(stray))),
+            Err(Error::Flags(FlagError::NamespaceFlagsOnly(stray))),
             "{kinds:?}"
+        );
+        // Named as what it is: nothing about unshare().
+        let message = FlagError::NamespaceFlagsOnly(stray).to_string();
+        assert!(
+            !message.contains("unshare") && message.contains("CLONE_NEW"),
+            "{message}"
         );
     }
 }
@@ -683,7 +689,7 @@ fn container_namespaces_with_non_namespace_flags() {
         let r = unsafe { Container::new().namespaces(flags).spawn_unchecked(|| 0) };
         assert_eq!(
             r.unwrap_err(),
-            Error::Flags(FlagError::UnshareUnsupported(stray)),
+            Error::Flags(FlagError::NamespaceFlagsOnly(stray)),
             "{flags:?}"
         );
     }
@@ -769,4 +775,41 @@ fn container_names_without_a_uts_namespace_are_refused() {
             .spawn_unchecked(|| 0)
     };
     assert_eq!(r.err(), Some(Error::NeedsNamespace(CloneFlags::NEWUTS)));
+}
+
+/// Right after `unshare(CLONE_NEWPID)`, before the new namespace has a process, its
+/// `pid_for_children` link reads `ENOENT`: a thread is still refused by name, not with the
+/// kernel's bare `EINVAL`.
+#[test]
+fn a_thread_right_after_unshare_newpid_is_refused_by_name() {
+    if let Some(reason) = common::needs_root() {
+        skip!("{reason}");
+    }
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let child = unsafe {
+        clonekit::process::fork_unchecked(|| {
+            if namespace::unshare(CloneFlags::NEWPID).is_err() {
+                return 77;
+            }
+            // No child in the new namespace yet: nothing has made its link readable.
+            let spawned = clonekit::thread::Builder::new().spawn_unchecked(|| 0);
+            match spawned {
+                Err(Error::Flags(FlagError::ThreadAfterPidNamespaceChange)) => 0,
+                Err(Error::Flags(_)) => 1,
+                Err(_) => 2,
+                Ok(handle) => {
+                    handle.join();
+                    3
+                }
+            }
+        })
+    }
+    .unwrap();
+    match child.wait() {
+        Ok(clonekit::process::ExitStatus::Exited(0)) => {}
+        Ok(clonekit::process::ExitStatus::Exited(77)) => {
+            skip!("unshare(CLONE_NEWPID) was refused here")
+        }
+        other => panic!("the thread after unshare(CLONE_NEWPID): {other:?}"),
+    }
 }

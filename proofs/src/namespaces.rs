@@ -1043,12 +1043,14 @@ fn refused_after_unshare(kind: CloneFlags, flags: CloneFlags, rule: FlagError) -
             return 1;
         }
         // The unchecked spawners: this child may run in a std program (natively), where the
-        // safe ones refuse a clonekit thread pointer before the validator is even asked.
-        // SAFETY: the would-be children run `|| 0`: no libc, no std.
+        // safe ones refuse a clonekit thread pointer before the validator is even asked. The
+        // thread first: no process exists in a new PID namespace yet (its link reads
+        // ENOENT until one does), which must not hide the rule.
+        // SAFETY: the would-be thread runs `|| 0`: no libc, no std.
+        let via_thread = unsafe { clonekit::thread::Builder::new().spawn_unchecked(|| 0) };
+        // SAFETY: as above.
         let checked =
             unsafe { ChildBuilder::new(flags - CloneFlags::THREAD).spawn_unchecked(|| 0) };
-        // SAFETY: as above.
-        let via_thread = unsafe { clonekit::thread::Builder::new().spawn_unchecked(|| 0) };
         let named = if flags.contains(CloneFlags::THREAD) {
             matches!(via_thread, Err(Error::Flags(r)) if r == rule)
         } else {

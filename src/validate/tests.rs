@@ -101,6 +101,20 @@ fn pidfd_with_parent_settid() {
     let mut aliased = clone3(CloneFlags::PIDFD | CloneFlags::PARENT_SETTID);
     aliased.clone3.pidfd_aliases_parent_tid = true;
     assert_eq!(validate(&aliased), Err(FlagError::PidfdWithParentSettid));
+    // Both pointers NULL are one slot to the kernel (it compares the addresses): EINVAL.
+    let mut args = crate::CloneArgs::new(
+        CloneFlags::PIDFD | CloneFlags::PARENT_SETTID,
+        crate::ExitSignal::SIGCHLD,
+    );
+    let mut from_args = clone3(CloneFlags::PIDFD | CloneFlags::PARENT_SETTID);
+    from_args.clone3 = args.shape(crate::clone_args::SIZE_VER2);
+    assert_eq!(validate(&from_args), Err(FlagError::PidfdWithParentSettid));
+    // Two distinct slots pass.
+    let (mut pidfd, mut ptid) = (0i32, 0i32);
+    args.pidfd = &raw mut pidfd as u64;
+    args.parent_tid = &raw mut ptid as u64;
+    from_args.clone3 = args.shape(crate::clone_args::SIZE_VER2);
+    assert_eq!(validate(&from_args), Ok(()));
 }
 
 #[test]
