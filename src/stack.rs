@@ -7,9 +7,18 @@ use crate::errno::Errno;
 use crate::sys::mm::{self, MapFlags, ProtFlags};
 
 /// Size of the inaccessible region below a mapped stack: an overflow faults (`SIGSEGV`)
-/// instead of silently writing into whatever lies below. 64 KiB covers the largest Linux
-/// page size, so the guard is at least one page on every kernel.
-pub const GUARD_SIZE: usize = 64 * 1024;
+/// instead of silently writing into whatever lies below.
+///
+/// How far that holds depends on the arch's code generation:
+/// - x86_64 and aarch64: 64 KiB (at least one page on every kernel). rustc probes every
+///   page of a large frame on the way down, so any overflow, whatever the frame size,
+///   faults in the guard.
+/// - riscv64: 1 MiB. rustc's riscv64 target emits no stack probes: a frame moves the stack
+///   pointer down all at once, so only a frame up to the guard's size is sure to fault in
+///   it. Larger single frames (over 1 MiB of locals in one function) are not caught there.
+///
+/// The guard is address space only: it is never accessible and takes no memory.
+pub const GUARD_SIZE: usize = crate::arch::STACK_GUARD_SIZE;
 
 /// Why a stack was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

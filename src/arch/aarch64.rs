@@ -14,6 +14,11 @@ use super::ChildFn;
 /// The alignment the ABI requires of the stack pointer (the hardware checks it).
 pub(crate) const STACK_ALIGNMENT: usize = 16;
 
+/// The inaccessible region below a mapped stack. rustc's aarch64 code probes every page of
+/// a large frame on the way down, so any overflow faults in the guard; 64 KiB is the largest
+/// page size an aarch64 kernel uses, so the guard is at least one page everywhere.
+pub(crate) const STACK_GUARD_SIZE: usize = 64 * 1024;
+
 /// Where, relative to the thread pointer, every Linux TCB layout has a readable word (glibc
 /// and musl put a two-word TCB at `TPIDR_EL0`); clonekit's control block keeps its tag there.
 pub(crate) const TCB_TAG_OFFSET: isize = 8;

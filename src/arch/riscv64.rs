@@ -15,6 +15,14 @@ use super::ChildFn;
 /// The alignment the ABI requires of the stack pointer.
 pub(crate) const STACK_ALIGNMENT: usize = 16;
 
+/// The inaccessible region below a mapped stack. rustc's riscv64 code does not probe the
+/// stack: a function moves the stack pointer down by its whole frame at once, so a frame
+/// larger than the guard lands below it and writes whatever is mapped there (an 88 KiB
+/// local on a 16 KiB stack was seen to do so with a 64 KiB guard). 1 MiB of address space
+/// (no memory: it is never accessible) bounds that: any frame up to 1 MiB faults in the
+/// guard.
+pub(crate) const STACK_GUARD_SIZE: usize = 1024 * 1024;
+
 /// Where, relative to the thread pointer, every Linux TCB layout has a readable word (glibc
 /// and musl keep a TCB just below `tp`); clonekit's control block keeps its tag there.
 pub(crate) const TCB_TAG_OFFSET: isize = -8;

@@ -16,6 +16,11 @@ use super::ChildFn;
 /// The alignment the ABI requires of the stack pointer at a call.
 pub(crate) const STACK_ALIGNMENT: usize = 16;
 
+/// The inaccessible region below a mapped stack. rustc's x86_64 code touches every page of
+/// a large frame on the way down (inline stack probes), so one page of guard would catch any
+/// overflow; 64 KiB keeps one size on the arches that probe.
+pub(crate) const STACK_GUARD_SIZE: usize = 64 * 1024;
+
 /// Where, relative to the thread pointer, every Linux TCB layout has a readable word
 /// (glibc and musl keep the TCB's self pointer at `fs:0` and more fields after it); clonekit's
 /// control block keeps its tag there.

@@ -29,6 +29,7 @@ pub const CASES: &[Case] = &[
     case!(init_run_main_exit_code_and_128_plus_signal),
     case!(fault_null_deref_child_dies_sigsegv_pid1_carries_on),
     case!(fault_thread_stack_overflow_hits_guard_page_sigsegv),
+    case!(fault_88k_frame_on_16k_stack_faults_in_the_guard_not_below),
     case!(fault_sigkill_mid_work_reported),
     case!(fault_500_children_reaped_no_zombie_no_fd_leak),
     case!(fault_100_threads_joined_stacks_unmapped),
@@ -377,6 +378,86 @@ fn fault_thread_stack_overflow_hits_guard_page_sigsegv() -> Outcome {
     check(
         lowest - bottom < 2 * FRAME as i64 + 1024,
         format_args!("the fault came before the stack was used up: not the guard"),
+    )
+}
+
+/// One frame larger than a 64 KiB guard: 88 KiB of locals, the lowest byte written.
+const BIG_FRAME: usize = 88 * 1024;
+
+#[inline(never)]
+fn big_frame() -> i32 {
+    let mut locals = core::mem::MaybeUninit::<[u8; BIG_FRAME]>::uninit();
+    let lowest = locals.as_mut_ptr().cast::<u8>();
+    // SAFETY: the first byte of this frame's own local array (uninitialised memory may be
+    // written); where the frame lies is what the case is about.
+    unsafe { lowest.write_volatile(7) };
+    i32::from(black_box(&locals).as_ptr().cast::<u8>() == lowest)
+}
+
+/// A thread on a 16 KiB stack calls a function with an 88 KiB frame. On x86_64 and aarch64
+/// the frame's stack probes fault on the guard's first page; riscv64 emits no probes, and
+/// the frame's lowest byte lands 72 KiB below the stack, inside riscv64's 1 MiB guard (past
+/// the 64 KiB guard it had, into a mapping below). A writable sentinel mapped right below
+/// the guard shows whether a write got past it.
+fn fault_88k_frame_on_16k_stack_faults_in_the_guard_not_below() -> Outcome {
+    use clonekit::stack::GUARD_SIZE;
+    use clonekit::sys::mm::{self, MapFlags, ProtFlags};
+    const SENTINEL: usize = 1024 * 1024;
+    let init = init()?;
+    reset_slots(2);
+    let child = process::fork(|| {
+        let Ok(stack) = Stack::new(Stack::MIN_SIZE) else {
+            return 2;
+        };
+        let guard_low = stack.bottom() as usize - GUARD_SIZE;
+        let Some(at) = guard_low.checked_sub(SENTINEL) else {
+            return 3;
+        };
+        // SAFETY: FIXED_NOREPLACE maps only where nothing is mapped (else EEXIST): no
+        // memory of ours is replaced.
+        let sentinel = unsafe {
+            mm::mmap(
+                at as *mut core::ffi::c_void,
+                SENTINEL,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE | MapFlags::ANONYMOUS | MapFlags::FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        let Ok(sentinel) = sentinel else {
+            return 4;
+        };
+        slot(0).store(sentinel.as_ptr() as i64, SeqCst);
+        slot(1).store(stack.bottom() as i64, SeqCst);
+        match thread::Builder::new().stack(stack).spawn(big_frame) {
+            // Only reached if the frame did not fault: it wrote past the guard.
+            Ok(handle) => {
+                let _ = handle.join();
+                // SAFETY: our own sentinel mapping, SENTINEL bytes, readable.
+                let touched = unsafe {
+                    core::slice::from_raw_parts(sentinel.as_ptr().cast::<u8>(), SENTINEL)
+                        .iter()
+                        .any(|&b| b != 0)
+                };
+                if touched { 5 } else { 6 }
+            }
+            Err(_) => 7,
+        }
+    })
+    .ctx("fork")?;
+    let status = wait(init, child.pid())?;
+    diag!(
+        "stack bottom {:#x}, guard {} KiB below it, sentinel at {:#x}: {status}",
+        slot(1).load(SeqCst),
+        GUARD_SIZE / 1024,
+        slot(0).load(SeqCst)
+    );
+    eq(
+        "the child whose thread ran an 88 KiB frame on a 16 KiB stack (5: it wrote into the \
+         mapping below the guard)",
+        ExitStatus::Signaled(Signal::SIGSEGV),
+        status,
     )
 }
 
