@@ -47,7 +47,12 @@ static STARTED_BY_ENTRY: AtomicBool = AtomicBool::new(false);
 
 /// Clonekit threads of an `entry!` program that may still run code of their own: counted up
 /// before the thread is created and down when its closure has returned (after which it only
-/// exits). Threads made with [`raw`](crate::raw) are not counted (see its contract).
+/// exits). Threads made with [`raw`](crate::raw) are not counted (see its contract), nor
+/// is a thread whose closure ends it with a raw `exit` (it stays counted: refusals, never
+/// too few). `CLONE_VM` children are processes of their own, counted neither here nor by
+/// the kernel's thread count: in a libc program they run only under `spawn_unchecked`'s
+/// contract (no libc, so they hold none of its locks); a lock of your own that one holds is
+/// copied held like any other memory.
 static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether clonekit's `_start` ([`entry!`](crate::entry)) started this program: then no libc
@@ -75,33 +80,44 @@ pub(crate) fn require_own_thread_pointer() -> Result<(), Error> {
 /// another thread holds; [`Error::MultiThreaded`] with the count otherwise. The safe
 /// fork-like spawners ask it first; a caller may ask it too, to know beforehand.
 ///
-/// The kernel's count ([`procfs::thread_count`]) is authoritative and race-free
-/// here: with one thread, only the caller could add another, and it is busy in this call. An
-/// `entry!` program without `/proc` (an init before mounting it) is answered from clonekit's
-/// own count of its live threads; any other program without `/proc` gets
-/// [`Error::ThreadCountUnknown`].
+/// In an `entry!` program every thread is clonekit's, and clonekit counts those whose
+/// closure has not returned: no other thread can hold a lock once that count is 0, so it
+/// answers without a syscall (threads made with [`raw`](crate::raw) are not counted: see
+/// its contract). Elsewhere the kernel's count ([`procfs::thread_count`]) is authoritative
+/// and race-free here: with one thread, only the caller could add another, and it is busy
+/// in this call. A process without a readable count gets [`Error::ThreadCountUnknown`].
 ///
-/// A thread that was just joined may still be counted for a moment (the kernel wakes its
-/// joiner before it releases the task), so a count above one is read again a few times,
-/// yielding in between, before the refusal.
+/// A thread that was just joined is still counted by the kernel for a moment (it wakes its
+/// joiner before it is released, longer under emulation), so a count above one is read
+/// again, yielding and then sleeping in between, for up to about 20 ms before the refusal.
 pub fn require_single_threaded() -> Result<(), Error> {
-    let mut threads = 0;
-    for _ in 0..RECOUNTS {
-        threads = match procfs::thread_count() {
-            Ok(n) => n,
-            Err(_) if started_by_entry() => 1 + LIVE_THREADS.load(Ordering::Acquire) as u64,
-            Err(errno) => return Err(Error::ThreadCountUnknown(errno)),
+    if started_by_entry() {
+        return match LIVE_THREADS.load(Ordering::Acquire) {
+            0 => Ok(()),
+            live => Err(Error::MultiThreaded {
+                threads: 1 + live as u64,
+            }),
         };
+    }
+    let mut threads = 0;
+    for attempt in 0..RECOUNTS {
+        threads = procfs::thread_count().map_err(Error::ThreadCountUnknown)?;
         if threads == 1 {
             return Ok(());
         }
-        crate::sys::process::sched_yield();
+        if attempt < YIELDS {
+            crate::sys::process::sched_yield();
+        } else {
+            let _ = crate::sys::time::nanosleep(&crate::sys::time::Timespec::new(0, 200_000));
+        }
     }
     Err(Error::MultiThreaded { threads })
 }
 
-/// How often [`require_single_threaded`] counts before it refuses.
-const RECOUNTS: usize = 64;
+/// How often [`require_single_threaded`] counts before it refuses: [`YIELDS`] times after a
+/// `sched_yield`, then after a 200 µs sleep each (about 20 ms in all).
+const RECOUNTS: usize = YIELDS + 100;
+const YIELDS: usize = 32;
 
 /// Marks a clonekit thread as started (see [`LIVE_THREADS`]); undo with
 /// [`thread_finished`] when its creation failed or its closure returned.
