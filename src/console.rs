@@ -12,41 +12,75 @@
 //! shares the memory. Each `write!` piece is one or more `write(2)` calls, so output
 //! from concurrent writers can interleave between pieces.
 
-use crate::fd::RawFd;
+use crate::fd::BorrowedFd;
 use crate::{Errno, sys};
 use core::fmt;
 
-/// A writer to a file descriptor through `write(2)`, for `core::fmt::Write`.
+/// A standard output stream: descriptor 1 or 2.
+///
+/// By the convention std follows too (its `Stdout` and `Stderr` borrow them for the whole
+/// program), the standard streams are always open: a program may redirect them
+/// ([`dup3`](crate::sys::fs::dup3)) but does not close them. So they can be borrowed for
+/// `'static`, and the print macros write to them from anywhere; any other descriptor needs
+/// a [`Console`] over a borrow of it:
+///
+/// ```compile_fail,E0308
+/// clonekit::console::_print_to(3, format_args!("to whoever owns 3"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StdStream {
+    /// Standard output, descriptor 1.
+    Stdout,
+    /// Standard error, descriptor 2.
+    Stderr,
+}
+
+impl StdStream {
+    /// The stream's descriptor, borrowed for the whole program.
+    pub const fn fd(self) -> BorrowedFd<'static> {
+        let raw = match self {
+            StdStream::Stdout => 1,
+            StdStream::Stderr => 2,
+        };
+        // SAFETY: the standard streams are always open, by the convention above.
+        unsafe { BorrowedFd::borrow_raw(raw) }
+    }
+}
+
+/// A writer to a file descriptor (borrowed for `'fd`) through `write(2)`, for
+/// `core::fmt::Write`.
 ///
 /// Short writes are continued and `EINTR` is retried; any other error ends the write
 /// with `fmt::Error` (the [`Errno`] is kept in [`Console::last_error`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Console {
-    fd: RawFd,
+pub struct Console<'fd> {
+    fd: BorrowedFd<'fd>,
     last_error: Option<Errno>,
 }
 
-impl Console {
-    /// A console writing to `fd` (which the caller keeps open while writing).
-    pub const fn new(fd: RawFd) -> Console {
+impl Console<'static> {
+    /// A console on standard output, descriptor 1.
+    pub const fn stdout() -> Console<'static> {
+        Console::new(StdStream::Stdout.fd())
+    }
+
+    /// A console on standard error, descriptor 2.
+    pub const fn stderr() -> Console<'static> {
+        Console::new(StdStream::Stderr.fd())
+    }
+}
+
+impl<'fd> Console<'fd> {
+    /// A console writing to `fd`.
+    pub const fn new(fd: BorrowedFd<'fd>) -> Console<'fd> {
         Console {
             fd,
             last_error: None,
         }
     }
 
-    /// A console on standard output, descriptor 1.
-    pub const fn stdout() -> Console {
-        Console::new(1)
-    }
-
-    /// A console on standard error, descriptor 2.
-    pub const fn stderr() -> Console {
-        Console::new(2)
-    }
-
     /// The descriptor written to.
-    pub const fn fd(&self) -> RawFd {
+    pub const fn fd(&self) -> BorrowedFd<'fd> {
         self.fd
     }
 
@@ -75,15 +109,16 @@ impl Console {
     }
 }
 
-impl fmt::Write for Console {
+impl fmt::Write for Console<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.write_all(s.as_bytes()).map_err(|_| fmt::Error)
     }
 }
 
+/// What the print macros call: formats `args` onto a standard stream.
 #[doc(hidden)]
-pub fn _print_to(fd: RawFd, args: fmt::Arguments<'_>) {
-    let _ = fmt::Write::write_fmt(&mut Console::new(fd), args);
+pub fn _print_to(stream: StdStream, args: fmt::Arguments<'_>) {
+    let _ = fmt::Write::write_fmt(&mut Console::new(stream.fd()), args);
 }
 
 /// Prints to standard output through `write(2)`, with no lock and no allocation.
@@ -93,7 +128,7 @@ pub fn _print_to(fd: RawFd, args: fmt::Arguments<'_>) {
 #[macro_export]
 macro_rules! print {
     ($($arg:tt)*) => {
-        $crate::console::_print_to(1, ::core::format_args!($($arg)*))
+        $crate::console::_print_to($crate::console::StdStream::Stdout, ::core::format_args!($($arg)*))
     };
 }
 
@@ -105,10 +140,10 @@ macro_rules! print {
 #[macro_export]
 macro_rules! println {
     () => {
-        $crate::console::_print_to(1, ::core::format_args!("\n"))
+        $crate::console::_print_to($crate::console::StdStream::Stdout, ::core::format_args!("\n"))
     };
     ($($arg:tt)*) => {
-        $crate::console::_print_to(1, ::core::format_args!("{}\n", ::core::format_args!($($arg)*)))
+        $crate::console::_print_to($crate::console::StdStream::Stdout, ::core::format_args!("{}\n", ::core::format_args!($($arg)*)))
     };
 }
 
@@ -118,7 +153,7 @@ macro_rules! println {
 #[macro_export]
 macro_rules! eprint {
     ($($arg:tt)*) => {
-        $crate::console::_print_to(2, ::core::format_args!($($arg)*))
+        $crate::console::_print_to($crate::console::StdStream::Stderr, ::core::format_args!($($arg)*))
     };
 }
 
@@ -129,10 +164,10 @@ macro_rules! eprint {
 #[macro_export]
 macro_rules! eprintln {
     () => {
-        $crate::console::_print_to(2, ::core::format_args!("\n"))
+        $crate::console::_print_to($crate::console::StdStream::Stderr, ::core::format_args!("\n"))
     };
     ($($arg:tt)*) => {
-        $crate::console::_print_to(2, ::core::format_args!("{}\n", ::core::format_args!($($arg)*)))
+        $crate::console::_print_to($crate::console::StdStream::Stderr, ::core::format_args!("{}\n", ::core::format_args!($($arg)*)))
     };
 }
 
@@ -146,19 +181,30 @@ mod tests {
     #[test]
     fn console_writes_formatted_text_into_a_pipe() {
         let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
-        let mut c = Console::new(w.as_raw());
+        let mut c = Console::new(w.as_fd());
         write!(c, "pid {} says {:>4}|", 42, "hi").unwrap();
-        crate::console::_print_to(w.as_raw(), format_args!("{}", "tail\n"));
+        write!(c, "{}", format_args!("{}", "tail\n")).unwrap();
+        assert_eq!(c.fd(), w.as_fd());
         let mut buf = [0u8; 64];
-        let n = read(r.as_raw(), &mut buf).unwrap();
+        let n = read(r.as_fd(), &mut buf).unwrap();
         assert_eq!(&buf[..n], b"pid 42 says   hi|tail\n");
     }
 
     #[test]
     fn console_reports_ebadf() {
-        let mut c = Console::new(-1);
+        // A pipe's read end is open, but not for writing: write(2) says EBADF.
+        let (r, _w) = pipe2(PipeFlags::CLOEXEC).unwrap();
+        let mut c = Console::new(r.as_fd());
         assert!(write!(c, "x").is_err());
         assert_eq!(c.last_error(), Some(Errno::EBADF));
+    }
+
+    #[test]
+    fn the_standard_streams_are_1_and_2() {
+        assert_eq!(StdStream::Stdout.fd().as_raw(), 1);
+        assert_eq!(StdStream::Stderr.fd().as_raw(), 2);
+        assert_eq!(Console::stdout().fd().as_raw(), 1);
+        assert_eq!(Console::stderr().fd().as_raw(), 2);
     }
 
     #[test]

@@ -19,7 +19,7 @@
 //! ```
 
 use crate::error::Error;
-use crate::fd::RawFd;
+use crate::fd::{BorrowedFd, OwnedFd};
 use crate::flags::{CloneFlags, ExitSignal};
 use crate::idmap::{self, IdMap};
 use crate::mount;
@@ -249,8 +249,14 @@ impl Container {
         // tells the parent how its set-up went, in one record.
         let (ready_r, ready_w) = fs::pipe2(PipeFlags::CLOEXEC)?;
         let (report_r, report_w) = fs::pipe2(PipeFlags::CLOEXEC)?;
-        let (r, w) = (ready_r.as_raw(), ready_w.as_raw());
-        let (report_rfd, report_wfd) = (report_r.as_raw(), report_w.as_raw());
+        // The child's closure is 'static: it takes the four numbers, and its own copies of
+        // the descriptors (see below).
+        let numbers = [
+            ready_r.as_raw(),
+            ready_w.as_raw(),
+            report_r.as_raw(),
+            report_w.as_raw(),
+        ];
         // NEWTIME is entered from inside (see `enter_time_namespace`), not by clone.
         let clone_flags = inside.namespaces - CloneFlags::NEWTIME;
         let mut builder = ChildBuilder::new(clone_flags)
@@ -259,23 +265,29 @@ impl Container {
         if let Some(size) = self.stack_size {
             builder = builder.stack_size(size);
         }
+        let in_child = move || {
+            // SAFETY: this fork-like child (the flags are namespace flags only: no CLONE_VM,
+            // no CLONE_FILES) got its own copy of the descriptor table while the parent held
+            // the four pipe ends open. The parent's `OwnedFd`s in its copy of memory are never
+            // dropped here (it ends with exit_group, never returning into the parent's
+            // frames): the child alone owns its copies.
+            let [ready_r, ready_w, report_r, report_w] =
+                unsafe { numbers.map(|fd| OwnedFd::from_raw(fd)) };
+            // Our copies of the parent's ends: closed, or the parent never sees EOF.
+            drop(ready_w);
+            drop(report_r);
+            let result = set_up_inside(&inside, ready_r);
+            let _ = write_all(report_w.as_fd(), &SetupReport::from(result).encode());
+            drop(report_w);
+            match result {
+                Ok(()) => f(),
+                Err(_) => SETUP_FAILED,
+            }
+        };
         // SAFETY: the caller's contract (a single-threaded caller, or an `f` that keeps to
         // clonekit and core) is the one of `spawn_unchecked` for a fork-like child; the
         // set-up itself makes only clonekit calls.
-        let spawned = unsafe {
-            builder.spawn_unchecked(move || {
-                // Our copies of the parent's ends: closed, or the parent never sees EOF.
-                let _ = fs::close(w);
-                let _ = fs::close(report_rfd);
-                let result = set_up_inside(&inside, r);
-                let _ = write_all(report_wfd, &SetupReport::from(result).encode());
-                let _ = fs::close(report_wfd);
-                match result {
-                    Ok(()) => f(),
-                    Err(_) => SETUP_FAILED,
-                }
-            })
-        };
+        let spawned = unsafe { builder.spawn_unchecked(in_child) };
         let child = match spawned {
             Ok(child) => child,
             Err(Error::Os(crate::Errno::EINVAL)) if crate::program::emulated() => {
@@ -291,7 +303,7 @@ impl Container {
         } else {
             Ok(())
         };
-        let released = maps.and_then(|()| write_all(ready_w.as_raw(), b"1"));
+        let released = maps.and_then(|()| write_all(ready_w.as_fd(), b"1"));
         if let Err(e) = released {
             // Closing the pipe unwritten tells the child to give up; reap it, leaving no
             // zombie behind.
@@ -300,7 +312,7 @@ impl Container {
             return Err(e);
         }
         drop(ready_w);
-        match read_report(report_r.as_raw()) {
+        match read_report(report_r.as_fd()) {
             Some(SetupReport::Done) => Ok(ContainerChild { child }),
             Some(SetupReport::Failed(step, errno)) => {
                 let _ = child.wait();
@@ -326,7 +338,7 @@ impl Container {
 }
 
 /// Writes all of `bytes` (retrying on `EINTR` and short writes).
-fn write_all(fd: RawFd, mut bytes: &[u8]) -> Result<(), Error> {
+fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Error> {
     while !bytes.is_empty() {
         match fs::write(fd, bytes) {
             Ok(n) => bytes = &bytes[n..],
@@ -425,7 +437,7 @@ impl From<Result<(), (SetupStep, crate::Errno)>> for SetupReport {
 }
 
 /// Reads the child's record; `None` if it ended first (end of file, or a garbled record).
-fn read_report(fd: RawFd) -> Option<SetupReport> {
+fn read_report(fd: BorrowedFd<'_>) -> Option<SetupReport> {
     let mut bytes = [0u8; 8];
     let mut got = 0;
     while got < bytes.len() {
@@ -439,19 +451,19 @@ fn read_report(fd: RawFd) -> Option<SetupReport> {
     SetupReport::decode(bytes)
 }
 
-/// The child's side: wait for the parent, then set up each namespace; the first failure
-/// names its step.
-fn set_up_inside(inside: &Inside, ready: RawFd) -> Result<(), (SetupStep, crate::Errno)> {
+/// The child's side: wait for the parent (on `ready`, which it closes then), then set up
+/// each namespace; the first failure names its step.
+fn set_up_inside(inside: &Inside, ready: OwnedFd) -> Result<(), (SetupStep, crate::Errno)> {
     let mut byte = [0u8; 1];
     loop {
-        match fs::read(ready, &mut byte) {
+        match fs::read(ready.as_fd(), &mut byte) {
             Ok(1) => break,
             Ok(_) => return Err((SetupStep::WaitForMaps, crate::Errno::EPIPE)),
             Err(crate::Errno::EINTR) => continue,
             Err(e) => return Err((SetupStep::WaitForMaps, e)),
         }
     }
-    let _ = fs::close(ready);
+    drop(ready);
     let at = |step: SetupStep| move |e: Error| (step, e.errno());
     if inside.become_root {
         // The maps are written: become the namespace's root, i.e. the outer ids mapped to
@@ -491,12 +503,12 @@ fn enter_time_namespace(monotonic_secs: i64, boottime_secs: i64) -> Result<(), E
     )?;
     text = PathBuf::proc(None, "ns/time_for_children")?;
     let fd = fs::openat(
-        fs::AT_FDCWD,
+        fs::CWD,
         text.as_c_str(),
         fs::OFlags::RDONLY | fs::OFlags::CLOEXEC,
         0,
     )?;
-    namespace::setns(fd.as_raw(), Namespace::Time)
+    namespace::setns(fd.as_fd(), Namespace::Time)
 }
 
 /// A running container: its init's pid (outside), pidfd, and `wait`.

@@ -4,6 +4,9 @@
 //! Used by the host test `tests/differential.rs` and by the init demo in the QEMU guest; it
 //! is public so that a user's CI can run the same check on its own kernel. Everything here is
 //! `no_std` and allocation-free, so it can run in a forked child of a std program.
+//!
+//! Running a combination is [`try_in_kernel`], which is `unsafe`: it makes every
+//! combination for real, including those no safe spawner makes (see its contract).
 
 use core::ffi::c_void;
 use core::ptr;
@@ -11,7 +14,7 @@ use core::ptr;
 use crate::arch::ChildFn;
 use crate::clone_args::{CloneArgs, SIZE_VER2};
 use crate::errno::Errno;
-use crate::fd::RawFd;
+use crate::fd::{BorrowedFd, OwnedFd};
 use crate::flags::{CloneFlags, ExitSignal};
 use crate::kernel_version::KernelVersion;
 use crate::raw;
@@ -34,13 +37,14 @@ pub struct Combo {
 
 /// What the caller and kernel look like for a batch of combos.
 #[derive(Debug, Clone, Copy)]
-pub struct Env {
+pub struct Env<'fd> {
     /// The running kernel.
     pub kernel: KernelVersion,
     /// The process making the clones.
     pub caller: Caller,
-    /// A cgroup2 directory fd for `CLONE_INTO_CGROUP`, if the generator may use that flag.
-    pub cgroup_fd: Option<RawFd>,
+    /// A cgroup2 directory fd for `CLONE_INTO_CGROUP`, if the generator may use that flag,
+    /// borrowed for as long as the `Env` is used.
+    pub cgroup_fd: Option<BorrowedFd<'fd>>,
 }
 
 /// A seeded generator of combos (xorshift64*), biased so that both accepted and refused
@@ -140,13 +144,13 @@ impl ComboGenerator {
 }
 
 /// The validator's verdict on `combo`, as the errno the kernel should give (`Ok` to accept).
-pub fn predict(combo: &Combo, env: &Env) -> Result<(), Errno> {
+pub fn predict(combo: &Combo, env: &Env<'_>) -> Result<(), Errno> {
     validate(&request(combo, env)).map_err(|rule| rule.errno())
 }
 
 /// The request [`try_in_kernel`] makes for `combo`, as the validator sees it (a stack for
 /// `CLONE_VM` combos, the cgroup fd of `env`).
-pub fn request(combo: &Combo, env: &Env) -> Request {
+pub fn request(combo: &Combo, env: &Env<'_>) -> Request {
     let mut request = match combo.syscall {
         Syscall::Clone => Request::legacy(combo.flags, combo.exit_signal, env.kernel),
         Syscall::Clone3 => Request::clone3(combo.flags, combo.exit_signal, env.kernel),
@@ -155,7 +159,7 @@ pub fn request(combo: &Combo, env: &Env) -> Request {
     let needs_stack = combo.flags.contains(CloneFlags::VM);
     request.stack_given = needs_stack;
     request.clone3.stack_size = if needs_stack { STACK_SIZE as u64 } else { 0 };
-    request.clone3.cgroup = env.cgroup_fd.unwrap_or(0) as u64;
+    request.clone3.cgroup = env.cgroup_fd.map_or(0, |fd| fd.as_raw()) as u64;
     request
 }
 
@@ -197,10 +201,75 @@ unsafe extern "C" fn exit_at_once(_: *mut c_void) -> i32 {
     0
 }
 
-/// Runs `combo` for real: the child exits at once. Call it from a single-threaded process
-/// that is not PID 1 of its namespace unless `env.caller` says so; children with
-/// `CLONE_PARENT` become the caller's parent's, which must reap them.
-pub fn try_in_kernel(combo: &Combo, env: &Env) -> Outcome {
+/// Runs `combo` for real, unchecked: the child runs a function that returns at once, then
+/// exits. The verdict matches [`predict`] when `env` describes the caller: a process that is
+/// PID 1 of its namespace only if `env.caller` says so, single-threaded (`CLONE_NEWUSER` is
+/// refused in a multithreaded one), with the capabilities `env.caller` claims.
+///
+/// Children created with `CLONE_PARENT` are the caller's parent's
+/// ([`Outcome::ParentMustReap`]): it must reap them, or they stay zombies. A `CLONE_VM`
+/// child of that kind may still run on its stack when this returns, so the stack is leaked.
+///
+/// Its callers vouch for the contract below in `unsafe` code:
+///
+/// ```no_run
+/// use clonekit::differential::{Combo, Env, try_in_kernel};
+/// use clonekit::validate::{Caller, Syscall};
+/// use clonekit::{CloneFlags, ExitSignal, KernelVersion};
+/// let combo = Combo {
+///     syscall: Syscall::Clone,
+///     flags: CloneFlags::VM | CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::SETTLS,
+///     exit_signal: ExitSignal::NONE,
+/// };
+/// let env = Env { kernel: KernelVersion::cached(), caller: Caller::PRIVILEGED, cgroup_fd: None };
+/// // SAFETY: this program installs no signal handler, and the combo has no exit signal.
+/// let outcome = unsafe { try_in_kernel(&combo, &env) };
+/// ```
+///
+/// and without `unsafe` it does not compile:
+///
+/// ```compile_fail,E0133
+/// use clonekit::differential::{Combo, Env, try_in_kernel};
+/// use clonekit::validate::{Caller, Syscall};
+/// use clonekit::{CloneFlags, ExitSignal, KernelVersion};
+/// let combo = Combo {
+///     syscall: Syscall::Clone,
+///     flags: CloneFlags::VM | CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::SETTLS,
+///     exit_signal: ExitSignal::NONE,
+/// };
+/// let env = Env { kernel: KernelVersion::cached(), caller: Caller::PRIVILEGED, cgroup_fd: None };
+/// let outcome = try_in_kernel(&combo, &env);
+/// ```
+///
+/// # Safety
+/// Every combination is run as given, whether the validator accepts it or not, including
+/// those no safe spawner makes: `CLONE_VM` without a thread pointer of the child's own
+/// (the child runs on the caller's), `CLONE_VM | CLONE_THREAD | CLONE_SETTLS` with a zeroed
+/// block as thread pointer (a task of the caller's thread group that libc knows nothing
+/// of), `CLONE_FILES` without `CLONE_VM`, any exit signal. The child's own code touches
+/// nothing but its stack (a fresh [`Stack::MIN_SIZE`] one with `CLONE_VM`, its copy of the
+/// caller's otherwise), and this call frees that stack only once the child is gone. What the
+/// types cannot check is the caller's:
+///
+/// - **No signal handler may run in a child** unless it is sound there: on that small
+///   stack, with the caller's thread pointer shared with the running caller (`CLONE_VM`
+///   without `CLONE_SETTLS`) or a zeroed block as thread pointer (`CLONE_SETTLS`). A
+///   `CLONE_THREAD` child can take any signal sent to the process; every child can take one
+///   sent to its pid. So while this runs, every signal with a handler in this process must
+///   be blocked in the calling thread (children start with its mask), not be sent, or
+///   have a handler that needs neither (one that only stores to atomics and makes raw
+///   system calls, as clonekit's [`Init`](crate::init::Init) handlers do). A program that
+///   installs no handlers of its own meets this: std's `SIGSEGV`/`SIGBUS` handlers run
+///   only for a fault, and the child's code makes none.
+/// - **The exit signal is really sent** when a non-thread child exits: to the caller, or
+///   with `CLONE_PARENT` to the caller's parent. Its effect is the caller's to accept (a
+///   combo with `SIGKILL` as exit signal kills the receiver; the generator draws only
+///   none, `SIGCHLD` and `SIGURG`, whose default actions ignore them).
+///
+/// A multithreaded caller is not unsound (the children run none of its code and take no
+/// lock), but its other threads must not reap the children (`wait` for any child), or
+/// this waits for whichever process reuses the pid.
+pub unsafe fn try_in_kernel(combo: &Combo, env: &Env<'_>) -> Outcome {
     let shares_memory = combo.flags.contains(CloneFlags::VM);
     let stack = if shares_memory {
         match Stack::new(STACK_SIZE) {
@@ -270,7 +339,7 @@ pub fn try_in_kernel(combo: &Combo, env: &Env) -> Outcome {
                 args.stack = stack.bottom() as u64;
                 args.stack_size = (stack_top as usize - stack.bottom() as usize) as u64;
             }
-            args.cgroup = env.cgroup_fd.unwrap_or(0) as u64;
+            args.cgroup = env.cgroup_fd.map_or(0, |fd| fd.as_raw()) as u64;
             // SAFETY: as for legacy clone.
             unsafe { raw::clone3_unchecked(&mut args, SIZE_VER2, func, ptr::null_mut()) }
         }
@@ -288,7 +357,9 @@ pub fn try_in_kernel(combo: &Combo, env: &Env) -> Outcome {
                 *pidfd
             }
         };
-        let _ = crate::sys::fs::close(fd);
+        // SAFETY: with CLONE_PIDFD a successful clone stored a new descriptor, which nobody
+        // else owns, in that word.
+        drop(unsafe { OwnedFd::from_raw(fd) });
     }
     if combo.flags.contains(CloneFlags::THREAD) {
         wait_thread_gone(pid);

@@ -29,7 +29,7 @@ use core::ptr;
 
 use crate::errno::Errno;
 use crate::error::Error;
-use crate::fd::RawFd;
+use crate::fd::{BorrowedFd, RawFd};
 use crate::flags::{CloneFlags, ExitSignal};
 use crate::process::{Child, Syscall, wait_pid};
 use crate::stack::Stack;
@@ -102,7 +102,8 @@ struct ExecRequest {
     path: *const c_char,
     argv: *const *const c_char,
     envp: *const *const c_char,
-    /// The write end of the error pipe (close-on-exec).
+    /// The number of the error pipe's write end (close-on-exec), open in the child's own
+    /// copy of the descriptor table.
     err_fd: RawFd,
     /// The parent's signal mask before it blocked everything, for the program.
     mask: SigSet,
@@ -193,7 +194,7 @@ pub fn spawn(path: &CStr, argv: &[&CStr], envp: &[&CStr]) -> Result<Child, Spawn
     let mut errno = [0u8; 4];
     let mut got = 0;
     while got < errno.len() {
-        match read(read_end.as_raw(), &mut errno[got..]) {
+        match read(read_end.as_fd(), &mut errno[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(Errno::EINTR) => continue,
@@ -252,6 +253,10 @@ unsafe extern "C" fn exec_child(arg: *mut c_void) -> i32 {
         crate::sys::process::execve(CStr::from_ptr(request.path), request.argv, request.envp)
     };
     let bytes = errno.raw().to_ne_bytes();
-    let _ = write(request.err_fd, &bytes);
+    // SAFETY: without CLONE_FILES the child got its own copy of the descriptor table when
+    // it was created, while `spawn` held the write end open; in that copy nothing closes it
+    // (only a successful execve would, and it failed), whatever the parent does with its own.
+    let err_fd = unsafe { BorrowedFd::borrow_raw(request.err_fd) };
+    let _ = write(err_fd, &bytes);
     crate::process::end_process(EXEC_FAILED_STATUS)
 }

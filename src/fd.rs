@@ -1,4 +1,18 @@
-//! File descriptors: a raw number and an owning wrapper that closes on drop.
+//! File descriptors: a raw number, an owning wrapper that closes on drop, and a borrow.
+//!
+//! # I/O safety
+//! As in std, a descriptor number is a resource with one owner: no safe clonekit function
+//! takes a raw number to read, write, close or replace. They take an [`OwnedFd`] (closing
+//! it consumes it: [`sys::fs::close`](crate::sys::fs::close)) or a [`BorrowedFd`] that
+//! cannot outlive its owner. Raw numbers enter only through `unsafe` calls with a written
+//! contract: [`OwnedFd::from_raw`], [`BorrowedFd::borrow_raw`],
+//! [`sys::fs::dup3`](crate::sys::fs::dup3).
+//!
+//! A fork-like child (no `CLONE_FILES`) has its own copy of the descriptor table, in which
+//! its copies of the parent's descriptors are open; a closure that captured a number may
+//! borrow it there (or take it over: its copy of the parent's owner is never dropped in a
+//! clonekit child, which ends without returning into the parent's frames), in `unsafe` code
+//! that says so.
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -9,8 +23,7 @@ pub type RawFd = i32;
 /// An open file descriptor this value owns; it is closed when dropped.
 ///
 /// The `close(2)` error on drop is ignored (the descriptor is released by the
-/// kernel either way); call [`crate::sys::fs::close`] on [`OwnedFd::into_raw`] to
-/// observe it.
+/// kernel either way); [`crate::sys::fs::close`] consumes the `OwnedFd` and reports it.
 pub struct OwnedFd {
     fd: RawFd,
 }
@@ -40,7 +53,8 @@ impl OwnedFd {
         }
     }
 
-    /// Gives up ownership: the caller must close the returned descriptor.
+    /// Gives up ownership: the caller owns the returned number (to close it, or to hand
+    /// it on with [`OwnedFd::from_raw`]).
     pub fn into_raw(self) -> RawFd {
         let fd = self.fd;
         core::mem::forget(self);
@@ -50,7 +64,8 @@ impl OwnedFd {
 
 impl Drop for OwnedFd {
     fn drop(&mut self) {
-        let _ = crate::sys::fs::close(self.fd);
+        // SAFETY: `self` owns the descriptor (`from_raw`'s contract) and is dropped once.
+        let _ = unsafe { crate::sys::fs::close_raw(self.fd) };
     }
 }
 
@@ -62,7 +77,11 @@ impl fmt::Debug for OwnedFd {
 
 /// A descriptor borrowed from an [`OwnedFd`] (or from something else that keeps it
 /// open) for the lifetime `'a`.
-#[derive(Clone, Copy)]
+///
+/// Its number is an open descriptor for all of `'a`, or the one special value `AT_FDCWD`
+/// (-100, [`sys::fs::CWD`](crate::sys::fs::CWD)): not a descriptor, never closed, which the
+/// `*at` calls read as "the working directory" and every other call refuses with `EBADF`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BorrowedFd<'a> {
     fd: RawFd,
     _owner: PhantomData<&'a OwnedFd>,
@@ -70,11 +89,12 @@ pub struct BorrowedFd<'a> {
 
 impl<'a> BorrowedFd<'a> {
     /// Borrows a descriptor that the caller keeps open for the chosen lifetime
-    /// (e.g. `0`, `1`, `2` for a whole program).
+    /// (e.g. `0`, `1`, `2` for a whole program, which by convention are always open).
     ///
     /// # Safety
     ///
-    /// `fd` must stay open, and not be closed by anyone, for the lifetime `'a`.
+    /// `fd` must stay open, and not be closed or replaced by anyone, for the lifetime `'a`
+    /// (or be `AT_FDCWD`, see [`BorrowedFd`]).
     pub const unsafe fn borrow_raw(fd: RawFd) -> BorrowedFd<'a> {
         BorrowedFd {
             fd,

@@ -65,7 +65,7 @@ use linux_raw_sys::general as g;
 
 use crate::errno::{Errno, Result, from_syscall};
 use crate::error::Error;
-use crate::fd::RawFd;
+use crate::fd::BorrowedFd;
 use crate::process::{ExitStatus, wait_any};
 use crate::sys::Pid;
 use crate::sys::fs::{PollFd, PollFlags};
@@ -312,7 +312,7 @@ impl Init {
         // qemu-user) the sleep is capped at POLL_FALLBACK instead.
         let pidfd = pidfd_open(pid, PidfdFlags::empty()).ok();
         let old = rt_sigprocmask(SigmaskHow::Block, Some(&WAKE))?;
-        let fd = pidfd.as_ref().map(|fd| fd.as_raw());
+        let fd = pidfd.as_ref().map(|fd| fd.as_fd());
         let result = self.wait_blocked(pid, timeout, old, others, seen, fd);
         let _ = rt_sigprocmask(SigmaskHow::SetMask, Some(&old));
         result
@@ -325,7 +325,7 @@ impl Init {
         old: SigSet,
         others: &mut impl FnMut(Pid, ExitStatus),
         seen: &mut u32,
-        pidfd: Option<RawFd>,
+        pidfd: Option<BorrowedFd<'_>>,
     ) -> Result<Event> {
         let deadline = match timeout {
             Some(t) => Some(add(now()?, t)),
@@ -553,8 +553,12 @@ fn sub(a: Timespec, b: Timespec) -> Timespec {
 /// `ppoll(fds, n, timeout, mask)` on at most one descriptor (`POLLIN`): sleeps with the
 /// signal mask `mask` until a signal handler runs (`EINTR`), `fd` is readable (a pidfd: the
 /// process exited) or `timeout` passes (`Ok`); `sigsuspend` with a descriptor and a timeout.
-fn ppoll_sleep(fd: Option<RawFd>, timeout: Option<&Timespec>, mask: &SigSet) -> Result<()> {
-    let mut fds = [PollFd::new(fd.unwrap_or(-1), PollFlags::IN)];
+fn ppoll_sleep(
+    fd: Option<BorrowedFd<'_>>,
+    timeout: Option<&Timespec>,
+    mask: &SigSet,
+) -> Result<()> {
+    let mut fds = [fd.map_or(PollFd::ignored(), |fd| PollFd::new(fd, PollFlags::IN))];
     let nfds = usize::from(fd.is_some());
     // The kernel writes the time left back: give it a copy.
     let mut copy = timeout.copied();
@@ -685,7 +689,7 @@ mod tests {
                     if getppid() == 0 { 8 } else { 7 }
                 }) {
                     Ok(grandchild) => {
-                        let _ = write(w.as_raw(), &grandchild.pid().to_ne_bytes());
+                        let _ = write(w.as_fd(), &grandchild.pid().to_ne_bytes());
                         core::mem::forget(grandchild);
                         0
                     }
@@ -697,7 +701,7 @@ mod tests {
                 return 3;
             }
             let mut buf = [0u8; 4];
-            if read(r.as_raw(), &mut buf) != Ok(4) {
+            if read(r.as_fd(), &mut buf) != Ok(4) {
                 return 4;
             }
             let orphan = Pid::from_ne_bytes(buf);

@@ -79,7 +79,7 @@ struct Level {
 
 /// A KTAP v1 report being written.
 #[derive(Debug)]
-pub struct Ktap<W: Write = Console> {
+pub struct Ktap<W: Write = Console<'static>> {
     out: W,
     depth: usize,
     /// Subtests opened past [`MAX_DEPTH`]: printed at the deepest level, which they share.
@@ -88,9 +88,9 @@ pub struct Ktap<W: Write = Console> {
     totals: Totals,
 }
 
-impl Ktap<Console> {
+impl Ktap<Console<'static>> {
     /// A report on standard output (the serial console of an init).
-    pub const fn stdout() -> Ktap<Console> {
+    pub const fn stdout() -> Ktap<Console<'static>> {
         Ktap::new(Console::stdout())
     }
 }
@@ -468,11 +468,11 @@ mod tests {
     fn console_backed_report_reaches_a_pipe() {
         use crate::sys::fs::{PipeFlags, pipe2, read};
         let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
-        let mut k = Ktap::new(Console::new(w.as_raw()));
+        let mut k = Ktap::new(Console::new(w.as_fd()));
         k.start(1, false);
         k.ok("pipe_case");
         let mut buf = [0u8; 64];
-        let n = read(r.as_raw(), &mut buf).unwrap();
+        let n = read(r.as_fd(), &mut buf).unwrap();
         assert_eq!(&buf[..n], b"KTAP version 1\n1..1\nok 1 pipe_case\n");
     }
 }

@@ -4,7 +4,7 @@
 use core::ffi::CStr;
 
 use crate::error::Error;
-use crate::sys::fs::{self, AT_FDCWD};
+use crate::sys::fs::{self, CWD};
 use crate::sys::ns::{self as sysns, MountFlags, UnmountFlags};
 
 /// Makes every mount private, recursively (`mount(NULL, "/", NULL, MS_REC|MS_PRIVATE)`), so
@@ -88,7 +88,7 @@ pub fn root_is_rootfs() -> bool {
 
 /// Creates a directory (mode 0755), succeeding if it already exists.
 pub fn ensure_dir(path: &CStr) -> Result<(), Error> {
-    match fs::mkdirat(AT_FDCWD, path, 0o755) {
+    match fs::mkdirat(CWD, path, 0o755) {
         Ok(()) | Err(crate::Errno::EEXIST) => Ok(()),
         Err(e) => Err(e.into()),
     }

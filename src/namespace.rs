@@ -4,12 +4,12 @@
 
 use crate::errno::Errno;
 use crate::error::Error;
-use crate::fd::{OwnedFd, RawFd};
+use crate::fd::{BorrowedFd, OwnedFd};
 use crate::flags::CloneFlags;
 use crate::kernel_version::KernelVersion;
 use crate::procfs::{self, PathBuf};
 use crate::sys::Pid;
-use crate::sys::fs::{self, AT_FDCWD, OFlags};
+use crate::sys::fs::{self, CWD, OFlags};
 use crate::sys::ns as sysns;
 use crate::sys::process::{CAP_SYS_ADMIN, capget, getpid};
 use crate::validate::{Caller, FlagError, validate_unshare};
@@ -92,7 +92,7 @@ pub fn open(pid: Option<Pid>, kind: Namespace) -> Result<OwnedFd, Error> {
         None => PathBuf::format(format_args!("/proc/self/ns/{name}"))?,
     };
     Ok(fs::openat(
-        AT_FDCWD,
+        CWD,
         path.as_c_str(),
         OFlags::RDONLY | OFlags::CLOEXEC,
         0,
@@ -114,7 +114,7 @@ pub fn id(pid: Option<Pid>, kind: Namespace) -> Result<u64, Error> {
 /// link is not of that form.
 fn link_inode(path: &PathBuf) -> Result<u64, crate::Errno> {
     let mut buf = [0u8; 64];
-    let link = fs::readlinkat(AT_FDCWD, path.as_c_str(), &mut buf)?;
+    let link = fs::readlinkat(CWD, path.as_c_str(), &mut buf)?;
     let open = link
         .iter()
         .position(|&b| b == b'[')
@@ -177,19 +177,19 @@ const INIT_USER_NS_INO: u64 = 0xEFFF_FFFD;
 pub fn user_ns_level() -> Option<u32> {
     let mut fd = open(None, Namespace::User).ok()?;
     let mut level = 0;
-    while let Ok(parent) = sysns::ns_get_parent(fd.as_raw()) {
+    while let Ok(parent) = sysns::ns_get_parent(fd.as_fd()) {
         fd = parent;
         level += 1;
         if level > 64 {
             return None;
         }
     }
-    (ns_inode(fd.as_raw()) == Some(INIT_USER_NS_INO)).then_some(level)
+    (ns_inode(fd.as_fd()) == Some(INIT_USER_NS_INO)).then_some(level)
 }
 
 /// The inode number of a namespace fd, from its `/proc/self/fd` link (`user:[4026531837]`).
-fn ns_inode(fd: RawFd) -> Option<u64> {
-    let path = PathBuf::format(format_args!("/proc/self/fd/{fd}")).ok()?;
+fn ns_inode(fd: BorrowedFd<'_>) -> Option<u64> {
+    let path = PathBuf::format(format_args!("/proc/self/fd/{}", fd.as_raw())).ok()?;
     link_inode(&path).ok()
 }
 
@@ -211,9 +211,10 @@ pub fn unshare(flags: CloneFlags) -> Result<(), Error> {
 
 /// `setns(fd, kind)`: joins the namespace `fd` refers to (from [`open`], or any
 /// `/proc/PID/ns/*` fd), after checking with `NS_GET_NSTYPE` that it is a `kind` namespace
-/// (else [`FlagError::SetnsKindMismatch`]; a closed fd gives `EBADF`, another kind of file
-/// `EINVAL`) and, for a user namespace, that the caller is single-threaded.
-pub fn setns(fd: RawFd, kind: Namespace) -> Result<(), Error> {
+/// (else [`FlagError::SetnsKindMismatch`]; another kind of file gives `EINVAL`, an `O_PATH`
+/// descriptor or [`CWD`], which is no descriptor, `EBADF`) and, for a
+/// user namespace, that the caller is single-threaded.
+pub fn setns(fd: BorrowedFd<'_>, kind: Namespace) -> Result<(), Error> {
     let actual = match sysns::ns_get_nstype(fd) {
         Ok(bits) => CloneFlags::from_bits_truncate(u64::from(bits)),
         // Not a namespace file at all: what setns itself says of it.
@@ -236,7 +237,7 @@ pub fn setns(fd: RawFd, kind: Namespace) -> Result<(), Error> {
 
 /// `setns(pidfd, kinds)` (Linux 5.8): joins several namespaces of the process a pidfd
 /// refers to at once, atomically. `kinds` must be namespace flags only.
-pub fn setns_pidfd(pidfd: RawFd, kinds: CloneFlags) -> Result<(), Error> {
+pub fn setns_pidfd(pidfd: BorrowedFd<'_>, kinds: CloneFlags) -> Result<(), Error> {
     let unsupported = kinds - CloneFlags::ALL_NAMESPACES;
     if !unsupported.is_empty() || kinds.is_empty() {
         return Err(FlagError::NamespaceFlagsOnly(unsupported).into());

@@ -45,7 +45,7 @@ impl PidFd {
     /// `pidfd_send_signal(fd, sig, NULL, 0)`: sends `sig` to the process, race-free
     /// against PID reuse (`ESRCH` once it has exited).
     pub fn send_signal(&self, sig: Signal) -> Result<()> {
-        pidfd_send_signal(self.fd.as_raw(), sig)
+        pidfd_send_signal(self.fd.as_fd(), sig)
     }
 
     /// `waitid(P_PIDFD, fd, .., WEXITED | __WALL)`: waits for the process to terminate and
@@ -73,7 +73,7 @@ impl PidFd {
 
     fn waitid(&self, extra: WaitOptions) -> Result<Option<ExitStatus>> {
         let options = WaitOptions::EXITED | WaitOptions::ALL | extra;
-        let info = waitid(WaitId::Pidfd(self.fd.as_raw()), options)?;
+        let info = waitid(WaitId::Pidfd(self.fd.as_fd()), options)?;
         // EXITED alone reports only terminations, which always decode.
         Ok(info
             .and_then(|info| info.status())
@@ -92,7 +92,7 @@ impl PidFd {
     pub fn poll_exited(&self, timeout: Option<Duration>) -> Result<bool> {
         let timeout = timeout.map(Timespec::from);
         loop {
-            let mut fds = [PollFd::new(self.fd.as_raw(), PollFlags::IN)];
+            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::IN)];
             match poll(&mut fds, timeout.as_ref()) {
                 Ok(0) => return Ok(false),
                 Ok(_) => {

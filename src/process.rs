@@ -36,7 +36,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use crate::clone_args::CloneArgs;
 use crate::errno::{Errno, Result};
 use crate::error::Error;
-use crate::fd::{OwnedFd, RawFd};
+use crate::fd::{BorrowedFd, OwnedFd};
 use crate::flags::{CloneFlags, ExitSignal};
 use crate::pidfd::PidFd;
 use crate::stack::Stack;
@@ -341,8 +341,11 @@ fn refuse_managed(flags: CloneFlags) -> core::result::Result<(), Error> {
 /// assert!(child.wait()?.success());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// `'fd` is how long the descriptor given to [`ChildBuilder::cgroup`] is borrowed: it must
+/// stay open until the child is spawned.
 #[derive(Debug)]
-pub struct ChildBuilder {
+pub struct ChildBuilder<'fd> {
     flags: CloneFlags,
     exit_signal: ExitSignal,
     stack: Option<Stack>,
@@ -350,14 +353,14 @@ pub struct ChildBuilder {
     pidfd: bool,
     set_tid: [Pid; MAX_SET_TID],
     set_tid_len: usize,
-    cgroup: Option<RawFd>,
+    cgroup: Option<BorrowedFd<'fd>>,
     prefer_clone3: bool,
 }
 
-impl ChildBuilder {
+impl<'fd> ChildBuilder<'fd> {
     /// A child created with `flags` (what it shares, which namespaces it gets) and
     /// `SIGCHLD` as exit signal, on a fresh [`Stack::DEFAULT_SIZE`] stack.
-    pub fn new(flags: CloneFlags) -> ChildBuilder {
+    pub fn new(flags: CloneFlags) -> ChildBuilder<'fd> {
         ChildBuilder {
             flags,
             exit_signal: ExitSignal::SIGCHLD,
@@ -373,25 +376,25 @@ impl ChildBuilder {
 
     /// The signal the parent gets when the child terminates (default `SIGCHLD`;
     /// [`ExitSignal::NONE`] for none). [`Child::wait`] reaps whatever it is.
-    pub fn exit_signal(mut self, signal: ExitSignal) -> ChildBuilder {
+    pub fn exit_signal(mut self, signal: ExitSignal) -> ChildBuilder<'fd> {
         self.exit_signal = signal;
         self
     }
 
     /// Runs the child on `stack` (kept by the [`Child`] until it is reaped).
-    pub fn stack(mut self, stack: Stack) -> ChildBuilder {
+    pub fn stack(mut self, stack: Stack) -> ChildBuilder<'fd> {
         self.stack = Some(stack);
         self
     }
 
     /// A fresh mapped stack of `size` bytes.
-    pub fn stack_size(mut self, size: usize) -> ChildBuilder {
+    pub fn stack_size(mut self, size: usize) -> ChildBuilder<'fd> {
         self.stack_size = Some(size);
         self
     }
 
     /// Also return a pidfd for the child (`CLONE_PIDFD`, Linux 5.2): [`Child::pidfd`].
-    pub fn pidfd(mut self, on: bool) -> ChildBuilder {
+    pub fn pidfd(mut self, on: bool) -> ChildBuilder<'fd> {
         self.pidfd = on;
         self
     }
@@ -399,7 +402,7 @@ impl ChildBuilder {
     /// The PIDs the child should get, innermost PID namespace first (`clone_args.set_tid`,
     /// Linux 5.5; needs `CAP_SYS_ADMIN` and `clone3()`). More than [`MAX_SET_TID`]
     /// entries are refused by [`ChildBuilder::spawn`].
-    pub fn set_tid(mut self, pids: &[Pid]) -> ChildBuilder {
+    pub fn set_tid(mut self, pids: &[Pid]) -> ChildBuilder<'fd> {
         let n = pids.len().min(MAX_SET_TID);
         self.set_tid[..n].copy_from_slice(&pids[..n]);
         self.set_tid_len = pids.len();
@@ -407,15 +410,40 @@ impl ChildBuilder {
     }
 
     /// Starts the child in the cgroup v2 directory open as `fd` (`CLONE_INTO_CGROUP`,
-    /// Linux 5.7; `clone3()` only). A bad descriptor gives the kernel's `EBADF`.
-    pub fn cgroup(mut self, fd: RawFd) -> ChildBuilder {
+    /// Linux 5.7; `clone3()` only). A descriptor that is not a cgroup v2 directory gives the
+    /// kernel's refusal (`EBADF` for [`CWD`](crate::sys::fs::CWD)).
+    ///
+    /// `fd` is borrowed until the builder is spawned:
+    ///
+    /// ```no_run
+    /// use clonekit::process::ChildBuilder;
+    /// use clonekit::sys::fs::{CWD, OFlags, openat};
+    /// let dir = openat(CWD, c"/sys/fs/cgroup", OFlags::DIRECTORY | OFlags::CLOEXEC, 0)?;
+    /// let builder = ChildBuilder::new(clonekit::CloneFlags::empty()).cgroup(dir.as_fd());
+    /// let child = builder.spawn(|| 0);
+    /// drop(dir);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// so it cannot be closed before:
+    ///
+    /// ```compile_fail,E0505
+    /// use clonekit::process::ChildBuilder;
+    /// use clonekit::sys::fs::{CWD, OFlags, openat};
+    /// let dir = openat(CWD, c"/sys/fs/cgroup", OFlags::DIRECTORY | OFlags::CLOEXEC, 0)?;
+    /// let builder = ChildBuilder::new(clonekit::CloneFlags::empty()).cgroup(dir.as_fd());
+    /// drop(dir);
+    /// let child = builder.spawn(|| 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cgroup(mut self, fd: BorrowedFd<'fd>) -> ChildBuilder<'fd> {
         self.cgroup = Some(fd);
         self
     }
 
     /// Prefer `clone3()` even when legacy `clone()` could carry the request. If `clone3()`
     /// gives `ENOSYS`, the child is created with `clone()` and [`Child::via`] says so.
-    pub fn clone3(mut self, prefer: bool) -> ChildBuilder {
+    pub fn clone3(mut self, prefer: bool) -> ChildBuilder<'fd> {
         self.prefer_clone3 = prefer;
         self
     }
@@ -606,7 +634,7 @@ impl ChildBuilder {
             }
             if let Some(fd) = self.cgroup {
                 args.flags |= CloneFlags::INTO_CGROUP.bits();
-                args.cgroup = fd as u64;
+                args.cgroup = fd.as_raw() as u64;
             }
             // The stack below `sp` is the child's alone (we own it and keep it until
             // the child is reaped or provably gone); `pidfd` points at a live i32; `set_tid`

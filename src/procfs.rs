@@ -6,7 +6,7 @@ use core::fmt::{self, Write};
 
 use crate::errno::Errno;
 use crate::sys::Pid;
-use crate::sys::fs::{self, AT_FDCWD, OFlags};
+use crate::sys::fs::{self, CWD, OFlags};
 
 /// A path built in a fixed buffer, NUL-terminated: `/proc/<pid>/<name>` and the like. `Copy`,
 /// so a child closure can take one along.
@@ -60,10 +60,10 @@ impl Write for PathBuf {
 
 /// Reads a whole (small) file into `buf`, returning the bytes read.
 pub fn read(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
-    let fd = fs::openat(AT_FDCWD, path, OFlags::RDONLY | OFlags::CLOEXEC, 0)?;
+    let fd = fs::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, 0)?;
     let mut filled = 0;
     while filled < buf.len() {
-        match fs::read(fd.as_raw(), &mut buf[filled..]) {
+        match fs::read(fd.as_fd(), &mut buf[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(Errno::EINTR) => continue,
@@ -75,9 +75,9 @@ pub fn read(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// Writes `data` to a file in one `write` (as `uid_map` and friends require).
 pub fn write_once(path: &CStr, data: &[u8]) -> Result<(), Errno> {
-    let fd = fs::openat(AT_FDCWD, path, OFlags::WRONLY | OFlags::CLOEXEC, 0)?;
+    let fd = fs::openat(CWD, path, OFlags::WRONLY | OFlags::CLOEXEC, 0)?;
     loop {
-        match fs::write(fd.as_raw(), data) {
+        match fs::write(fd.as_fd(), data) {
             Ok(n) if n == data.len() => return Ok(()),
             Ok(_) => return Err(Errno::EIO),
             Err(Errno::EINTR) => continue,

@@ -16,7 +16,7 @@ use clonekit::idmap::{self, IdMap, IdMapError, MAX_LINES};
 use clonekit::namespace::{self, Namespace};
 use clonekit::process::{ChildBuilder, MAX_SET_TID, fork_with_unchecked};
 use clonekit::stack::StackError;
-use clonekit::sys::fs::{PipeFlags, pipe2};
+use clonekit::sys::fs::{CWD, OFlags, PipeFlags, openat, pipe2};
 use clonekit::validate::{self, Caller, validate_unshare};
 use clonekit::{
     CloneArgs, CloneFlags, Errno, Error, ExitSignal, FlagError, KernelVersion, Stack, raw, thread,
@@ -458,21 +458,24 @@ fn raw_clone_legacy_cannot_carry_clone3_flags() {
 const NO_NSTYPE_IOCTL: &str = "qemu-user does not pass the NS_GET_NSTYPE ioctl through";
 
 #[test]
-fn setns_with_a_closed_fd() {
-    // Far above any descriptor a test process has open (and above the usual fd limit).
-    for fd in [-1, 1 << 30] {
+fn setns_with_no_usable_descriptor() {
+    // A closed number cannot be passed at all (`setns` takes a `BorrowedFd`). What is left:
+    // AT_FDCWD, which is no descriptor, and an O_PATH descriptor of a namespace file, which
+    // cannot be used for an ioctl: the kernel's EBADF for both, passed through.
+    let path_only = openat(CWD, c"/proc/self/ns/uts", OFlags::PATH | OFlags::CLOEXEC, 0).unwrap();
+    for fd in [CWD, path_only.as_fd()] {
         let r = namespace::setns(fd, Namespace::Uts);
         if let Err(e) = &r {
             skip_if_emulator_refused!(e, Errno::ENOSYS | Errno::EINVAL, "{NO_NSTYPE_IOCTL}");
         }
-        assert_eq!(r, Err(Error::Os(Errno::EBADF)), "fd {fd}");
+        assert_eq!(r, Err(Error::Os(Errno::EBADF)), "{fd:?}");
     }
 }
 
 #[test]
 fn setns_with_a_pipe() {
     let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
-    for fd in [r.as_raw(), w.as_raw()] {
+    for fd in [r.as_fd(), w.as_fd()] {
         let r = namespace::setns(fd, Namespace::Net);
         if let Err(e) = &r {
             skip_if_emulator_refused!(e, Errno::ENOSYS, "{NO_NSTYPE_IOCTL}");
@@ -488,7 +491,7 @@ fn setns_with_the_wrong_kind() {
         Err(e) => skip!("cannot open /proc/self/ns/uts: {e}"),
     };
     for kind in [Namespace::Net, Namespace::Mount, Namespace::User] {
-        let r = namespace::setns(fd.as_raw(), kind);
+        let r = namespace::setns(fd.as_fd(), kind);
         if let Err(e) = &r {
             skip_if_emulator_refused!(e, Errno::ENOSYS | Errno::EINVAL, "{NO_NSTYPE_IOCTL}");
         }
@@ -511,7 +514,7 @@ fn setns_pidfd_with_non_namespace_flags() {
     ] {
         let stray = kinds - CloneFlags::ALL_NAMESPACES;
         assert_eq!(
-            namespace::setns_pidfd(-1, kinds),
+            namespace::setns_pidfd(CWD, kinds),
             Err(Error::Flags(FlagError::NamespaceFlagsOnly(stray))),
             "{kinds:?}"
         );

@@ -8,9 +8,13 @@
 
 mod common;
 
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use clonekit::differential::{Combo, ComboGenerator, Env, Outcome, predict, reap, try_in_kernel};
+use clonekit::fd::OwnedFd;
+use clonekit::sys::fs::{CWD, OFlags, openat};
 use clonekit::sys::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 use clonekit::validate::Caller;
 use clonekit::{Errno, KernelVersion};
@@ -52,8 +56,12 @@ fn validator_agrees_with_the_kernel_on_5000_combinations() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_SEED);
-    let cgroup = cgroup2_dir().and_then(|d| std::fs::File::open(d).ok());
-    let cgroup_fd = cgroup.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+    let cgroup: Option<OwnedFd> = cgroup2_dir().and_then(|dir| {
+        let path = CString::new(dir.as_os_str().as_bytes()).ok()?;
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        openat(CWD, &path, flags, 0).ok()
+    });
+    let cgroup_fd = cgroup.as_ref().map(OwnedFd::as_fd);
     let env = Env {
         kernel: KernelVersion::cached(),
         caller: Caller {
@@ -75,20 +83,23 @@ fn validator_agrees_with_the_kernel_on_5000_combinations() {
     let started = std::time::Instant::now();
     // The runner is a fork-like child: it works on a copy of our memory plus the shared
     // slots, and runs only clonekit code, never std.
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let runner = unsafe {
-        clonekit::process::fork_unchecked(|| {
-            for (combo, slot) in combos.iter().zip(slots) {
-                match try_in_kernel(combo, &env) {
-                    Outcome::Refused(errno) => slot.errno.store(errno.raw(), Ordering::Relaxed),
-                    Outcome::Reaped => {}
-                    Outcome::ParentMustReap(pid) => slot.parent_pid.store(pid, Ordering::Relaxed),
-                }
+    let run_all = || {
+        for (combo, slot) in combos.iter().zip(slots) {
+            // SAFETY: this runs in the forked runner, which is single-threaded and has no
+            // signal handler but std's SIGSEGV/SIGBUS ones (for faults, which the children do
+            // not make); nobody sends it signals. Its children's exit signals are none,
+            // SIGCHLD and SIGURG (the generator's), ignored by default here and in this test
+            // process, which reaps the runner's CLONE_PARENT children below.
+            match unsafe { try_in_kernel(combo, &env) } {
+                Outcome::Refused(errno) => slot.errno.store(errno.raw(), Ordering::Relaxed),
+                Outcome::Reaped => {}
+                Outcome::ParentMustReap(pid) => slot.parent_pid.store(pid, Ordering::Relaxed),
             }
-            0
-        })
-    }
-    .expect("fork the runner");
+        }
+        0
+    };
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let runner = unsafe { clonekit::process::fork_unchecked(run_all) }.expect("fork the runner");
     let status = runner.wait().expect("wait for the runner");
     assert!(status.success(), "the runner {status}");
     let mut reaped_for_runner = 0;

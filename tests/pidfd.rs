@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clonekit::pidfd::PidFd;
 use clonekit::process::{ChildBuilder, ExitStatus, Syscall, fork_unchecked};
-use clonekit::sys::fs::{PipeFlags, close, pipe2};
+use clonekit::sys::fs::{PipeFlags, pipe2};
 use clonekit::sys::process::sched_yield;
 use clonekit::sys::signal::Signal;
 use clonekit::sys::wait::{WaitOptions, wait4};
@@ -76,11 +76,11 @@ fn clone_pidfd_signal_and_wait() {
 fn pidfd_polls_ready_only_after_exit() {
     let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
     let (rfd, wfd) = (r.as_raw(), w.as_raw());
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does;
+    // it has its own copy of the descriptor table (no CLONE_FILES), as `child_wait_eof` needs.
     let child = unsafe {
         fork_unchecked(move || {
-            let _ = close(wfd);
-            common::wait_eof(rfd);
+            common::child_wait_eof(rfd, wfd);
             5
         })
     }
@@ -115,15 +115,15 @@ fn clone3_builder_with_pidfd_and_exit_signal() {
     let (rfd, wfd) = (r.as_raw(), w.as_raw());
     // SIGURG's default action is to ignore it, so the test process does not mind it.
     let signal = ExitSignal::new(Signal::SIGURG.raw() as u32).unwrap();
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does;
+    // it has its own copy of the descriptor table (no CLONE_FILES), as `child_wait_eof` needs.
     let spawned = unsafe {
         ChildBuilder::new(CloneFlags::empty())
             .clone3(true)
             .pidfd(true)
             .exit_signal(signal)
             .spawn_unchecked(move || {
-                let _ = close(wfd);
-                common::wait_eof(rfd);
+                common::child_wait_eof(rfd, wfd);
                 3
             })
     };

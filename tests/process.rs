@@ -8,19 +8,21 @@ mod common;
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use clonekit::fd::RawFd;
+use clonekit::fd::{BorrowedFd, OwnedFd, RawFd};
 use clonekit::process::{
     ChildBuilder, ExitStatus, MANAGED_FLAGS, Syscall, fork_unchecked, fork_with_unchecked,
     reap_all_nonblocking, wait_any, wait_pid,
 };
-use clonekit::sys::fs::{self, PipeFlags, close, fcntl_getfd, pipe2, read, write};
+use clonekit::sys::fs::{
+    self, CWD, OFlags, PipeFlags, close, fcntl_getfd, openat, pipe2, read, write,
+};
 use clonekit::sys::process::{getpid, getppid, gettid, sched_yield};
 use clonekit::sys::signal::{Signal, kill};
 use clonekit::sys::wait::{WaitId, WaitOptions, waitid};
 use clonekit::{CloneFlags, Errno, Error, ExitSignal, FlagError, Stack};
 
 /// Reads one native-endian i32 from `fd` (in the test process).
-fn read_i32(fd: RawFd) -> i32 {
+fn read_i32(fd: BorrowedFd<'_>) -> i32 {
     let mut buf = [0u8; 4];
     let mut got = 0;
     while got < 4 {
@@ -35,7 +37,7 @@ fn read_i32(fd: RawFd) -> i32 {
 }
 
 /// Writes one i32 to `fd` (usable in a child: raw syscalls only).
-fn write_i32(fd: RawFd, value: i32) -> bool {
+fn write_i32(fd: BorrowedFd<'_>, value: i32) -> bool {
     write(fd, &value.to_ne_bytes()) == Ok(4)
 }
 
@@ -159,13 +161,13 @@ fn a_child_killed_by_a_signal_is_signaled() {
 fn try_wait_is_none_until_the_child_exits() {
     let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
     let (rfd, wfd) = (r.as_raw(), w.as_raw());
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does;
+    // it has its own copy of the descriptor table (no CLONE_FILES), as `child_wait_eof` needs.
     let mut child = unsafe {
         ChildBuilder::new(CloneFlags::empty())
             .stack(Stack::new(64 * 1024).unwrap())
             .spawn_unchecked(move || {
-                let _ = close(wfd);
-                common::wait_eof(rfd);
+                common::child_wait_eof(rfd, wfd);
                 9
             })
     }
@@ -219,20 +221,32 @@ fn thread_current_follows_whose_thread_pointer_the_child_has() {
 
 /// A descriptor at a high number, so that no other test's new descriptors take the number
 /// while this test watches it.
-fn high_fd(min: RawFd) -> RawFd {
+fn high_fd(min: RawFd) -> OwnedFd {
     let (r, _w) = pipe2(PipeFlags::CLOEXEC).unwrap();
-    fs::fcntl_dupfd_cloexec(r.as_raw(), min).unwrap().into_raw()
+    fs::fcntl_dupfd_cloexec(r.as_fd(), min).unwrap()
 }
 
 #[test]
 fn clone_files_a_descriptor_closed_by_the_child_is_closed_for_the_parent() {
     let fd = high_fd(700);
-    assert!(fcntl_getfd(fd).is_ok());
-    let spawned =
-        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-        unsafe { ChildBuilder::new(CloneFlags::FILES).spawn_unchecked(move || if close(fd).is_ok() { 0 } else { 1 }) };
+    assert!(fcntl_getfd(fd.as_fd()).is_ok());
+    // Handed to the child, which closes it in the shared table: nobody owns it here now.
+    let fd = fd.into_raw();
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here
+    // does; with CLONE_FILES it closes only `fd`, whose ownership this test gave it (see
+    // above): no descriptor the parent owns is closed or replaced.
+    let spawned = unsafe {
+        ChildBuilder::new(CloneFlags::FILES).spawn_unchecked(move || {
+            if close(OwnedFd::from_raw(fd)).is_ok() {
+                0
+            } else {
+                1
+            }
+        })
+    };
     if spawned.is_err() {
-        close(fd).unwrap();
+        // SAFETY: no child was created: the number is still this test's alone.
+        close(unsafe { OwnedFd::from_raw(fd) }).unwrap();
     }
     let child = emulator_may_refuse!(
         spawned,
@@ -240,21 +254,30 @@ fn clone_files_a_descriptor_closed_by_the_child_is_closed_for_the_parent() {
         "qemu-user refuses CLONE_FILES without the full thread flag set"
     );
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
-    assert_eq!(fcntl_getfd(fd), Err(Errno::EBADF));
+    assert!(!common::is_open(fd), "the parent's {fd} is closed: EBADF");
 }
 
 #[test]
 fn without_clone_files_the_parents_descriptor_stays_open() {
     let fd = high_fd(800);
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let number = fd.as_raw();
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here
+    // does; it has its own copy of the descriptor table (no CLONE_FILES), made while `fd`
+    // was open, and never drops its copy of `fd`: it alone owns the copy it closes.
     let child = unsafe {
-        ChildBuilder::new(CloneFlags::empty())
-            .spawn_unchecked(move || if close(fd).is_ok() { 0 } else { 1 })
+        ChildBuilder::new(CloneFlags::empty()).spawn_unchecked(move || {
+            if close(OwnedFd::from_raw(number)).is_ok() {
+                0
+            } else {
+                1
+            }
+        })
     }
     .unwrap();
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
-    assert!(fcntl_getfd(fd).is_ok());
+    assert!(fcntl_getfd(fd.as_fd()).is_ok());
     close(fd).unwrap();
+    assert!(!common::is_open(number));
 }
 
 #[test]
@@ -265,11 +288,14 @@ fn clone_parent_makes_the_grandchild_a_child_of_the_test_process() {
     let (pid_wfd, ppid_wfd) = (pid_w.as_raw(), ppid_w.as_raw());
     // The intermediate child creates the grandchild with CLONE_PARENT: the grandchild's
     // parent is the intermediate's parent, this test process.
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    // SAFETY: the children keep to clonekit and core (no libc, no std), as every child here
+    // does; each has its own copy of the descriptor table (no CLONE_FILES), made while both
+    // write ends were open, and nothing there closes them: they may borrow the numbers.
     let intermediate = unsafe {
         fork_unchecked(move || {
+            let pid_w = BorrowedFd::borrow_raw(pid_wfd);
             let grandchild = ChildBuilder::new(CloneFlags::PARENT).spawn_unchecked(move || {
-                if write_i32(ppid_wfd, getppid()) {
+                if write_i32(BorrowedFd::borrow_raw(ppid_wfd), getppid()) {
                     42
                 } else {
                     1
@@ -279,16 +305,12 @@ fn clone_parent_makes_the_grandchild_a_child_of_the_test_process() {
                 Ok(grandchild) => grandchild,
                 // The kernel's (or the emulator's) refusal, sent as -errno.
                 Err(Error::Os(errno)) => {
-                    return if write_i32(pid_wfd, -errno.raw()) {
-                        5
-                    } else {
-                        6
-                    };
+                    return if write_i32(pid_w, -errno.raw()) { 5 } else { 6 };
                 }
                 Err(_) => return 2,
             };
             let gpid = grandchild.pid();
-            if !write_i32(pid_wfd, gpid) {
+            if !write_i32(pid_w, gpid) {
                 return 3;
             }
             // Not the intermediate's child: it cannot wait for it.
@@ -301,14 +323,14 @@ fn clone_parent_makes_the_grandchild_a_child_of_the_test_process() {
     .unwrap();
     // Only the children hold the write ends now: a child that fails closes the pipe.
     drop((pid_w, ppid_w));
-    let gpid = read_i32(pid_r.as_raw());
+    let gpid = read_i32(pid_r.as_fd());
     if gpid < 0 {
         assert_eq!(intermediate.wait(), Ok(ExitStatus::Exited(5)));
         let refused = Errno::from_raw(-gpid);
         skip_if_emulator_refused!(&refused, Errno::EINVAL, "qemu-user refuses CLONE_PARENT");
         panic!("spawn with CLONE_PARENT: {refused}");
     }
-    assert_eq!(read_i32(ppid_r.as_raw()), me, "the grandchild's getppid()");
+    assert_eq!(read_i32(ppid_r.as_fd()), me, "the grandchild's getppid()");
     assert_eq!(intermediate.wait(), Ok(ExitStatus::Exited(0)));
     assert_eq!(wait_pid(gpid), Ok(ExitStatus::Exited(42)));
 }
@@ -613,10 +635,10 @@ fn wait_any_and_reap_all_nonblocking_reap_every_child() {
                 Err(_) => return 12,
             };
             let (rfd, wfd) = (r.as_raw(), w.as_raw());
-            // (Inside the outer unchecked child: the same contract covers its children.)
+            // (Inside the outer unchecked child: the same contract covers its children, and
+            // this one has its own copy of the descriptor table, as `child_wait_eof` needs.)
             let Ok(blocked) = fork_unchecked(move || {
-                let _ = close(wfd);
-                common::wait_eof(rfd);
+                common::child_wait_eof(rfd, wfd);
                 0
             }) else {
                 return 13;
@@ -684,7 +706,7 @@ fn other_exit_signals_are_waited_for_too() {
 
 #[test]
 fn clone3_into_cgroup_starts_the_child_in_that_cgroup() {
-    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
     let root = std::path::Path::new("/sys/fs/cgroup/unified");
     let root = if root.join("cgroup.procs").exists() {
         root
@@ -694,16 +716,18 @@ fn clone3_into_cgroup_starts_the_child_in_that_cgroup() {
     let name = format!("clonekit-test-{}", std::process::id());
     let dir = root.join(&name);
     std::fs::create_dir(&dir).unwrap();
-    let cgroup = std::fs::File::open(&dir).unwrap();
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let cgroup = openat(CWD, &path, flags, 0).unwrap();
     let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
     let (rfd, wfd) = (r.as_raw(), w.as_raw());
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does;
+    // it has its own copy of the descriptor table (no CLONE_FILES), as `child_wait_eof` needs.
     let spawned = unsafe {
         ChildBuilder::new(CloneFlags::empty())
-            .cgroup(cgroup.as_raw_fd())
+            .cgroup(cgroup.as_fd())
             .spawn_unchecked(move || {
-                let _ = close(wfd);
-                common::wait_eof(rfd);
+                common::child_wait_eof(rfd, wfd);
                 0
             })
     };
@@ -726,7 +750,7 @@ fn clone3_into_cgroup_starts_the_child_in_that_cgroup() {
     // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
     let result = unsafe {
         ChildBuilder::new(CloneFlags::empty())
-            .cgroup(r.as_raw())
+            .cgroup(r.as_fd())
             .spawn_unchecked(|| 0)
     };
     assert_eq!(result.unwrap_err(), Error::Os(Errno::EBADF));

@@ -233,7 +233,17 @@ fn exec_status_dump(path: &PathBuf) -> i32 {
     let Ok(out) = std::fs::File::create(path) else {
         return 2;
     };
-    if clonekit::sys::fs::dup3(out.as_raw_fd(), 1, clonekit::sys::fs::FdFlags::empty()).is_err() {
+    // SAFETY: `out` is open for this statement, so it may be borrowed for it; descriptor 1 is
+    // this child's standard output, which it redirects right before the exec (the standard
+    // streams' exception in dup3's contract).
+    let redirected = unsafe {
+        clonekit::sys::fs::dup3(
+            clonekit::fd::BorrowedFd::borrow_raw(out.as_raw_fd()),
+            1,
+            clonekit::sys::fs::FdFlags::empty(),
+        )
+    };
+    if redirected.is_err() {
         return 3;
     }
     let argv = [

@@ -1,6 +1,8 @@
 //! The few system calls the demo needs that `clonekit::sys` does not give it in this form:
 //! `wait4` with the raw status word (a ptrace event stop keeps its event in bits 16..,
-//! which [`clonekit::sys::wait::WaitStatus`] drops), and reading the thread pointer.
+//! which [`clonekit::sys::wait::WaitStatus`] drops), reading the thread pointer, and
+//! `fcntl(F_GETFD)` on a number (to see that a descriptor was closed, which clonekit's
+//! `BorrowedFd`, always open, cannot ask).
 //!
 //! Numbers per arch from the kernel's tables (x86_64 `syscall_64.tbl`, the generic
 //! `unistd.h` for aarch64 and riscv64).
@@ -12,12 +14,14 @@ use core::arch::asm;
 #[cfg(target_arch = "x86_64")]
 mod nr {
     pub const WAIT4: usize = 61;
+    pub const FCNTL: usize = 72;
     pub const ARCH_PRCTL: usize = 158;
 }
 
 #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
 mod nr {
     pub const WAIT4: usize = 260;
+    pub const FCNTL: usize = 25;
 }
 
 /// A raw four-argument system call.
@@ -116,6 +120,14 @@ pub fn wait4_raw(pid: Pid, options: u32) -> Result<(Pid, i32), Errno> {
             Ok(p) => return Ok((p as Pid, status)),
         }
     }
+}
+
+/// `fcntl(fd, F_GETFD)` on the number `fd`, which only reads the descriptor's flags: `Ok`
+/// while it is open, `EBADF` once it is closed.
+pub fn getfd_on_number(fd: i32) -> Result<(), Errno> {
+    const F_GETFD: usize = 1;
+    // SAFETY: F_GETFD takes no argument and changes nothing.
+    result(unsafe { syscall4(nr::FCNTL, fd as usize, F_GETFD, 0, 0) }).map(drop)
 }
 
 /// The calling thread's thread pointer: the FS base (`arch_prctl(ARCH_GET_FS)`; QEMU's

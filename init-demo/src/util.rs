@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
 use clonekit::procfs::PathBuf;
 use clonekit::raw::{self, ChildFn};
 use clonekit::sys::Pid;
-use clonekit::sys::fs::{self, AT_FDCWD, OFlags};
+use clonekit::sys::fs::{self, CWD, OFlags};
 use clonekit::sys::futex;
 use clonekit::sys::mm::{MapFlags, ProtFlags, mmap_anonymous};
 use clonekit::sys::time::{Timespec, nanosleep};
@@ -144,10 +144,10 @@ pub unsafe fn run_thread(
 /// The zombies among `/proc`'s processes: (count, the first one's pid).
 pub fn zombies() -> Result<(usize, i32), crate::report::Fail> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let dir = fs::openat(AT_FDCWD, c"/proc", flags, 0).ctx("open /proc")?;
+    let dir = fs::openat(CWD, c"/proc", flags, 0).ctx("open /proc")?;
     let mut buf = [0u8; 2048];
     let (mut count, mut first) = (0, 0);
-    fs::for_each_dir_entry(dir.as_raw(), &mut buf, |entry| {
+    fs::for_each_dir_entry(dir.as_fd(), &mut buf, |entry| {
         let name = entry.name.to_bytes();
         let Some(pid) = clonekit::procfs::parse_u64(name) else {
             return;

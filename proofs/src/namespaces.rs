@@ -9,14 +9,14 @@ use core::ffi::CStr;
 use core::sync::atomic::Ordering;
 
 use clonekit::container::Container;
-use clonekit::fd::RawFd;
+use clonekit::fd::{BorrowedFd, OwnedFd};
 use clonekit::flags::{CloneFlags, ExitSignal};
 use clonekit::idmap::IdMap;
 use clonekit::namespace::{self, Namespace};
 use clonekit::process::{ChildBuilder, fork_with};
 use clonekit::procfs::{self, PathBuf};
 use clonekit::raw;
-use clonekit::sys::fs::{self, AT_FDCWD, OFlags};
+use clonekit::sys::fs::{self, CWD, OFlags};
 use clonekit::sys::ipc;
 use clonekit::sys::net::{IFF_LOOPBACK, IFF_UP, interface_flags, set_interface_flags};
 use clonekit::sys::ns as sysns;
@@ -191,14 +191,14 @@ fn pid_child_is_init() -> Outcome {
 /// Counts the numeric (process) entries of the `/proc` mounted at `/proc`.
 fn count_proc_pids() -> Result<usize, Errno> {
     let dir = fs::openat(
-        AT_FDCWD,
+        CWD,
         c"/proc",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         0,
     )?;
     let mut buf = [0u8; 2048];
     let mut pids = 0;
-    fs::for_each_dir_entry(dir.as_raw(), &mut buf, |e| {
+    fs::for_each_dir_entry(dir.as_fd(), &mut buf, |e| {
         let name = e.name.to_bytes();
         if !name.is_empty() && name.iter().all(u8::is_ascii_digit) {
             pids += 1;
@@ -256,7 +256,11 @@ fn pid_parent_sees_outer_pid() -> Outcome {
     let side = gate.child_side();
     let child = ok_or_fail(
         "spawn",
-        ChildBuilder::new(CloneFlags::NEWPID).spawn(move || if Gate::wait(side) { 0 } else { 1 }),
+        ChildBuilder::new(CloneFlags::NEWPID).spawn(move || {
+            // SAFETY: a clonekit child made while the gate exists, with its own copy of the
+            // descriptor table (no CLONE_FILES).
+            if unsafe { Gate::wait(side) } { 0 } else { 1 }
+        }),
     )?;
     let outer = child.pid();
     let levels = nspid(Some(outer));
@@ -314,7 +318,12 @@ fn pid_kill_init() -> Outcome {
     let init = ok_or_fail(
         "spawn the namespace init",
         ChildBuilder::new(CloneFlags::NEWPID).spawn(move || {
-            let _ = fs::close(r);
+            // SAFETY: this child has its own copy of the descriptor table (no CLONE_FILES),
+            // made while `read` and `write` were open; the parent's owners of them, in its
+            // copy of memory, are never dropped here (a clonekit child never returns into
+            // the parent's frames): the child alone owns its copies.
+            let (r, w) = unsafe { (OwnedFd::from_raw(r), OwnedFd::from_raw(w)) };
+            drop(r);
             // A grandchild that would sleep forever, holding `w` (fork keeps fds, CLOEXEC only
             // matters for exec).
             let sleeper = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, || {
@@ -324,7 +333,7 @@ fn pid_kill_init() -> Outcome {
                     ));
                 }
             });
-            let _ = fs::close(w);
+            drop(w);
             if sleeper.is_err() {
                 return 1;
             }
@@ -332,7 +341,9 @@ fn pid_kill_init() -> Outcome {
             // Tell the parent the sleeper exists, then wait to be killed.
             // SAFETY: the shared page outlives this child (the parent waits for it).
             unsafe { SharedSlots::at(addr, 0) }.store(1, Ordering::SeqCst);
-            let _ = Gate::wait(side);
+            // SAFETY: a clonekit child made while the gate exists, with its own copy of the
+            // descriptor table (no CLONE_FILES).
+            let _ = unsafe { Gate::wait(side) };
             loop {
                 let _ =
                     clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::new(3600, 0));
@@ -356,7 +367,7 @@ fn pid_kill_init() -> Outcome {
         128 + 9,
         crate::status_code(status),
     )?;
-    let mut fds = [fs::PollFd::new(r, fs::PollFlags::IN)];
+    let mut fds = [fs::PollFd::new(read.as_fd(), fs::PollFlags::IN)];
     let timeout = clonekit::sys::time::Timespec::new(10, 0);
     let ready = ok_or_fail("poll the pipe", fs::poll(&mut fds, Some(&timeout)))?;
     expect(
@@ -365,7 +376,7 @@ fn pid_kill_init() -> Outcome {
         ready as i64,
     )?;
     let mut byte = [0u8; 1];
-    let n = ok_or_fail("read the pipe", fs::read(r, &mut byte))?;
+    let n = ok_or_fail("read the pipe", fs::read(read.as_fd(), &mut byte))?;
     drop(read);
     gate.open();
     expect("read returns 0 (no writer is left alive)", 0, n as i64)
@@ -381,7 +392,7 @@ fn unique_dir(prefix: &str) -> Result<PathBuf, Failure> {
 }
 
 fn exists(path: &CStr) -> bool {
-    fs::openat(AT_FDCWD, path, OFlags::RDONLY | OFlags::CLOEXEC, 0).is_ok()
+    fs::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, 0).is_ok()
 }
 
 fn mount_invisible() -> Outcome {
@@ -399,7 +410,7 @@ fn mount_invisible() -> Outcome {
             return 2;
         }
         let created = fs::openat(
-            AT_FDCWD,
+            CWD,
             f.as_c_str(),
             OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC,
             0o644,
@@ -417,7 +428,7 @@ fn mount_invisible() -> Outcome {
         ok_or_fail("spawn", child)?.wait(),
     )?;
     let visible = exists(file.as_c_str());
-    let _ = fs::unlinkat(AT_FDCWD, dir.as_c_str(), true);
+    let _ = fs::unlinkat(CWD, dir.as_c_str(), true);
     expect_true(
         "the file in the child's tmpfs is not visible outside",
         !visible,
@@ -454,19 +465,17 @@ fn mount_pivot_root() -> Outcome {
             return 3;
         }
         let root = fs::openat(
-            AT_FDCWD,
+            CWD,
             c"/",
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             0,
         );
         let mut buf = [0u8; 512];
-        match root.map(|r| fs::count_dir_entries(r.as_raw(), &mut buf)) {
+        match root.map(|r| fs::count_dir_entries(r.as_fd(), &mut buf)) {
             Ok(Ok(0)) => {}
             _ => return 4,
         }
-        if fs::mkdirat(AT_FDCWD, c"/made-in-new-root", 0o755).is_err()
-            || !exists(c"/made-in-new-root")
-        {
+        if fs::mkdirat(CWD, c"/made-in-new-root", 0o755).is_err() || !exists(c"/made-in-new-root") {
             return 5;
         }
         0
@@ -479,7 +488,7 @@ fn mount_pivot_root() -> Outcome {
         "the parent's root is untouched",
         exists(c"/proc/self") && !exists(c"/made-in-new-root"),
     )?;
-    let _ = fs::unlinkat(AT_FDCWD, dir.as_c_str(), true);
+    let _ = fs::unlinkat(CWD, dir.as_c_str(), true);
     Ok(())
 }
 
@@ -627,7 +636,9 @@ fn user_mapped() -> Outcome {
                 }
                 // SAFETY: the shared page outlives this child (the parent waits for it).
                 unsafe { SharedSlots::at(addr, 0) }.store(1, Ordering::SeqCst);
-                if Gate::wait(side) { 0 } else { 2 }
+                // SAFETY: a clonekit child (a Container's init) made while the gate exists,
+                // with its own copy of the descriptor table (no CLONE_FILES).
+                if unsafe { Gate::wait(side) } { 0 } else { 2 }
             }),
     )?;
     // Read the child's uid from outside once it runs as root inside.
@@ -702,7 +713,7 @@ fn cgroup_root() -> Outcome {
     let fd = ok_or_fail(
         "open the cgroup",
         fs::openat(
-            AT_FDCWD,
+            CWD,
             dir.as_c_str(),
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             0,
@@ -711,12 +722,14 @@ fn cgroup_root() -> Outcome {
     let mut gate = Gate::new()?;
     let side = gate.child_side();
     let child = ChildBuilder::new(CloneFlags::NEWCGROUP)
-        .cgroup(fd.as_raw())
+        .cgroup(fd.as_fd())
         .spawn(move || {
             let mut buf = [0u8; 256];
             let ok = procfs::read(c"/proc/self/cgroup", &mut buf)
                 .is_ok_and(|n| buf[..n].split(|&b| b == b'\n').any(|l| l == b"0::/"));
-            let opened = Gate::wait(side);
+            // SAFETY: a clonekit child made while the gate exists, with its own copy of the
+            // descriptor table (no CLONE_FILES).
+            let opened = unsafe { Gate::wait(side) };
             if !ok {
                 1
             } else if opened {
@@ -732,7 +745,7 @@ fn cgroup_root() -> Outcome {
     gate.open();
     let passed = child_passed("the child sees its cgroup as the root 0::/", child.wait());
     drop(fd);
-    let _ = fs::unlinkat(AT_FDCWD, dir.as_c_str(), true);
+    let _ = fs::unlinkat(CWD, dir.as_c_str(), true);
     passed?;
     let n = ok_or_fail("read the child's cgroup from outside", outside)?;
     let want = PathBuf::format(format_args!("/clonekit-{}", getpid())).map_err(|_| Failure {
@@ -790,6 +803,9 @@ fn setns_back() -> Outcome {
     )?;
     let fd = parent_uts.as_raw();
     let child = ChildBuilder::new(CloneFlags::NEWUTS).spawn(move || {
+        // SAFETY: this child has its own copy of the descriptor table (no CLONE_FILES), made
+        // while `parent_uts` was open, and nothing closes it there.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         if sysns::sethostname(b"inner-host").is_err() || sysns::uname().nodename() != b"inner-host"
         {
             return 1;
@@ -824,13 +840,21 @@ fn setns_pidfd_join() -> Outcome {
                 if sysns::sethostname(b"target-host").is_err() {
                     return 1;
                 }
-                if Gate::wait(side) { 0 } else { 2 }
+                // SAFETY: a clonekit child made while the gate exists, with its own copy of
+                // the descriptor table (no CLONE_FILES).
+                if unsafe { Gate::wait(side) } { 0 } else { 2 }
             }),
     )?;
     // Wait until the target has set its hostname: poll its /proc/<pid>/ns link change is
     // not observable cheaply, so retry the join until the name shows.
-    let pidfd = target.pidfd().map(|p| p.as_raw()).unwrap_or(-1);
+    let pidfd = target.pidfd().map(|p| p.as_raw());
     let joiner = ChildBuilder::new(CloneFlags::empty()).spawn(move || {
+        let Some(pidfd) = pidfd else {
+            return 4;
+        };
+        // SAFETY: this child has its own copy of the descriptor table (no CLONE_FILES), made
+        // while `target` held its pidfd open, and nothing closes it there.
+        let pidfd = unsafe { BorrowedFd::borrow_raw(pidfd) };
         for _ in 0..1000 {
             if namespace::setns_pidfd(pidfd, CloneFlags::NEWUTS | CloneFlags::NEWIPC).is_err() {
                 return 1;
@@ -867,7 +891,7 @@ fn unshare_private() -> Outcome {
     let flags = OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC;
     drop(ok_or_fail(
         "create the marker",
-        fs::openat(AT_FDCWD, marker.as_c_str(), flags, 0o644),
+        fs::openat(CWD, marker.as_c_str(), flags, 0o644),
     )?);
     let own_net = ok_or_fail("our network namespace", ns_inode(Namespace::Net))?;
     let slots = SharedSlots::new()?;
@@ -904,7 +928,7 @@ fn unshare_private() -> Outcome {
         ok_or_fail("spawn", child)?.wait(),
     );
     let marker_seen = exists(marker.as_c_str());
-    let _ = fs::unlinkat(AT_FDCWD, marker.as_c_str(), false);
+    let _ = fs::unlinkat(CWD, marker.as_c_str(), false);
     passed?;
     expect_true(
         "the child's tmpfs on /tmp is not over the parent's /tmp",
@@ -1085,7 +1109,7 @@ fn refuse_setns_wrong_kind() -> Outcome {
         namespace::open(None, Namespace::Uts),
     )?;
     // The kernel's own answer, without clonekit's check.
-    let kernel = sysns::setns(uts.as_raw(), CloneFlags::NEWNET.bits() as u32);
+    let kernel = sysns::setns(uts.as_fd(), CloneFlags::NEWNET.bits() as u32);
     expect(
         "the kernel refuses a UTS fd as a network namespace",
         -i64::from(Errno::EINVAL.raw()),
@@ -1094,7 +1118,7 @@ fn refuse_setns_wrong_kind() -> Outcome {
             Err(e) => -i64::from(e.raw()),
         },
     )?;
-    let checked = namespace::setns(uts.as_raw(), Namespace::Net);
+    let checked = namespace::setns(uts.as_fd(), Namespace::Net);
     let rule = FlagError::SetnsKindMismatch {
         expected: CloneFlags::NEWNET,
         actual: CloneFlags::NEWUTS,
@@ -1103,10 +1127,19 @@ fn refuse_setns_wrong_kind() -> Outcome {
         "clonekit names the mismatch first",
         checked == Err(Error::Flags(rule)),
     )?;
-    let closed: RawFd = 1_000_000;
+    // A descriptor of the right file that cannot be used (O_PATH), and AT_FDCWD, which is
+    // no descriptor: the kernel's EBADF, passed through.
+    let path_only = ok_or_fail(
+        "open our uts namespace O_PATH",
+        fs::openat(CWD, c"/proc/self/ns/uts", OFlags::PATH | OFlags::CLOEXEC, 0),
+    )?;
     expect_true(
-        "a bad fd is EBADF",
-        namespace::setns(closed, Namespace::Uts) == Err(Error::Os(Errno::EBADF)),
+        "an O_PATH fd is EBADF",
+        namespace::setns(path_only.as_fd(), Namespace::Uts) == Err(Error::Os(Errno::EBADF)),
+    )?;
+    expect_true(
+        "AT_FDCWD is EBADF",
+        namespace::setns(CWD, Namespace::Uts) == Err(Error::Os(Errno::EBADF)),
     )
 }
 

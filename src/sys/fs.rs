@@ -1,16 +1,25 @@
 //! Descriptors, files and directories: `read`, `write`, `openat`, `getdents64`, `poll`…
 
 use crate::errno::from_syscall;
-use crate::fd::{OwnedFd, RawFd};
+use crate::fd::{BorrowedFd, OwnedFd, RawFd};
 use crate::sys::time::Timespec;
 use crate::{Errno, Result};
 use core::ffi::CStr;
+use core::marker::PhantomData;
 use linux_raw_sys::general as g;
 use sc::{syscall1, syscall2, syscall3, syscall4, syscall5};
 
-/// `AT_FDCWD`: the `dirfd` that makes an `*at` call resolve relative paths against the
-/// current working directory.
+/// `AT_FDCWD` as a number: the `dirfd` that makes an `*at` call resolve relative paths
+/// against the current working directory. The `*at` functions here take [`CWD`].
 pub const AT_FDCWD: RawFd = g::AT_FDCWD;
+
+/// `AT_FDCWD` as a `dirfd` for [`openat`], [`mkdirat`], [`unlinkat`] and [`readlinkat`]:
+/// relative paths resolve against the working directory (absolute ones ignore `dirfd`).
+///
+/// Not a descriptor: [`BorrowedFd`] allows this one special value (it is never open, so
+/// nobody can close it); any call that is not an `*at` call refuses it with `EBADF`.
+// SAFETY: AT_FDCWD is the special value `BorrowedFd` documents; it names no descriptor.
+pub const CWD: BorrowedFd<'static> = unsafe { BorrowedFd::borrow_raw(AT_FDCWD) };
 
 /// A file mode (permission bits and file type), `mode_t`.
 pub type Mode = u32;
@@ -82,13 +91,13 @@ bitflags::bitflags! {
 ///
 /// # References
 /// read(2)
-pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which is
     // exclusively borrowed for the call.
     from_syscall(unsafe {
         syscall3(
             g::__NR_read as usize,
-            fd as usize,
+            fd.as_raw() as usize,
             buf.as_mut_ptr() as usize,
             buf.len(),
         )
@@ -100,28 +109,73 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
 ///
 /// # References
 /// write(2)
-pub fn write(fd: RawFd, buf: &[u8]) -> Result<usize> {
+pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize> {
     // SAFETY: the kernel only reads `buf.len()` bytes from `buf`.
     from_syscall(unsafe {
         syscall3(
             g::__NR_write as usize,
-            fd as usize,
+            fd.as_raw() as usize,
             buf.as_ptr() as usize,
             buf.len(),
         )
     })
 }
 
-/// `close(fd)`: releases a descriptor number.
+/// `close(fd)`: closes an owned descriptor and reports what dropping it would ignore
+/// (`EIO` from a file system that writes back on close, for example).
 ///
-/// Closing a number some [`OwnedFd`] still owns makes that owner close it again
-/// later; prefer dropping the `OwnedFd`. The descriptor is released even when this
-/// reports `EINTR` or `EIO`, so never retry.
+/// The descriptor is released even when this reports `EINTR` or `EIO`, so there is
+/// nothing to retry: `fd` is consumed either way. Only the owner can close: a raw number
+/// does not compile, and neither does using the descriptor afterwards.
+///
+/// ```
+/// use clonekit::sys::fs::{PipeFlags, close, pipe2, read, write};
+/// let (r, w) = pipe2(PipeFlags::CLOEXEC)?;
+/// write(w.as_fd(), b"x")?;
+/// close(w)?;
+/// assert_eq!(read(r.as_fd(), &mut [0u8; 1])?, 1);
+/// close(r)?;
+/// # Ok::<(), clonekit::Errno>(())
+/// ```
+///
+/// A number someone else may own cannot be closed:
+///
+/// ```compile_fail,E0308
+/// clonekit::sys::fs::close(3);
+/// ```
+///
+/// and a descriptor cannot be closed twice, or used once closed:
+///
+/// ```compile_fail,E0382
+/// use clonekit::sys::fs::{PipeFlags, close, pipe2};
+/// let (r, _w) = pipe2(PipeFlags::CLOEXEC)?;
+/// close(r)?;
+/// close(r)?;
+/// # Ok::<(), clonekit::Errno>(())
+/// ```
+///
+/// ```compile_fail,E0382
+/// use clonekit::sys::fs::{PipeFlags, close, pipe2, read};
+/// let (r, _w) = pipe2(PipeFlags::CLOEXEC)?;
+/// close(r)?;
+/// read(r.as_fd(), &mut [0u8; 1])?;
+/// # Ok::<(), clonekit::Errno>(())
+/// ```
 ///
 /// # References
 /// close(2)
-pub fn close(fd: RawFd) -> Result<()> {
-    // SAFETY: close takes no pointers.
+pub fn close(fd: OwnedFd) -> Result<()> {
+    let raw = fd.into_raw();
+    // SAFETY: `fd` owned the descriptor, and gave it up to us alone.
+    unsafe { close_raw(raw) }
+}
+
+/// `close(fd)` on a number: what [`close`] and `OwnedFd`'s drop make.
+///
+/// # Safety
+/// The caller owns `fd` and nothing uses the number afterwards as the descriptor it was.
+pub(crate) unsafe fn close_raw(fd: RawFd) -> Result<()> {
+    // SAFETY: close takes no pointers; the caller owns `fd`.
     from_syscall(unsafe { syscall1(g::__NR_close as usize, fd as usize) }).map(drop)
 }
 
@@ -148,32 +202,63 @@ pub fn pipe2(flags: PipeFlags) -> Result<(OwnedFd, OwnedFd)> {
 ///
 /// # References
 /// dup(2)
-pub fn dup(fd: RawFd) -> Result<OwnedFd> {
+pub fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
     // SAFETY: dup takes no pointers.
-    let new = from_syscall(unsafe { syscall1(g::__NR_dup as usize, fd as usize) })?;
+    let new = from_syscall(unsafe { syscall1(g::__NR_dup as usize, fd.as_raw() as usize) })?;
     // SAFETY: a successful dup returns a new descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw(new as RawFd) })
 }
 
-/// `dup3(oldfd, newfd, flags)`: makes `newfd` refer to `oldfd`'s open file, closing
-/// whatever `newfd` was first (atomically). Returns `newfd`.
+/// `dup3(oldfd, newfd, flags)`: makes the number `newfd` refer to `oldfd`'s open file,
+/// closing whatever `newfd` was first (atomically). Returns `newfd`.
 ///
-/// It returns a raw number because the caller chose it (and may already own it).
-/// `oldfd == newfd` is `EINVAL`.
+/// It is about numbers (redirecting the standard streams is the common use), so it takes
+/// and returns a raw `newfd`: the caller chose it, and owns it before and after (an
+/// [`OwnedFd`] that held it still does; a number that was free is now the caller's to
+/// close, e.g. with [`OwnedFd::from_raw`]). `oldfd == newfd` is `EINVAL`.
+///
+/// ```
+/// use clonekit::sys::fs::{FdFlags, PipeFlags, dup3, pipe2, read, write};
+/// let (r, w) = pipe2(PipeFlags::CLOEXEC)?;
+/// let (_r2, w2) = pipe2(PipeFlags::CLOEXEC)?;
+/// // SAFETY: `w2` is ours: from now on it names `w`'s pipe, and is still closed by `w2`.
+/// unsafe { dup3(w.as_fd(), w2.as_raw(), FdFlags::CLOEXEC) }?;
+/// write(w2.as_fd(), b"x")?;
+/// assert_eq!(read(r.as_fd(), &mut [0u8; 1])?, 1);
+/// # Ok::<(), clonekit::Errno>(())
+/// ```
+///
+/// Replacing a number is `unsafe`:
+///
+/// ```compile_fail,E0133
+/// use clonekit::sys::fs::{FdFlags, PipeFlags, dup3, pipe2};
+/// let (r, _w) = pipe2(PipeFlags::CLOEXEC)?;
+/// dup3(r.as_fd(), 1, FdFlags::empty())?;
+/// # Ok::<(), clonekit::Errno>(())
+/// ```
+///
+/// # Safety
+/// `newfd` is closed and replaced: it must be the caller's. No other owner (an
+/// [`OwnedFd`], a `File`, a borrow of either) may hold `newfd`, since it would go on
+/// using, or close, another file as if it were its own; and nothing may use `newfd`
+/// afterwards as the descriptor it was. The standard streams 0, 1 and 2 are the usual
+/// exception to "no other owner": by convention they are always open, and whoever
+/// writes to them writes to whatever file they name, so redirecting them is the
+/// program's choice to make.
 ///
 /// # References
 /// dup3(2)
-pub fn dup3(oldfd: RawFd, newfd: RawFd, flags: FdFlags) -> Result<RawFd> {
+pub unsafe fn dup3(oldfd: BorrowedFd<'_>, newfd: RawFd, flags: FdFlags) -> Result<RawFd> {
     let oflags = if flags.contains(FdFlags::CLOEXEC) {
         g::O_CLOEXEC
     } else {
         0
     };
-    // SAFETY: dup3 takes no pointers.
+    // SAFETY: dup3 takes no pointers; the caller owns `newfd` (this function's contract).
     from_syscall(unsafe {
         syscall3(
             g::__NR_dup3 as usize,
-            oldfd as usize,
+            oldfd.as_raw() as usize,
             newfd as usize,
             oflags as usize,
         )
@@ -181,8 +266,11 @@ pub fn dup3(oldfd: RawFd, newfd: RawFd, flags: FdFlags) -> Result<RawFd> {
     .map(|fd| fd as RawFd)
 }
 
+/// `fcntl` on a number, for the typed wrappers (and the tests: `F_GETFD` on a number that
+/// was closed).
 fn fcntl(fd: RawFd, cmd: u32, arg: usize) -> Result<usize> {
-    // SAFETY: every command this module passes takes an integer argument, no pointer.
+    // SAFETY: every command this module passes takes an integer argument, no pointer, and
+    // none of them closes or replaces a descriptor.
     from_syscall(unsafe { syscall3(g::__NR_fcntl as usize, fd as usize, cmd as usize, arg) })
 }
 
@@ -190,24 +278,24 @@ fn fcntl(fd: RawFd, cmd: u32, arg: usize) -> Result<usize> {
 ///
 /// # References
 /// fcntl(2)
-pub fn fcntl_getfd(fd: RawFd) -> Result<FdFlags> {
-    fcntl(fd, g::F_GETFD, 0).map(|v| FdFlags::from_bits_retain(v as u32))
+pub fn fcntl_getfd(fd: BorrowedFd<'_>) -> Result<FdFlags> {
+    fcntl(fd.as_raw(), g::F_GETFD, 0).map(|v| FdFlags::from_bits_retain(v as u32))
 }
 
 /// `fcntl(fd, F_SETFD, flags)`: sets the descriptor flags.
 ///
 /// # References
 /// fcntl(2)
-pub fn fcntl_setfd(fd: RawFd, flags: FdFlags) -> Result<()> {
-    fcntl(fd, g::F_SETFD, flags.bits() as usize).map(drop)
+pub fn fcntl_setfd(fd: BorrowedFd<'_>, flags: FdFlags) -> Result<()> {
+    fcntl(fd.as_raw(), g::F_SETFD, flags.bits() as usize).map(drop)
 }
 
 /// `fcntl(fd, F_GETFL)`: the open file's status flags and access mode.
 ///
 /// # References
 /// fcntl(2)
-pub fn fcntl_getfl(fd: RawFd) -> Result<OFlags> {
-    fcntl(fd, g::F_GETFL, 0).map(|v| OFlags::from_bits_retain(v as u32))
+pub fn fcntl_getfl(fd: BorrowedFd<'_>) -> Result<OFlags> {
+    fcntl(fd.as_raw(), g::F_GETFL, 0).map(|v| OFlags::from_bits_retain(v as u32))
 }
 
 /// `fcntl(fd, F_SETFL, flags)`: sets the status flags the kernel lets change
@@ -215,30 +303,32 @@ pub fn fcntl_getfl(fd: RawFd) -> Result<OFlags> {
 ///
 /// # References
 /// fcntl(2)
-pub fn fcntl_setfl(fd: RawFd, flags: OFlags) -> Result<()> {
-    fcntl(fd, g::F_SETFL, flags.bits() as usize).map(drop)
+pub fn fcntl_setfl(fd: BorrowedFd<'_>, flags: OFlags) -> Result<()> {
+    fcntl(fd.as_raw(), g::F_SETFL, flags.bits() as usize).map(drop)
 }
 
-/// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a close-on-exec duplicate numbered `>= min`.
+/// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a close-on-exec duplicate at the lowest free number
+/// `>= min` (a free number: nothing open is replaced).
 ///
 /// # References
 /// fcntl(2)
-pub fn fcntl_dupfd_cloexec(fd: RawFd, min: RawFd) -> Result<OwnedFd> {
-    let new = fcntl(fd, g::F_DUPFD_CLOEXEC, min as usize)?;
+pub fn fcntl_dupfd_cloexec(fd: BorrowedFd<'_>, min: RawFd) -> Result<OwnedFd> {
+    let new = fcntl(fd.as_raw(), g::F_DUPFD_CLOEXEC, min as usize)?;
     // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw(new as RawFd) })
 }
 
-/// `openat(dirfd, path, flags, mode)`: opens (or with `CREAT` creates) a file.
+/// `openat(dirfd, path, flags, mode)`: opens (or with `CREAT` creates) a file; a relative
+/// `path` resolves against `dirfd` ([`CWD`]: the working directory).
 ///
 /// # References
 /// openat(2)
-pub fn openat(dirfd: RawFd, path: &CStr, flags: OFlags, mode: Mode) -> Result<OwnedFd> {
+pub fn openat(dirfd: BorrowedFd<'_>, path: &CStr, flags: OFlags, mode: Mode) -> Result<OwnedFd> {
     // SAFETY: `path` is a NUL-terminated string the kernel only reads.
     let fd = from_syscall(unsafe {
         syscall4(
             g::__NR_openat as usize,
-            dirfd as usize,
+            dirfd.as_raw() as usize,
             path.as_ptr() as usize,
             flags.bits() as usize,
             mode as usize,
@@ -252,12 +342,12 @@ pub fn openat(dirfd: RawFd, path: &CStr, flags: OFlags, mode: Mode) -> Result<Ow
 ///
 /// # References
 /// mkdirat(2)
-pub fn mkdirat(dirfd: RawFd, path: &CStr, mode: Mode) -> Result<()> {
+pub fn mkdirat(dirfd: BorrowedFd<'_>, path: &CStr, mode: Mode) -> Result<()> {
     // SAFETY: `path` is a NUL-terminated string the kernel only reads.
     from_syscall(unsafe {
         syscall3(
             g::__NR_mkdirat as usize,
-            dirfd as usize,
+            dirfd.as_raw() as usize,
             path.as_ptr() as usize,
             mode as usize,
         )
@@ -270,13 +360,13 @@ pub fn mkdirat(dirfd: RawFd, path: &CStr, mode: Mode) -> Result<()> {
 ///
 /// # References
 /// unlinkat(2)
-pub fn unlinkat(dirfd: RawFd, path: &CStr, remove_dir: bool) -> Result<()> {
+pub fn unlinkat(dirfd: BorrowedFd<'_>, path: &CStr, remove_dir: bool) -> Result<()> {
     let flags = if remove_dir { g::AT_REMOVEDIR } else { 0 };
     // SAFETY: `path` is a NUL-terminated string the kernel only reads.
     from_syscall(unsafe {
         syscall3(
             g::__NR_unlinkat as usize,
-            dirfd as usize,
+            dirfd.as_raw() as usize,
             path.as_ptr() as usize,
             flags as usize,
         )
@@ -298,13 +388,13 @@ pub fn chroot(path: &CStr) -> Result<()> {
 ///
 /// # References
 /// readlinkat(2)
-pub fn readlinkat<'a>(dirfd: RawFd, path: &CStr, buf: &'a mut [u8]) -> Result<&'a [u8]> {
+pub fn readlinkat<'a>(dirfd: BorrowedFd<'_>, path: &CStr, buf: &'a mut [u8]) -> Result<&'a [u8]> {
     // SAFETY: `path` is a NUL-terminated string the kernel only reads; it writes at most
     // `buf.len()` bytes into `buf`.
     let n = from_syscall(unsafe {
         syscall4(
             g::__NR_readlinkat as usize,
-            dirfd as usize,
+            dirfd.as_raw() as usize,
             path.as_ptr() as usize,
             buf.as_mut_ptr() as usize,
             buf.len(),
@@ -327,9 +417,9 @@ pub fn chdir(path: &CStr) -> Result<()> {
 ///
 /// # References
 /// fchdir(2)
-pub fn fchdir(fd: RawFd) -> Result<()> {
+pub fn fchdir(fd: BorrowedFd<'_>) -> Result<()> {
     // SAFETY: fchdir takes no pointers.
-    from_syscall(unsafe { syscall1(g::__NR_fchdir as usize, fd as usize) }).map(drop)
+    from_syscall(unsafe { syscall1(g::__NR_fchdir as usize, fd.as_raw() as usize) }).map(drop)
 }
 
 /// `getcwd(buf, size)`: the working directory, written into `buf`.
@@ -367,12 +457,12 @@ pub fn umask(mask: Mode) -> Mode {
 ///
 /// # References
 /// getdents64(2)
-pub fn getdents64(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
+pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
     from_syscall(unsafe {
         syscall3(
             g::__NR_getdents64 as usize,
-            fd as usize,
+            fd.as_raw() as usize,
             buf.as_mut_ptr() as usize,
             buf.len(),
         )
@@ -457,7 +547,7 @@ impl<'a> Iterator for DirEntries<'a> {
 ///
 /// `EINVAL` if `buf` is too small for one entry.
 pub fn for_each_dir_entry(
-    fd: RawFd,
+    fd: BorrowedFd<'_>,
     buf: &mut [u8],
     mut f: impl FnMut(&DirEntry<'_>),
 ) -> Result<usize> {
@@ -478,7 +568,7 @@ pub fn for_each_dir_entry(
 /// open descriptors, for `/proc/self/fd`), read through `buf`.
 ///
 /// Reading advances `fd`'s position: open the directory afresh for each count.
-pub fn count_dir_entries(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
+pub fn count_dir_entries(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
     let mut dots = 0;
     let all = for_each_dir_entry(fd, buf, |e| dots += usize::from(e.is_dot_or_dotdot()))?;
     Ok(all - dots)
@@ -505,28 +595,40 @@ bitflags::bitflags! {
     }
 }
 
-/// `struct pollfd`: a descriptor and the events to wait for.
+/// `struct pollfd`: a descriptor (borrowed for `'fd`) and the events to wait for.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PollFd {
+pub struct PollFd<'fd> {
     fd: RawFd,
     events: i16,
     revents: i16,
+    _fd: PhantomData<BorrowedFd<'fd>>,
 }
 
-static_assertions::assert_eq_size!(PollFd, g::pollfd);
+static_assertions::assert_eq_size!(PollFd<'static>, g::pollfd);
 
-impl PollFd {
-    /// Waits for `events` on `fd` (a negative `fd` is ignored by the kernel).
-    pub const fn new(fd: RawFd, events: PollFlags) -> PollFd {
+impl<'fd> PollFd<'fd> {
+    /// Waits for `events` on `fd`.
+    pub const fn new(fd: BorrowedFd<'fd>, events: PollFlags) -> PollFd<'fd> {
         PollFd {
-            fd,
+            fd: fd.as_raw(),
             events: events.bits(),
             revents: 0,
+            _fd: PhantomData,
         }
     }
 
-    /// The descriptor.
+    /// An entry the kernel skips (descriptor -1): it never reports an event.
+    pub const fn ignored() -> PollFd<'fd> {
+        PollFd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+            _fd: PhantomData,
+        }
+    }
+
+    /// The descriptor number (-1 for [`PollFd::ignored`]).
     pub const fn fd(&self) -> RawFd {
         self.fd
     }
@@ -547,7 +649,7 @@ impl PollFd {
 ///
 /// # References
 /// poll(2), ppoll(2)
-pub fn poll(fds: &mut [PollFd], timeout: Option<&Timespec>) -> Result<usize> {
+pub fn poll(fds: &mut [PollFd<'_>], timeout: Option<&Timespec>) -> Result<usize> {
     let mut copy = timeout.copied();
     let tp = match copy.as_mut() {
         Some(t) => t as *mut Timespec as usize,
@@ -578,33 +680,68 @@ mod tests {
     #[test]
     fn pipe2_round_trips_bytes() {
         let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
-        assert_eq!(write(w.as_raw(), b"clonekit\0\xff").unwrap(), 10);
+        assert_eq!(write(w.as_fd(), b"clonekit\0\xff").unwrap(), 10);
         let mut buf = [0u8; 32];
-        let n = read(r.as_raw(), &mut buf).unwrap();
+        let n = read(r.as_fd(), &mut buf).unwrap();
         assert_eq!(&buf[..n], b"clonekit\0\xff");
-        assert!(fcntl_getfd(r.as_raw()).unwrap().contains(FdFlags::CLOEXEC));
+        assert!(fcntl_getfd(r.as_fd()).unwrap().contains(FdFlags::CLOEXEC));
         drop(w);
         assert_eq!(
-            read(r.as_raw(), &mut buf),
+            read(r.as_fd(), &mut buf),
             Ok(0),
             "EOF after the writer closed"
         );
     }
 
     #[test]
-    fn read_on_a_closed_fd_is_ebadf() {
+    fn cwd_is_ebadf_outside_the_at_calls() {
         let mut buf = [0u8; 4];
-        assert_eq!(read(-1, &mut buf), Err(Errno::EBADF));
-        // Far above any RLIMIT_NOFILE: never open, so "closed" without racing the
-        // other test threads for a recently freed number.
-        assert_eq!(read(1 << 30, &mut buf), Err(Errno::EBADF));
-        assert_eq!(close(-1), Err(Errno::EBADF));
+        assert_eq!(CWD.as_raw(), AT_FDCWD);
+        assert_eq!(read(CWD, &mut buf), Err(Errno::EBADF));
+        assert_eq!(write(CWD, b"x"), Err(Errno::EBADF));
+        assert_eq!(fcntl_getfd(CWD), Err(Errno::EBADF));
+        assert_eq!(dup(CWD).map(drop), Err(Errno::EBADF));
+        // A number far above any RLIMIT_NOFILE is never open: the kernel's answer for one,
+        // asked without a `BorrowedFd` (which must name an open descriptor).
+        assert_eq!(fcntl(1 << 30, g::F_GETFD, 0), Err(Errno::EBADF));
+    }
+
+    /// Whether the number `fd` is open, asked of the kernel with `F_GETFD` on the number
+    /// itself (no `BorrowedFd`: the point is to ask after it was closed).
+    fn is_open(fd: RawFd) -> bool {
+        match fcntl(fd, g::F_GETFD, 0) {
+            Ok(_) => true,
+            Err(Errno::EBADF) => false,
+            Err(e) => panic!("F_GETFD on {fd}: {e}"),
+        }
+    }
+
+    #[test]
+    fn close_consumes_the_owned_fd_and_closes_it() {
+        // High numbers, so that no other test thread's new descriptor takes them meanwhile.
+        let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
+        let high = fcntl_dupfd_cloexec(r.as_fd(), 900).unwrap();
+        let number = high.as_raw();
+        assert!(number >= 900 && is_open(number));
+        assert_eq!(close(high), Ok(()));
+        assert!(!is_open(number), "{number} is closed: F_GETFD gives EBADF");
+        // The pipe's other ends are untouched, and close reports success for them too.
+        assert_eq!(write(w.as_fd(), b"x"), Ok(1));
+        assert_eq!(close(w), Ok(()));
+        let mut buf = [0u8; 2];
+        assert_eq!(read(r.as_fd(), &mut buf), Ok(1));
+        assert_eq!(
+            read(r.as_fd(), &mut buf),
+            Ok(0),
+            "EOF: the writer was closed"
+        );
+        assert_eq!(close(r), Ok(()));
     }
 
     #[test]
     fn openat_missing_path_is_enoent() {
         let err = openat(
-            AT_FDCWD,
+            CWD,
             c"/nonexistent/clonekit/path",
             OFlags::RDONLY | OFlags::CLOEXEC,
             0,
@@ -616,15 +753,9 @@ mod tests {
 
     #[test]
     fn openat_reads_a_real_file() {
-        let fd = openat(
-            AT_FDCWD,
-            c"/proc/self/stat",
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            0,
-        )
-        .unwrap();
+        let fd = openat(CWD, c"/proc/self/stat", OFlags::RDONLY | OFlags::CLOEXEC, 0).unwrap();
         let mut buf = [0u8; 64];
-        let n = read(fd.as_raw(), &mut buf).unwrap();
+        let n = read(fd.as_fd(), &mut buf).unwrap();
         let pid = std::format!("{} ", std::process::id());
         assert!(buf[..n].starts_with(pid.as_bytes()));
     }
@@ -632,27 +763,25 @@ mod tests {
     #[test]
     fn dup_dup3_and_fcntl_flags() {
         let (r, _w) = pipe2(PipeFlags::empty()).unwrap();
-        assert!(!fcntl_getfd(r.as_raw()).unwrap().contains(FdFlags::CLOEXEC));
-        fcntl_setfd(r.as_raw(), FdFlags::CLOEXEC).unwrap();
-        assert!(fcntl_getfd(r.as_raw()).unwrap().contains(FdFlags::CLOEXEC));
-        let d = dup(r.as_raw()).unwrap();
+        assert!(!fcntl_getfd(r.as_fd()).unwrap().contains(FdFlags::CLOEXEC));
+        fcntl_setfd(r.as_fd(), FdFlags::CLOEXEC).unwrap();
+        assert!(fcntl_getfd(r.as_fd()).unwrap().contains(FdFlags::CLOEXEC));
+        let d = dup(r.as_fd()).unwrap();
         assert_ne!(d.as_raw(), r.as_raw());
-        assert!(!fcntl_getfd(d.as_raw()).unwrap().contains(FdFlags::CLOEXEC));
-        let hi = fcntl_dupfd_cloexec(r.as_raw(), 500).unwrap();
+        assert!(!fcntl_getfd(d.as_fd()).unwrap().contains(FdFlags::CLOEXEC));
+        let hi = fcntl_dupfd_cloexec(r.as_fd(), 500).unwrap();
         assert!(hi.as_raw() >= 500);
-        assert_eq!(
-            dup3(d.as_raw(), hi.as_raw(), FdFlags::CLOEXEC),
-            Ok(hi.as_raw())
-        );
-        assert_eq!(
-            dup3(d.as_raw(), d.as_raw(), FdFlags::empty()),
-            Err(Errno::EINVAL)
-        );
-        let fl = fcntl_getfl(r.as_raw()).unwrap();
+        // SAFETY: `hi` is this test's: it now names `d`'s pipe end and still closes it.
+        let replaced = unsafe { dup3(d.as_fd(), hi.as_raw(), FdFlags::CLOEXEC) };
+        assert_eq!(replaced, Ok(hi.as_raw()));
+        // SAFETY: as above, for `d` (refused before anything is replaced).
+        let same = unsafe { dup3(d.as_fd(), d.as_raw(), FdFlags::empty()) };
+        assert_eq!(same, Err(Errno::EINVAL));
+        let fl = fcntl_getfl(r.as_fd()).unwrap();
         assert!(!fl.contains(OFlags::NONBLOCK));
-        fcntl_setfl(r.as_raw(), fl | OFlags::NONBLOCK).unwrap();
+        fcntl_setfl(r.as_fd(), fl | OFlags::NONBLOCK).unwrap();
         let mut buf = [0u8; 1];
-        assert_eq!(read(r.as_raw(), &mut buf), Err(Errno::EAGAIN));
+        assert_eq!(read(r.as_fd(), &mut buf), Err(Errno::EAGAIN));
     }
 
     #[test]
@@ -677,7 +806,7 @@ mod tests {
     #[test]
     fn getdents64_lists_proc_self_fd() {
         let dir = openat(
-            AT_FDCWD,
+            CWD,
             c"/proc/self/fd",
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             0,
@@ -686,7 +815,7 @@ mod tests {
         let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
         let mut names: Vec<String> = Vec::new();
         let mut buf = [0u8; 256]; // small on purpose: several getdents64 calls
-        let n = for_each_dir_entry(dir.as_raw(), &mut buf, |e| {
+        let n = for_each_dir_entry(dir.as_fd(), &mut buf, |e| {
             names.push(String::from(e.name.to_str().unwrap()));
             if e.is_dot_or_dotdot() {
                 assert!(e.is_dir() || e.file_type == 0);
@@ -704,15 +833,15 @@ mod tests {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }
         // A second pass on the same descriptor is at the end already.
-        assert_eq!(count_dir_entries(dir.as_raw(), &mut buf), Ok(0));
+        assert_eq!(count_dir_entries(dir.as_fd(), &mut buf), Ok(0));
         let again = openat(
-            AT_FDCWD,
+            CWD,
             c"/proc/self/fd",
             OFlags::DIRECTORY | OFlags::CLOEXEC,
             0,
         )
         .unwrap();
-        assert!(count_dir_entries(again.as_raw(), &mut buf).unwrap() >= 6);
+        assert!(count_dir_entries(again.as_fd(), &mut buf).unwrap() >= 6);
         // Every other entry is a descriptor number.
         assert!(
             names
@@ -726,12 +855,12 @@ mod tests {
     fn mkdirat_and_unlinkat() {
         let path = std::format!("/tmp/clonekit-mkdirat-{}\0", std::process::id());
         let c = CStr::from_bytes_with_nul(path.as_bytes()).unwrap();
-        mkdirat(AT_FDCWD, c, 0o700).unwrap();
-        assert_eq!(mkdirat(AT_FDCWD, c, 0o700), Err(Errno::EEXIST));
+        mkdirat(CWD, c, 0o700).unwrap();
+        assert_eq!(mkdirat(CWD, c, 0o700), Err(Errno::EEXIST));
         let meta = std::fs::metadata(&path[..path.len() - 1]).unwrap();
         assert!(meta.is_dir());
-        assert_eq!(unlinkat(AT_FDCWD, c, false), Err(Errno::EISDIR));
-        unlinkat(AT_FDCWD, c, true).unwrap();
+        assert_eq!(unlinkat(CWD, c, false), Err(Errno::EISDIR));
+        unlinkat(CWD, c, true).unwrap();
         assert!(std::fs::metadata(&path[..path.len() - 1]).is_err());
     }
 
@@ -740,7 +869,7 @@ mod tests {
         use crate::sys::process::exit_group;
         use crate::sys::testutil::{raw_fork, wait_exit_code};
         // "/proc", not "/": qemu-user's `-L` prefix remaps an absolute openat("/").
-        let proc = openat(AT_FDCWD, c"/proc", OFlags::RDONLY | OFlags::DIRECTORY, 0).unwrap();
+        let proc = openat(CWD, c"/proc", OFlags::RDONLY | OFlags::DIRECTORY, 0).unwrap();
         let pid = raw_fork();
         if pid == 0 {
             // Child: raw syscalls only.
@@ -749,7 +878,7 @@ mod tests {
                 1
             } else if getcwd(&mut buf).map(|c| c.to_bytes() == b"/") != Ok(true) {
                 2
-            } else if fchdir(proc.as_raw()).is_err() {
+            } else if fchdir(proc.as_fd()).is_err() {
                 3
             } else if getcwd(&mut buf).map(|c| c.to_bytes() == b"/proc") != Ok(true) {
                 4
@@ -766,13 +895,24 @@ mod tests {
     #[test]
     fn poll_sees_a_readable_pipe_and_times_out() {
         let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
-        let mut fds = [PollFd::new(r.as_raw(), PollFlags::IN)];
+        let mut fds = [PollFd::new(r.as_fd(), PollFlags::IN)];
         let zero = Timespec::new(0, 0);
         assert_eq!(poll(&mut fds, Some(&zero)), Ok(0));
-        write(w.as_raw(), b"x").unwrap();
+        write(w.as_fd(), b"x").unwrap();
         let t = Timespec::new(5, 0);
         assert_eq!(poll(&mut fds, Some(&t)), Ok(1));
         assert!(fds[0].revents().contains(PollFlags::IN));
         assert_eq!(t, Timespec::new(5, 0), "timeout not written back");
+    }
+
+    #[test]
+    fn poll_skips_an_ignored_entry() {
+        let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
+        write(w.as_fd(), b"x").unwrap();
+        let mut fds = [PollFd::ignored(), PollFd::new(r.as_fd(), PollFlags::IN)];
+        assert_eq!(fds[0].fd(), -1);
+        assert_eq!(poll(&mut fds, Some(&Timespec::new(5, 0))), Ok(1));
+        assert_eq!(fds[0].revents(), PollFlags::empty());
+        assert!(fds[1].revents().contains(PollFlags::IN));
     }
 }

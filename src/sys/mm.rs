@@ -6,7 +6,7 @@
 //! `unsafe`.
 
 use crate::errno::from_syscall;
-use crate::fd::RawFd;
+use crate::fd::BorrowedFd;
 use crate::{Errno, Result};
 use core::ffi::c_void;
 use core::ptr::NonNull;
@@ -54,7 +54,9 @@ bitflags::bitflags! {
     }
 }
 
-/// `mmap(addr, len, prot, flags, fd, offset)`: maps memory, returning its address.
+/// `mmap(addr, len, prot, flags, fd, offset)`: maps memory, returning its address. `fd` is
+/// the file to map (`None`: -1, for `ANONYMOUS`); the mapping keeps its own reference to
+/// the file, so the descriptor may be closed afterwards.
 ///
 /// # Safety
 ///
@@ -70,7 +72,7 @@ pub unsafe fn mmap(
     len: usize,
     prot: ProtFlags,
     flags: MapFlags,
-    fd: RawFd,
+    fd: Option<BorrowedFd<'_>>,
     offset: u64,
 ) -> Result<NonNull<c_void>> {
     // SAFETY: the caller promises a FIXED range is theirs to replace; otherwise the
@@ -82,7 +84,7 @@ pub unsafe fn mmap(
             len,
             prot.bits() as usize,
             flags.bits() as usize,
-            fd as usize,
+            fd.map_or(-1, |fd| fd.as_raw()) as usize,
             offset as usize,
         )
     })?;
@@ -108,7 +110,7 @@ pub fn mmap_anonymous(len: usize, prot: ProtFlags, extra: MapFlags) -> Result<No
     }
     // SAFETY: neither FIXED flag is set, so the kernel picks address space nothing
     // refers to.
-    unsafe { mmap(core::ptr::null_mut(), len, prot, flags, -1, 0) }.map(NonNull::cast)
+    unsafe { mmap(core::ptr::null_mut(), len, prot, flags, None, 0) }.map(NonNull::cast)
 }
 
 /// `munmap(addr, len)`: removes mappings in the range.

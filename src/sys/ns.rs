@@ -5,7 +5,7 @@
 //! the crate's flags module.
 
 use crate::errno::from_syscall;
-use crate::fd::{OwnedFd, RawFd};
+use crate::fd::{BorrowedFd, OwnedFd, RawFd};
 use crate::{Errno, Result};
 use core::ffi::CStr;
 use linux_raw_sys::general as g;
@@ -167,9 +167,10 @@ pub fn for_children_may_differ() -> bool {
 ///
 /// # References
 /// setns(2)
-pub fn setns(fd: RawFd, nstype: u32) -> Result<()> {
+pub fn setns(fd: BorrowedFd<'_>, nstype: u32) -> Result<()> {
+    let fd = fd.as_raw() as usize;
     // SAFETY: integer arguments only.
-    from_syscall(unsafe { syscall2(g::__NR_setns as usize, fd as usize, nstype as usize) })?;
+    from_syscall(unsafe { syscall2(g::__NR_setns as usize, fd, nstype as usize) })?;
     note_for_children(nstype);
     Ok(())
 }
@@ -357,10 +358,10 @@ const NS_GET_NSTYPE: usize = 0xb703;
 ///
 /// # References
 /// ioctl_ns(2)
-pub fn ns_get_nstype(fd: RawFd) -> Result<u32> {
+pub fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<u32> {
+    let fd = fd.as_raw() as usize;
     // SAFETY: NS_GET_NSTYPE takes no argument pointer.
-    from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd as usize, NS_GET_NSTYPE) })
-        .map(|t| t as u32)
+    from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd, NS_GET_NSTYPE) }).map(|t| t as u32)
 }
 
 /// `ioctl(fd, NS_GET_PARENT)`: the parent of a PID or user namespace. `EPERM` at the top
@@ -368,10 +369,10 @@ pub fn ns_get_nstype(fd: RawFd) -> Result<u32> {
 ///
 /// # References
 /// ioctl_ns(2)
-pub fn ns_get_parent(fd: RawFd) -> Result<OwnedFd> {
+pub fn ns_get_parent(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let fd = fd.as_raw() as usize;
     // SAFETY: NS_GET_PARENT takes no argument pointer and returns a new fd.
-    let new =
-        from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd as usize, NS_GET_PARENT) })?;
+    let new = from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd, NS_GET_PARENT) })?;
     // SAFETY: the kernel just gave us this fd.
     Ok(unsafe { OwnedFd::from_raw(new as RawFd) })
 }
@@ -380,10 +381,10 @@ pub fn ns_get_parent(fd: RawFd) -> Result<OwnedFd> {
 ///
 /// # References
 /// ioctl_ns(2)
-pub fn ns_get_userns(fd: RawFd) -> Result<OwnedFd> {
+pub fn ns_get_userns(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let fd = fd.as_raw() as usize;
     // SAFETY: NS_GET_USERNS takes no argument pointer and returns a new fd.
-    let new =
-        from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd as usize, NS_GET_USERNS) })?;
+    let new = from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd, NS_GET_USERNS) })?;
     // SAFETY: the kernel just gave us this fd.
     Ok(unsafe { OwnedFd::from_raw(new as RawFd) })
 }
@@ -392,7 +393,7 @@ pub fn ns_get_userns(fd: RawFd) -> Result<OwnedFd> {
 mod tests {
     extern crate std;
     use super::*;
-    use crate::sys::fs::{AT_FDCWD, OFlags, openat};
+    use crate::sys::fs::{CWD, OFlags, openat};
     use crate::sys::process::{exit_group, getpid};
     use crate::sys::signal::Signal;
     use crate::sys::testutil::{raw_fork, skip, try_raw_fork, wait_exit_code};
@@ -502,7 +503,7 @@ mod tests {
                 return 2;
             }
             let flags = OFlags::CREAT | OFlags::WRONLY | OFlags::CLOEXEC;
-            match openat(AT_FDCWD, cfile, flags, 0o600) {
+            match openat(CWD, cfile, flags, 0o600) {
                 Ok(fd) => drop(fd),
                 Err(_) => return 3,
             }
@@ -510,7 +511,7 @@ mod tests {
                 return 4;
             }
             // The file lived on the tmpfs: gone with it.
-            if openat(AT_FDCWD, cfile, OFlags::RDONLY, 0).map(drop) != Err(Errno::ENOENT) {
+            if openat(CWD, cfile, OFlags::RDONLY, 0).map(drop) != Err(Errno::ENOENT) {
                 return 5;
             }
             if umount2(cdir, UnmountFlags::empty()) != Err(Errno::EINVAL) {
@@ -551,14 +552,15 @@ mod tests {
 
     #[test]
     fn setns_rejects_a_non_namespace_fd() {
-        let fd = openat(AT_FDCWD, c"/", OFlags::RDONLY | OFlags::CLOEXEC, 0).unwrap();
-        assert_eq!(setns(fd.as_raw(), 0), Err(Errno::EINVAL));
-        assert_eq!(setns(-1, 0), Err(Errno::EBADF));
+        let fd = openat(CWD, c"/", OFlags::RDONLY | OFlags::CLOEXEC, 0).unwrap();
+        assert_eq!(setns(fd.as_fd(), 0), Err(Errno::EINVAL));
+        // AT_FDCWD is no descriptor.
+        assert_eq!(setns(CWD, 0), Err(Errno::EBADF));
         // Joining our own UTS namespace is allowed for root and changes nothing.
         let pid = raw_fork();
         if pid == 0 {
-            let code = match openat(AT_FDCWD, c"/proc/self/ns/uts", OFlags::RDONLY, 0) {
-                Ok(ns) => match setns(ns.as_raw(), g::CLONE_NEWUTS) {
+            let code = match openat(CWD, c"/proc/self/ns/uts", OFlags::RDONLY, 0) {
+                Ok(ns) => match setns(ns.as_fd(), g::CLONE_NEWUTS) {
                     Ok(()) => 0,
                     Err(Errno::EPERM) | Err(Errno::ENOSYS) => SKIP,
                     Err(_) => 1,

@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::errno::from_syscall;
-use crate::fd::{OwnedFd, RawFd};
+use crate::fd::{BorrowedFd, OwnedFd, RawFd};
 use crate::sys::Pid;
 use core::ffi::{c_int, c_ulong, c_void};
 use core::fmt;
@@ -529,12 +529,12 @@ pub fn pidfd_open(pid: Pid, flags: PidfdFlags) -> Result<OwnedFd> {
 ///
 /// # References
 /// pidfd_send_signal(2)
-pub fn pidfd_send_signal(pidfd: RawFd, sig: Signal) -> Result<()> {
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: Signal) -> Result<()> {
     // SAFETY: the info pointer is NULL; nothing else is a pointer.
     from_syscall(unsafe {
         sc::syscall4(
             g::__NR_pidfd_send_signal as usize,
-            pidfd as usize,
+            pidfd.as_raw() as usize,
             sig.raw() as usize,
             0,
             0,

@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::errno::from_syscall;
-use crate::fd::RawFd;
+use crate::fd::BorrowedFd;
 use crate::sys::signal::Signal;
 use crate::sys::{Pid, Uid};
 use linux_raw_sys::general as g;
@@ -101,9 +101,9 @@ pub fn wait4(pid: Pid, options: WaitOptions) -> Result<Option<(Pid, WaitStatus)>
     }
 }
 
-/// Which children [`waitid`] waits for (`idtype` and `id`).
+/// Which children [`waitid`] waits for (`idtype` and `id`); a pidfd is borrowed for `'fd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WaitId {
+pub enum WaitId<'fd> {
     /// `P_ALL`: any child.
     All,
     /// `P_PID`: the child with this pid.
@@ -111,7 +111,7 @@ pub enum WaitId {
     /// `P_PGID`: any child in this process group (0 = the caller's).
     Pgid(Pid),
     /// `P_PIDFD`: the child this pidfd refers to (Linux 5.4).
-    Pidfd(RawFd),
+    Pidfd(BorrowedFd<'fd>),
 }
 
 /// `si_code` values of a child's `SIGCHLD` siginfo, as [`WaitIdInfo::code`] holds them.
@@ -183,12 +183,12 @@ static_assertions::assert_eq_size!(RawSiginfo, g::siginfo);
 ///
 /// # References
 /// waitid(2)
-pub fn waitid(id: WaitId, options: WaitOptions) -> Result<Option<WaitIdInfo>> {
+pub fn waitid(id: WaitId<'_>, options: WaitOptions) -> Result<Option<WaitIdInfo>> {
     let (idtype, idval) = match id {
         WaitId::All => (g::P_ALL, 0usize),
         WaitId::Pid(p) => (g::P_PID, p as usize),
         WaitId::Pgid(p) => (g::P_PGID, p as usize),
-        WaitId::Pidfd(fd) => (g::P_PIDFD, fd as usize),
+        WaitId::Pidfd(fd) => (g::P_PIDFD, fd.as_raw() as usize),
     };
     let mut info = RawSiginfo {
         signo: 0,
@@ -265,7 +265,7 @@ mod tests {
             // Stay alive until the parent has seen "continued" (an exit would
             // supersede it).
             let mut b = [0u8; 1];
-            let _ = read(r.as_raw(), &mut b);
+            let _ = read(r.as_fd(), &mut b);
             exit_group(3);
         }
         let opts = WaitOptions::UNTRACED | WaitOptions::CONTINUED;
@@ -278,7 +278,7 @@ mod tests {
             wait4(pid, opts).unwrap(),
             Some((pid, WaitStatus::Continued))
         );
-        write(w.as_raw(), b"x").unwrap();
+        write(w.as_fd(), b"x").unwrap();
         assert_eq!(
             wait4(pid, opts).unwrap(),
             Some((pid, WaitStatus::Exited(3)))
@@ -305,7 +305,7 @@ mod tests {
         if pid == 0 {
             drop(w);
             let mut b = [0u8; 1];
-            let _ = crate::sys::fs::read(r.as_raw(), &mut b); // until the parent closes
+            let _ = crate::sys::fs::read(r.as_fd(), &mut b); // until the parent closes
             exit_group(0);
         }
         assert_eq!(wait4(pid, WaitOptions::NOHANG), Ok(None));
@@ -363,16 +363,16 @@ mod tests {
             skip("pidfd_poll_signal_and_waitid", "pidfd_open is ENOSYS");
             return;
         };
-        let mut fds = [PollFd::new(pidfd.as_raw(), PollFlags::IN)];
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::IN)];
         assert_eq!(
             poll(&mut fds, Some(&Timespec::new(0, 0))),
             Ok(0),
             "alive: not readable"
         );
-        pidfd_send_signal(pidfd.as_raw(), Signal::SIGTERM).unwrap();
+        pidfd_send_signal(pidfd.as_fd(), Signal::SIGTERM).unwrap();
         assert_eq!(poll(&mut fds, Some(&Timespec::new(10, 0))), Ok(1));
         assert!(fds[0].revents().contains(PollFlags::IN));
-        let info = match waitid(WaitId::Pidfd(pidfd.as_raw()), WaitOptions::EXITED) {
+        let info = match waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED) {
             Err(Errno::EINVAL) => {
                 // Kernel < 5.4 or an emulator without P_PIDFD.
                 wait4(pid, WaitOptions::empty()).unwrap();

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 //!
-//! Everything here runs in the test process (std allowed), except [`wait_eof`], which a
-//! child may call (it uses clonekit only).
+//! Everything here runs in the test process (std allowed), except [`wait_eof`] and
+//! [`child_wait_eof`], which a child may call (they use clonekit only).
 #![allow(dead_code)]
 
 use std::sync::OnceLock;
@@ -105,7 +105,7 @@ pub fn clone3_used(via: clonekit::process::Syscall) -> Result<(), clonekit::Errn
 }
 
 /// Blocks until `fd` reports end of file (usable in a child: clonekit only).
-pub fn wait_eof(fd: clonekit::fd::RawFd) {
+pub fn wait_eof(fd: clonekit::fd::BorrowedFd<'_>) {
     let mut b = [0u8; 1];
     loop {
         match clonekit::sys::fs::read(fd, &mut b) {
@@ -113,6 +113,69 @@ pub fn wait_eof(fd: clonekit::fd::RawFd) {
             Ok(_) | Err(clonekit::Errno::EINTR) => continue,
             Err(_) => return,
         }
+    }
+}
+
+/// In a child: closes every descriptor it has but the standard ones and `read` (its copy of
+/// a pipe's write end `write` among them), then blocks until `read` reports end of file,
+/// i.e. until the parent has closed its write end too (clonekit only).
+///
+/// Closing the others first is what keeps concurrent tests apart: a child forked while
+/// another test's pipe was open holds a copy of that test's write end, and if both children
+/// waited for end of file holding each other's ends, neither would ever see it (a hang seen
+/// in 3 rounds of `cargo qemu stress` at 8 test threads before this closed them).
+///
+/// # Safety
+/// Only in a child with its own copy of the descriptor table (no `CLONE_FILES`), created
+/// while both numbers were open in the parent, in which the parent's owners of any
+/// descriptor (copied with its memory) are never dropped or used: true in every clonekit
+/// child that runs only this and then returns, since it never returns into the parent's
+/// frames. The child then alone owns its copies of every descriptor, which this closes.
+pub unsafe fn child_wait_eof(read: clonekit::fd::RawFd, write: clonekit::fd::RawFd) {
+    // SAFETY: the caller's contract: the child owns its copies of every descriptor.
+    unsafe { close_all_but_stdio_and(read) };
+    let _ = write; // closed above, with every other copy
+    // SAFETY: `read` is the one descriptor left open besides 0-2, and the child owns it.
+    let read = unsafe { clonekit::fd::OwnedFd::from_raw(read) };
+    wait_eof(read.as_fd());
+}
+
+/// Closes every descriptor from 3 up except `keep`: `close_range` (Linux 5.9), or one
+/// `close` per number up to the soft limit where it is missing.
+///
+/// # Safety
+/// The caller owns every descriptor of its table (a child with its own copy, see
+/// [`child_wait_eof`]) and uses none of them afterwards but `keep`.
+unsafe fn close_all_but_stdio_and(keep: clonekit::fd::RawFd) {
+    use linux_raw_sys::general::{__NR_close, __NR_close_range};
+    let keep = keep as usize;
+    let ranges = [(3, keep.saturating_sub(1)), (keep + 1, u32::MAX as usize)];
+    for (first, last) in ranges {
+        if first > last {
+            continue;
+        }
+        // SAFETY: the caller owns these descriptors and gives them up (see above).
+        let ret = unsafe { sc::syscall3(__NR_close_range as usize, first, last, 0) };
+        if ret as isize == -(linux_raw_sys::errno::ENOSYS as isize) {
+            for fd in first..=last.min(4095) {
+                // SAFETY: as above; EBADF for numbers that are not open is ignored.
+                let _ = unsafe { sc::syscall1(__NR_close as usize, fd) };
+            }
+        }
+    }
+}
+
+/// Whether the number `fd` is open in this process, asked with `fcntl(F_GETFD)` on the number
+/// itself: a `BorrowedFd` must name an open descriptor, and the point here is to see that a
+/// descriptor was closed. `F_GETFD` only reads the descriptor flags.
+pub fn is_open(fd: clonekit::fd::RawFd) -> bool {
+    use linux_raw_sys::general::{__NR_fcntl, F_GETFD};
+    // SAFETY: F_GETFD takes no argument and changes nothing.
+    let ret = unsafe { sc::syscall3(__NR_fcntl as usize, fd as usize, F_GETFD as usize, 0) };
+    match ret as isize {
+        0.. => true,
+        e if e == -(linux_raw_sys::errno::EBADF as isize) => false,
+        e => panic!("F_GETFD on {fd}: errno {}", -e),
     }
 }
 

@@ -10,7 +10,7 @@ use core::time::Duration;
 use clonekit::fd::OwnedFd;
 use clonekit::pidfd::PidFd;
 use clonekit::process::{self, ChildBuilder, ExitStatus};
-use clonekit::sys::fs::{self, AT_FDCWD, OFlags};
+use clonekit::sys::fs::{self, CWD, OFlags};
 use clonekit::sys::process::getpid;
 use clonekit::sys::signal::{self, SigHandler, Signal, rt_sigaction};
 use clonekit::validate::Syscall;
@@ -197,9 +197,9 @@ fn into_cgroup_child_starts_in_demo_cgroup() -> Outcome {
     mount::ensure_dir(DEMO_CGROUP).ctx("mkdir /sys/fs/cgroup/demo")?;
     let outcome = (|| {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let dir = fs::openat(AT_FDCWD, DEMO_CGROUP, flags, 0).ctx("open the cgroup")?;
+        let dir = fs::openat(CWD, DEMO_CGROUP, flags, 0).ctx("open the cgroup")?;
         let child = ChildBuilder::new(F::empty())
-            .cgroup(dir.as_raw())
+            .cgroup(dir.as_fd())
             .spawn(|| {
                 code((|| {
                     let mut buf = [0u8; 256];
@@ -214,7 +214,7 @@ fn into_cgroup_child_starts_in_demo_cgroup() -> Outcome {
         // Only the child moved: PID 1 stays in the root cgroup.
         crate::report::eq_bytes("parent's /proc/self/cgroup", b"0::/", v2_line(own))
     })();
-    let _ = fs::unlinkat(AT_FDCWD, DEMO_CGROUP, true);
+    let _ = fs::unlinkat(CWD, DEMO_CGROUP, true);
     outcome
 }
 

@@ -4,8 +4,9 @@
 
 use core::sync::atomic::Ordering::SeqCst;
 
+use clonekit::fd::OwnedFd;
 use clonekit::process::{self, ChildBuilder};
-use clonekit::sys::fs::{self, AT_FDCWD, OFlags, PipeFlags};
+use clonekit::sys::fs::{self, CWD, OFlags, PipeFlags};
 use clonekit::sys::ipc;
 use clonekit::sys::ns::{gethostname, sethostname};
 use clonekit::sys::process::{getgid, getpid, getppid, getuid};
@@ -107,7 +108,7 @@ fn newns_tmpfs_mounted_in_child_invisible_to_parent() -> Outcome {
                 mount::make_private().ctx("make / private")?;
                 mount::mount_tmpfs(NS_DIR, None).ctx("mount tmpfs")?;
                 let flags = OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC;
-                fs::openat(AT_FDCWD, NS_FILE, flags, 0o600).ctx("create the marker")?;
+                fs::openat(CWD, NS_FILE, flags, 0o600).ctx("create the marker")?;
                 check(
                     mounted_at_ns_dir()?,
                     format_args!("[Child] no tmpfs at /tmp/newns"),
@@ -120,7 +121,7 @@ fn newns_tmpfs_mounted_in_child_invisible_to_parent() -> Outcome {
         !mounted_at_ns_dir()?,
         format_args!("the child's tmpfs is in the parent's /proc/self/mounts"),
     )?;
-    let marker = fs::openat(AT_FDCWD, NS_FILE, OFlags::RDONLY | OFlags::CLOEXEC, 0);
+    let marker = fs::openat(CWD, NS_FILE, OFlags::RDONLY | OFlags::CLOEXEC, 0);
     eq(
         "opening the child's file from the parent",
         Err(Errno::ENOENT),
@@ -279,12 +280,13 @@ fn unshare_files_q6_child_close_stays_private() -> Outcome {
     let (r, _w) = fs::pipe2(PipeFlags::CLOEXEC).ctx("pipe2")?;
     let fd = r.as_raw();
     // SAFETY: the child closes a descriptor only after unsharing the table: its close
-    // touches its private copy, never the parent's `r`.
+    // touches its private copy (made while `r` was open, and owned by the child alone: its
+    // copy of `r` is never dropped), never the parent's `r`.
     let child = unsafe {
         process::fork_with_unchecked(F::FILES, ExitSignal::SIGCHLD, move || {
             code((|| {
                 namespace::unshare(F::FILES).ctx("unshare(CLONE_FILES)")?;
-                fs::close(fd).ctx("close")
+                fs::close(OwnedFd::from_raw(fd)).ctx("close")
             })())
         })
     }
@@ -293,7 +295,7 @@ fn unshare_files_q6_child_close_stays_private() -> Outcome {
     eq(
         "the parent's fd after the child unshared and closed it",
         Ok(()),
-        fs::fcntl_getfd(fd).map(drop),
+        fs::fcntl_getfd(r.as_fd()).map(drop),
     )
 }
 

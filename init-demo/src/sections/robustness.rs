@@ -10,7 +10,7 @@ use clonekit::exec::{self, SpawnError};
 use clonekit::init::{self, Action, HANDLED, Init};
 use clonekit::process::{self, ChildBuilder, ExitStatus};
 use clonekit::sys::Pid;
-use clonekit::sys::fs::{self, AT_FDCWD, OFlags};
+use clonekit::sys::fs::{self, CWD, OFlags};
 use clonekit::sys::process::{getpid, getppid};
 use clonekit::sys::signal::{self, SigSet, Signal};
 use clonekit::sys::time::Timespec;
@@ -421,7 +421,7 @@ fn fault_88k_frame_on_16k_stack_faults_in_the_guard_not_below() -> Outcome {
                 SENTINEL,
                 ProtFlags::READ | ProtFlags::WRITE,
                 MapFlags::PRIVATE | MapFlags::ANONYMOUS | MapFlags::FIXED_NOREPLACE,
-                -1,
+                None,
                 0,
             )
         };
@@ -501,18 +501,18 @@ fn fault_sigkill_mid_work_reported() -> Outcome {
 /// Open descriptors of this process.
 fn fd_count() -> Result<usize, Fail> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let dir = fs::openat(AT_FDCWD, c"/proc/self/fd", flags, 0).ctx("open /proc/self/fd")?;
+    let dir = fs::openat(CWD, c"/proc/self/fd", flags, 0).ctx("open /proc/self/fd")?;
     let mut buf = [0u8; 1024];
-    fs::count_dir_entries(dir.as_raw(), &mut buf).ctx("count /proc/self/fd")
+    fs::count_dir_entries(dir.as_fd(), &mut buf).ctx("count /proc/self/fd")
 }
 
 /// Lines of a `/proc` file of any length.
 fn line_count(path: &core::ffi::CStr) -> Result<usize, Fail> {
-    let fd = fs::openat(AT_FDCWD, path, OFlags::RDONLY | OFlags::CLOEXEC, 0).ctx("open")?;
+    let fd = fs::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, 0).ctx("open")?;
     let mut buf = [0u8; 1024];
     let mut lines = 0;
     loop {
-        match fs::read(fd.as_raw(), &mut buf) {
+        match fs::read(fd.as_fd(), &mut buf) {
             Ok(0) => return Ok(lines),
             Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count(),
             Err(Errno::EINTR) => continue,

@@ -7,6 +7,7 @@
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicI32, Ordering::SeqCst};
 
+use clonekit::fd::OwnedFd;
 use clonekit::process::{self, ChildBuilder, ExitStatus};
 use clonekit::sys::fs::{self, PipeFlags};
 use clonekit::sys::ipc::{self, Sembuf};
@@ -21,7 +22,7 @@ use clonekit::validate::Syscall;
 use clonekit::{CloneFlags as F, Errno, ExitSignal, FlagError, Stack, raw, thread};
 
 use super::validator::refusal;
-use crate::rawsys::wait4_raw;
+use crate::rawsys::{getfd_on_number, wait4_raw};
 use crate::report::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq, eq_bytes};
 use crate::util::{self, slot};
 
@@ -95,18 +96,31 @@ fn vm_absent_parent_still_sees_5() -> Outcome {
 
 fn files_case(flags: F, shared: bool) -> Outcome {
     let (r, _w) = fs::pipe2(PipeFlags::CLOEXEC).ctx("pipe2")?;
-    // The number is handed to the child, which closes it: nobody owns it here any more.
-    let fd = r.into_raw();
+    let fd = r.as_raw();
+    // Shared: the number is handed to the child, which closes it: nobody owns it here any
+    // more. Private: the child closes its own copy, and `r` keeps ours.
+    let r = if shared {
+        let _ = r.into_raw();
+        None
+    } else {
+        Some(r)
+    };
     // SAFETY: with CLONE_FILES the child closes only `fd`, which nobody owns here (see
-    // above): no descriptor the parent owns is closed or replaced.
+    // above): no descriptor the parent owns is closed or replaced. Without it the child has
+    // its own copy of the table, made while `r` was open, in which its copy of `r` is never
+    // dropped: it alone owns the copy it closes.
     let child = unsafe {
         process::fork_with_unchecked(flags, ExitSignal::SIGCHLD, move || {
-            if fs::close(fd).is_ok() { 0 } else { 1 }
+            if fs::close(OwnedFd::from_raw(fd)).is_ok() {
+                0
+            } else {
+                1
+            }
         })
     }
     .ctx("clone")?;
     child_ok("child closing the fd", child.wait())?;
-    let now = fs::fcntl_getfd(fd).map(drop);
+    let now = getfd_on_number(fd);
     if shared {
         eq(
             "parent's fd after the child closed it",
@@ -114,10 +128,13 @@ fn files_case(flags: F, shared: bool) -> Outcome {
             now,
         )
         .inspect_err(|_| {
-            let _ = fs::close(fd);
+            if now.is_ok() {
+                // SAFETY: the child did not close it: the number is still ours alone.
+                drop(unsafe { OwnedFd::from_raw(fd) });
+            }
         })
     } else {
-        let _ = fs::close(fd);
+        drop(r);
         eq("parent's fd after the child closed its copy", Ok(()), now)
     }
 }
