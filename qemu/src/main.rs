@@ -19,6 +19,7 @@ mod progress;
 mod qemu_user;
 mod setup;
 mod steps;
+mod stress;
 mod workspace;
 
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ commands:
           QEMU 7.2 and 10.0 user-mode, no_std builds, Miri, quick benches and the
           guest boots (3 arches on 6.12, x86_64 and aarch64 on 6.1); --fresh runs it
           all against empty caches in a temporary directory, removed afterwards
+  stress [--rounds N] [--test-threads N] [--limit SECS]
+          run clonekit's host test binaries N times (default 300) at N test threads
+          (default 8), each run killed and counted as a hang past SECS (default 60)
   demo    setup, then build and boot init-demo on every architecture; shows a table
   kernel [<arch>...|all] [--kernel 6.12|6.1] [--refresh]
           fetch (or find in the cache) Debian kernels (default: all of the release);
@@ -88,6 +92,13 @@ fn run(args: &[String]) -> Result<()> {
                 [other, ..] => bail!("unknown option `{other}` for test (see cargo qemu help)"),
             };
             let failed = steps::run(fresh)?;
+            if failed > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        "stress" => {
+            let failed = stress::run(&stress::parse_args(rest)?)?;
             if failed > 0 {
                 std::process::exit(1);
             }

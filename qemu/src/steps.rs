@@ -11,7 +11,7 @@ use crate::arch::Arch;
 use crate::boot::BootOptions;
 use crate::cargo::{self, Outer, Plan, Toolchain};
 use crate::qemu_user::{self, Emulator};
-use crate::{boot, kernel, progress, setup, workspace};
+use crate::{boot, kernel, progress, setup, stress, workspace};
 
 /// What a step does.
 pub enum Action {
@@ -28,6 +28,9 @@ pub enum Action {
         arch: Arch,
         emulator: &'static Emulator,
     },
+    /// `cargo qemu stress --rounds <rounds>`: the host test binaries again and again at 8
+    /// test threads; any hang or failure fails the step.
+    Stress { rounds: u32 },
     /// `cargo qemu boot <arch> --kernel <kernel>`: build init-demo, boot it, check the
     /// KTAP report.
     Boot { arch: Arch, kernel: &'static str },
@@ -200,6 +203,12 @@ pub const STEPS: &[Step] = &[
             "gnu_cpio",
         ],
     ),
+    // A short stress run: tests that leak descriptors into each other's children hang only
+    // now and then (`cargo qemu stress` runs 300 rounds).
+    Step {
+        name: "stress (50 rounds)",
+        action: Action::Stress { rounds: 50 },
+    },
     // Benchmarks are not timed tests: this only proves they build and run (ratios printed).
     cargo_env(
         "bench (quick)",
@@ -353,6 +362,7 @@ fn describe(action: &Action) -> String {
             emulator.package,
             emulator.binary(*arch)
         ),
+        Action::Stress { rounds } => format!("cargo qemu stress --rounds {rounds}"),
         Action::Boot { arch, kernel } => format!("cargo qemu boot {arch} --kernel {kernel}"),
     }
 }
@@ -372,6 +382,16 @@ fn run_action(action: &Action) -> Result<()> {
             let plan = cargo_plan(Toolchain::Current, &args, &[]);
             progress::line(format_args!("running {}", plan.display()));
             run_cargo(&plan)
+        }
+        Action::Stress { rounds } => {
+            let options = stress::Options {
+                rounds: *rounds,
+                ..stress::Options::default()
+            };
+            match stress::run(&options)? {
+                0 => Ok(()),
+                n => bail!("{n} runs hung or failed"),
+            }
         }
         Action::Boot { arch, kernel } => {
             let boot = boot::run(&BootOptions::new(*arch, kernel::release(kernel)?))?;
