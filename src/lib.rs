@@ -56,10 +56,15 @@
 //! assert_eq!(validate(&request), Ok(()));
 //! ```
 //!
-//! # A child inside a std program
-//! A clonekit child (thread or process) must not call into libc or std: their locks,
-//! thread-locals and caches belong to the parent. Use [`sys`], [`console`]'s
-//! [`println!`] and core. Every entry point says so again.
+//! # Sound in std programs and in `entry!` programs
+//! No safe function here can cause undefined behaviour, in an ordinary std program (with a
+//! libc) or in a static program started by [`entry!`]. Where the types cannot tell, the
+//! call checks at run time and refuses with a typed [`Error`]; an `unsafe` variant with a
+//! written contract is there for callers who know more. The model, in one place, is
+//! [`program`]'s: threads and `CLONE_VM` children need a program clonekit started
+//! ([`Error::LibcOwnsThreadPointer`] elsewhere); fork-like children keep the caller's libc
+//! state, as after `fork(2)`, and need a single-threaded caller ([`Error::MultiThreaded`]);
+//! descriptors follow std's I/O-safety rules ([`fd`]).
 #![no_std]
 #![warn(missing_docs)]
 
