@@ -46,6 +46,14 @@ pub enum Error {
     /// `CLONE_FILES` without `CLONE_VM`: the child's copy of memory would own the very
     /// descriptors the parent owns, through one shared table.
     FilesWithoutVm,
+    /// Memory shared without the descriptor table: `CLONE_VM` without `CLONE_FILES`, or
+    /// `unshare(CLONE_FILES)` by a task that shares its memory. A descriptor owner in the
+    /// shared memory would name different files in the two tables.
+    VmWithoutFiles,
+    /// A fork-like child asked for by a task that is single-threaded but shares its address
+    /// space with another process (a `CLONE_VM` child or parent), whose locks would be
+    /// copied held.
+    AddressSpaceShared,
     /// A [`Container`](crate::container::Container)'s set-up failed inside the child at
     /// this step, with this errno (the child was reaped).
     ContainerSetup {
@@ -121,6 +129,15 @@ impl fmt::Display for Error {
             Error::FilesWithoutVm => f.write_str(
                 "CLONE_FILES without CLONE_VM: the child's copy of memory would own the \
                  parent's descriptors through one shared table",
+            ),
+            Error::VmWithoutFiles => f.write_str(
+                "memory shared without the descriptor table (CLONE_VM without CLONE_FILES, or \
+                 unshare(CLONE_FILES) while sharing memory): descriptors in the shared memory \
+                 would name different files in the two tables",
+            ),
+            Error::AddressSpaceShared => f.write_str(
+                "another process shares this address space (CLONE_VM): a fork-like child \
+                 would inherit the locks it holds, held",
             ),
             Error::ContainerSetup { step, errno } => {
                 write!(f, "container set-up failed {}: {errno}", step.describe())

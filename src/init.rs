@@ -401,8 +401,9 @@ impl Init {
     /// init's handlers reset to the defaults first) supervised by [`Init::supervise`].
     /// Returns the child's [`exit_code`].
     ///
-    /// As with [`process::fork`](crate::process::fork), in a program with a libc `f` must
-    /// not call into libc or std.
+    /// As with [`process::fork`](crate::process::fork), the child keeps the caller's thread
+    /// pointer, so `f` may use std in a std program, and the caller must be single-threaded
+    /// ([`Error::MultiThreaded`]).
     pub fn run_main<F>(&self, f: F) -> core::result::Result<i32, Error>
     where
         F: FnOnce() -> i32,

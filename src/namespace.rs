@@ -201,11 +201,19 @@ fn ns_inode(fd: BorrowedFd<'_>) -> Option<u64> {
 /// Refused before the syscall, with the rule: flags `unshare` does not take, a new user
 /// namespace (or `VM`/`SIGHAND`/`THREAD`) in a multithreaded process, namespaces without
 /// `CAP_SYS_ADMIN`, nesting too deep.
+///
+/// `CLONE_FILES` only for a caller alone in its address space ([`Error::VmWithoutFiles`]
+/// otherwise: see [`program`](crate::program)).
 pub fn unshare(flags: CloneFlags) -> Result<(), Error> {
     let threads = procfs::thread_count().ok();
     validate_unshare(flags, &caller(), threads, KernelVersion::cached())?;
+    if flags.contains(CloneFlags::FILES) && crate::program::address_space_private() == Ok(false) {
+        return Err(Error::VmWithoutFiles);
+    }
     // Every flag unshare takes lies in the low 32 bits.
-    sysns::unshare(flags.bits() as u32)?;
+    // SAFETY: CLONE_FILES only when no other task shares our memory (checked just above;
+    // only we could add one meanwhile); the other flags touch no memory.
+    unsafe { sysns::unshare(flags.bits() as u32) }?;
     Ok(())
 }
 

@@ -473,7 +473,8 @@ impl<'fd> ChildBuilder<'fd> {
     /// ([`Error::FilesWithoutVm`]). With `CLONE_VM` the child gets its own control block as
     /// thread pointer (`CLONE_SETTLS`, so [`thread::current`](crate::thread::current) gives
     /// the child's TID there), which only an [`entry!`](crate::entry) program allows
-    /// ([`Error::LibcOwnsThreadPointer`]). See the [module docs](self).
+    /// ([`Error::LibcOwnsThreadPointer`]), and shares the descriptor table with the memory
+    /// (`CLONE_FILES`, else [`Error::VmWithoutFiles`]). See the [module docs](self).
     ///
     /// Requests that need `clone3()` (`set_tid`, `cgroup`, `CLONE_CLEAR_SIGHAND`,
     /// `CLONE_NEWTIME`) use it; others use legacy `clone()` unless
@@ -508,6 +509,9 @@ impl<'fd> ChildBuilder<'fd> {
         self.refuse_bad_request()?;
         if self.flags.contains(CloneFlags::VM) {
             crate::program::require_own_thread_pointer()?;
+            if !self.flags.contains(CloneFlags::FILES) {
+                return Err(Error::VmWithoutFiles);
+            }
         } else {
             refuse_files_without_vm(self.flags)?;
             crate::program::require_single_threaded()?;
@@ -534,6 +538,9 @@ impl<'fd> ChildBuilder<'fd> {
     /// - With `CLONE_FILES` and without `CLONE_VM`: `f` must not close or replace a
     ///   descriptor that the parent owns (every `OwnedFd` and `File` it can reach in its
     ///   copy of memory is one).
+    /// - With `CLONE_VM` and without `CLONE_FILES`: the two tables part at the clone, so a
+    ///   descriptor owner (`OwnedFd`, `File`, a pidfd, a [`Child`] with one) created by one
+    ///   side after it must never be used or dropped by the other.
     pub unsafe fn spawn_unchecked<F>(mut self, f: F) -> core::result::Result<Child, Error>
     where
         F: FnOnce() -> i32 + Send + 'static,

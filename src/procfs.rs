@@ -114,10 +114,42 @@ const STATUS_BUF: usize = 8192;
 ///
 /// `stat`, not `Threads:` of `status`: qemu-user emulates `stat` with the guest's own count
 /// (QEMU 10), while `status` is the emulator's, which has threads of its own.
+///
+/// The file must be procfs's (a directory mounted or chrooted over `/proc` is `EXDEV`) and
+/// describe the caller (its pid field is ours; else `ESRCH`), so a stand-in cannot claim a
+/// count. Under an emulator ([`program::emulated`](crate::program::emulated)) the file is
+/// the emulator's own stand-in, written for the emulated program, and is taken as it is.
 pub fn thread_count() -> Result<u64, Errno> {
+    let fd = fs::openat(
+        fs::CWD,
+        c"/proc/self/stat",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        0,
+    )?;
+    let procfs = u64::from(linux_raw_sys::general::PROC_SUPER_MAGIC);
+    if fs::fstatfs_type(fd.as_fd())? != procfs && !crate::program::emulated() {
+        return Err(Errno::EXDEV);
+    }
     let mut buf = [0u8; 1024];
-    let n = read(c"/proc/self/stat", &mut buf)?;
-    stat_num_threads(&buf[..n]).ok_or(Errno::EINVAL)
+    let mut filled = 0;
+    while filled < buf.len() {
+        match fs::read(fd.as_fd(), &mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let line = &buf[..filled];
+    let pid = line
+        .split(|&b| b == b' ')
+        .next()
+        .and_then(parse_u64)
+        .ok_or(Errno::EINVAL)?;
+    if pid != crate::sys::process::getpid() as u64 {
+        return Err(Errno::ESRCH);
+    }
+    stat_num_threads(line).ok_or(Errno::EINVAL)
 }
 
 /// `num_threads` of a `/proc/<pid>/stat` line, if it is there and not 0.

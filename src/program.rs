@@ -22,38 +22,45 @@
 //! [`Container`](crate::container::Container), [`Init::run_main`](crate::init::Init::run_main))
 //! keep the caller's thread pointer: the child has a copy of the caller's memory, its libc
 //! state included, as after `fork(2)`. That is sound for any code exactly when the caller is
-//! the only thread: a lock another thread holds is copied held, and the child waits for it
-//! forever (glibc's `fork` takes its own locks around the call for that reason; a raw clone
-//! cannot take the locks of every library). So they ask [`require_single_threaded`] first
-//! and refuse with [`Error::MultiThreaded`]; the `unsafe` `*_unchecked` variants are for
-//! multithreaded callers whose child keeps to clonekit and core.
+//! the only task in its address space: a lock another thread (or a `CLONE_VM` child) holds
+//! is copied held, and the child waits for it forever (glibc's `fork` takes its own locks
+//! around the call for that reason; a raw clone cannot take the locks of every library). So
+//! they ask [`require_single_threaded`] first and refuse with [`Error::MultiThreaded`] (or
+//! [`Error::AddressSpaceShared`]); the `unsafe` `*_unchecked` variants are for callers whose
+//! child keeps to clonekit and core.
 //!
-//! A fork-like child must also not share the descriptor table while it has a copy of the
-//! memory (`CLONE_FILES` without `CLONE_VM`): the descriptors that the copies of every
-//! `OwnedFd` and `File` name would then be closed for both by either. That is
-//! [`Error::FilesWithoutVm`].
+//! Memory and descriptor table go together: a child with a copy of the memory must not
+//! share the table (`CLONE_FILES` without `CLONE_VM`: [`Error::FilesWithoutVm`]), and tasks
+//! that share the memory must share the table (`CLONE_VM` without `CLONE_FILES`, or
+//! `unshare(CLONE_FILES)` by a task that shares its memory: [`Error::VmWithoutFiles`]).
+//! Otherwise an `OwnedFd`, `File` or pidfd in memory names one file in one table and
+//! another, or nothing, in the other: reads go to the wrong file, a drop closes someone
+//! else's descriptor, and clonekit's own check that a `CLONE_VM` child is gone before its
+//! stack is freed (its pidfd) could be answered by an unrelated descriptor.
+//!
+//! # What a fork-like child of a std program does not get
+//! `fork(2)` in a libc runs the `pthread_atfork` handlers; a raw clone cannot. Libraries that
+//! rely on them see the child as the parent: a user-space random generator seeded once per
+//! process (such as `rand`'s `ThreadRng`) gives the child the same stream as the parent
+//! (reseed in the child), and a glibc older than 2.25 would keep returning the parent's
+//! pid from its cached `getpid()` (glibc dropped that cache in 2.25; clonekit's own
+//! [`sys::process::getpid`](crate::sys::process::getpid) asks the kernel).
 //!
 //! [`Error::LibcOwnsThreadPointer`]: crate::Error::LibcOwnsThreadPointer
 //! [`Error::MultiThreaded`]: crate::Error::MultiThreaded
+//! [`Error::AddressSpaceShared`]: crate::Error::AddressSpaceShared
 //! [`Error::FilesWithoutVm`]: crate::Error::FilesWithoutVm
+//! [`Error::VmWithoutFiles`]: crate::Error::VmWithoutFiles
 
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
+use crate::errno::Errno;
 use crate::error::Error;
+use crate::flags::CloneFlags;
 use crate::procfs;
 
 /// Set once by clonekit's `_start`, before `main`.
 static STARTED_BY_ENTRY: AtomicBool = AtomicBool::new(false);
-
-/// Clonekit threads of an `entry!` program that may still run code of their own: counted up
-/// before the thread is created and down when its closure has returned (after which it only
-/// exits). Threads made with [`raw`](crate::raw) are not counted (see its contract), nor
-/// is a thread whose closure ends it with a raw `exit` (it stays counted: refusals, never
-/// too few). `CLONE_VM` children are processes of their own, counted neither here nor by
-/// the kernel's thread count: in a libc program they run only under `spawn_unchecked`'s
-/// contract (no libc, so they hold none of its locks); a lock of your own that one holds is
-/// copied held like any other memory.
-static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether clonekit's `_start` ([`entry!`](crate::entry)) started this program: then no libc
 /// owns the thread pointer, and clonekit threads are sound.
@@ -76,71 +83,93 @@ pub(crate) fn require_own_thread_pointer() -> Result<(), Error> {
     }
 }
 
-/// `Ok` when the calling process has one thread, so a fork-like child inherits no lock that
-/// another thread holds; [`Error::MultiThreaded`] with the count otherwise. The safe
+/// Whether the calling task is alone in its address space: no other thread in its group,
+/// no other process sharing its memory (a `CLONE_VM` child or parent).
+///
+/// The kernel's own answer: `unshare(CLONE_VM)` changes nothing, and succeeds exactly when
+/// the caller is alone (`current_is_single_threaded()` in kernel/fork.c), else `EINVAL`.
+/// It needs no `/proc` and no trust in one, and it cannot race: only the caller could add a
+/// task to its address space, and it is busy here. Other errnos (`ENOSYS`, or `EPERM` from
+/// a seccomp filter) are returned as they are.
+pub fn address_space_private() -> Result<bool, Errno> {
+    // SAFETY: unshare(CLONE_VM) alone unshares nothing: the kernel only checks that the
+    // caller is alone in its address space (EINVAL otherwise) and returns.
+    match unsafe { crate::sys::ns::unshare(CloneFlags::VM.bits() as u32) } {
+        Ok(()) => Ok(true),
+        Err(Errno::EINVAL) => Ok(false),
+        Err(errno) => Err(errno),
+    }
+}
+
+/// `Ok` when the calling task is alone in its address space (one thread, no `CLONE_VM`
+/// sharer), so a fork-like child inherits no lock another task holds;
+/// [`Error::MultiThreaded`] (or [`Error::AddressSpaceShared`]) otherwise. The safe
 /// fork-like spawners ask it first; a caller may ask it too, to know beforehand.
 ///
-/// In an `entry!` program every thread is clonekit's, and clonekit counts those whose
-/// closure has not returned: no other thread can hold a lock once that count is 0, so it
-/// answers without a syscall (threads made with [`raw`](crate::raw) are not counted: see
-/// its contract). Elsewhere the kernel's count ([`procfs::thread_count`]) is authoritative
-/// and race-free here: with one thread, only the caller could add another, and it is busy
-/// in this call. A process without a readable count gets [`Error::ThreadCountUnknown`].
+/// Asked of the kernel with [`address_space_private`]. Under an emulator that implements
+/// `clone` itself ([`emulated`]: qemu-user, whose own threads share its address space) the
+/// emulated `/proc/self/stat` thread count answers instead ([`procfs::thread_count`], which
+/// QEMU 10 fills and QEMU 7.2 does not: [`Error::ThreadCountUnknown`] there); so it does
+/// where `unshare` is filtered out (`ENOSYS`, `EPERM`).
 ///
-/// A thread that was just joined is still counted by the kernel for a moment (it wakes its
-/// joiner before it is released, longer under emulation), so a count above one is read
-/// again, yielding and then sleeping in between, for up to about 20 ms before the refusal.
+/// A thread that was just joined is still in its group for a moment (the kernel wakes its
+/// joiner before it releases the task; longer under emulation), so a refusal is asked again,
+/// yielding and then sleeping in between, for up to about 100 ms before it stands.
 pub fn require_single_threaded() -> Result<(), Error> {
-    if started_by_entry() {
-        return match LIVE_THREADS.load(Ordering::Acquire) {
-            0 => Ok(()),
-            live => Err(Error::MultiThreaded {
-                threads: 1 + live as u64,
-            }),
-        };
-    }
-    let mut threads = 0;
+    let from_proc = || {
+        procfs::thread_count()
+            .map(|n| n == 1)
+            .map_err(Error::ThreadCountUnknown)
+    };
     for attempt in 0..RECOUNTS {
-        threads = procfs::thread_count().map_err(Error::ThreadCountUnknown)?;
-        if threads == 1 {
+        let alone = if emulated() {
+            from_proc()?
+        } else {
+            match address_space_private() {
+                Ok(alone) => alone,
+                Err(_) => from_proc()?,
+            }
+        };
+        if alone {
             return Ok(());
         }
         if attempt < YIELDS {
             crate::sys::process::sched_yield();
         } else {
-            let _ = crate::sys::time::nanosleep(&crate::sys::time::Timespec::new(0, 200_000));
+            let _ = crate::sys::time::nanosleep(&crate::sys::time::Timespec::new(0, 1_000_000));
         }
     }
-    Err(Error::MultiThreaded { threads })
+    // Refused: say why, as well as can be told.
+    Err(match procfs::thread_count() {
+        Ok(threads) if threads > 1 => Error::MultiThreaded { threads },
+        _ => Error::AddressSpaceShared,
+    })
 }
 
-/// How often [`require_single_threaded`] counts before it refuses: [`YIELDS`] times after a
-/// `sched_yield`, then after a 200 µs sleep each (about 20 ms in all).
+/// How often [`require_single_threaded`] asks before it refuses: [`YIELDS`] times after a
+/// `sched_yield`, then after a 1 ms sleep each (about 100 ms in all, spent only when the
+/// answer is no).
 const RECOUNTS: usize = YIELDS + 100;
 const YIELDS: usize = 32;
 
-/// Marks a clonekit thread as started (see [`LIVE_THREADS`]); undo with
-/// [`thread_finished`] when its creation failed or its closure returned.
-pub(crate) fn thread_started() {
-    LIVE_THREADS.fetch_add(1, Ordering::AcqRel);
-}
-
-/// See [`thread_started`].
-pub(crate) fn thread_finished() {
-    LIVE_THREADS.fetch_sub(1, Ordering::AcqRel);
-}
-
 /// Whether this program runs under an emulator that implements `clone` itself (qemu-user):
 /// `clone3` is missing (`ENOSYS`) although the kernel `uname` reports has it (5.3 and
-/// later). Such an emulator refuses flags the kernel allows; errors say so instead of
-/// leaving a bare `EINVAL`.
+/// later). Such an emulator refuses flags the kernel allows and has threads of its own in
+/// the address space; errors and checks take that into account. Asked once, then cached.
 pub fn emulated() -> bool {
-    if crate::KernelVersion::cached() < crate::KernelVersion::new(5, 3, 0) {
-        return false;
+    static KNOWN: AtomicU8 = AtomicU8::new(0);
+    match KNOWN.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
     }
-    // SAFETY: clone3 with a NULL args pointer and size 0 is refused by the kernel's size
-    // check (EINVAL) before it reads memory or creates a task; an emulator without clone3
-    // answers ENOSYS.
-    let ret = unsafe { sc::syscall2(linux_raw_sys::general::__NR_clone3 as usize, 0, 0) };
-    crate::errno::from_syscall(ret) == Err(crate::Errno::ENOSYS)
+    let emulated = crate::KernelVersion::cached() >= crate::KernelVersion::new(5, 3, 0) && {
+        // SAFETY: clone3 with a NULL args pointer and size 0 is refused by the kernel's
+        // size check (EINVAL) before it reads memory or creates a task; an emulator without
+        // clone3 answers ENOSYS.
+        let ret = unsafe { sc::syscall2(linux_raw_sys::general::__NR_clone3 as usize, 0, 0) };
+        crate::errno::from_syscall(ret) == Err(Errno::ENOSYS)
+    };
+    KNOWN.store(if emulated { 1 } else { 2 }, Ordering::Relaxed);
+    emulated
 }

@@ -19,13 +19,8 @@
 //! Without `CLONE_VM` the child has a copy of the parent's memory: the same rules about libc
 //! apply (a multithreaded parent's locks may be copied held), but it cannot disturb the
 //! parent's memory.
-//!
-//! A `CLONE_THREAD` task made here is not counted by clonekit: in an
-//! [`entry!`](crate::entry) program the safe fork-like spawners ask clonekit's own count of
-//! its threads ([`program::require_single_threaded`](crate::program::require_single_threaded)),
-//! so while such a task runs, the caller must not use them (or must know that the task holds
-//! no lock a fork-like child could need).
 
+//!
 use core::ffi::c_void;
 
 use crate::arch;

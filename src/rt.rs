@@ -101,8 +101,31 @@ pub unsafe extern "C" fn start(sp: *const usize, main: fn(&Args) -> i32) -> ! {
     }
     arch::note_thread_pointer_set();
     crate::program::note_started_by_entry();
+    open_standard_streams();
     let code = main(&args);
     crate::sys::process::exit_group(code)
+}
+
+/// Makes sure descriptors 0, 1 and 2 are open, as std does at start: the print macros and
+/// [`StdStream`](crate::console::StdStream) take them to be the standard streams for the
+/// program's whole life, and a closed one would be handed to the next `open` (the kernel
+/// starts an init with none when its initramfs has no `/dev/console`), whose file would then
+/// receive what the program prints. A closed one gets `/dev/null`, or, where there is no
+/// `/dev` yet, an `O_PATH` descriptor of `/` (reads and writes on it give `EBADF`).
+fn open_standard_streams() {
+    use crate::sys::fs::{self, CWD, OFlags};
+    for fd in 0..=2 {
+        if fs::fd_is_open(fd) {
+            continue;
+        }
+        // The lowest free number is `fd` (those below it are open by now): the new
+        // descriptor takes its place, and is left open for the program's whole life.
+        let opened = fs::openat(CWD, c"/dev/null", OFlags::RDWR, 0)
+            .or_else(|_| fs::openat(CWD, c"/", OFlags::PATH | OFlags::RDONLY, 0));
+        if let Ok(owned) = opened {
+            let _ = owned.into_raw();
+        }
+    }
 }
 
 /// Defines the `_start` of a static `no_main` binary that runs `$main(&Args) -> i32` and
@@ -216,4 +239,43 @@ macro_rules! __clonekit_libc_shims {
         #[unsafe(no_mangle)]
         extern "C" fn rust_eh_personality() {}
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::fs::{self, CWD, fd_is_open};
+    use crate::sys::testutil::{raw_fork, wait_exit_code};
+
+    /// With standard output closed, the start-up fills the hole with `/dev/null` before the
+    /// program opens anything: the next file opened does not become "standard output".
+    #[test]
+    fn a_closed_standard_stream_is_filled_before_main() {
+        let pid = raw_fork();
+        if pid == 0 {
+            // A child of its own (its own descriptor table): close its standard output.
+            // SAFETY: the child owns its copy of descriptor 1 and never uses it again.
+            let _ = unsafe { crate::sys::fs::close(crate::fd::OwnedFd::from_raw(1)) };
+            let code = if fd_is_open(1) {
+                1
+            } else {
+                open_standard_streams();
+                let mut buf = [0u8; 64];
+                let link = fs::readlinkat(CWD, c"/proc/self/fd/1", &mut buf);
+                match (fd_is_open(1), link) {
+                    (true, Ok(target)) if target == b"/dev/null" => {
+                        // The next open gets a number above the standard ones.
+                        match fs::openat(CWD, c"/proc/self/stat", fs::OFlags::RDONLY, 0) {
+                            Ok(fd) if fd.as_raw() > 2 => 0,
+                            _ => 4,
+                        }
+                    }
+                    (true, _) => 3,
+                    (false, _) => 2,
+                }
+            };
+            crate::sys::process::exit_group(code);
+        }
+        assert_eq!(wait_exit_code(pid), 0);
+    }
 }

@@ -298,7 +298,6 @@ where
     let layout = Layout::new::<F>(&stack)?;
     let (sp, closure_ptr, tcb) = (layout.sp, layout.closure as *mut F, layout.tcb as *mut Tcb);
     let blocked = SignalsBlocked::block_all()?;
-    crate::program::thread_started();
     // SAFETY: both lie inside the stack, above `sp`, aligned, and nothing else uses the
     // stack yet (we own it).
     unsafe {
@@ -331,7 +330,6 @@ where
             tid,
         }),
         Err(e) => {
-            crate::program::thread_finished();
             // SAFETY: no thread was created: the closure is still ours to drop.
             unsafe { ptr::drop_in_place(closure_ptr) };
             Err(e)
@@ -352,9 +350,6 @@ where
     // SAFETY: the closure was written for us and nobody else reads it.
     let f = unsafe { ptr::read((*tcb).closure.cast::<F>()) };
     let result = f();
-    // From here on the thread runs no code of the caller's and holds no lock: a fork-like
-    // child may be taken without it (see `program::require_single_threaded`).
-    crate::program::thread_finished();
     // SAFETY: the TCB outlives this thread (its stack is freed only after CLEARTID).
     unsafe { (*tcb).result.store(result, Ordering::Release) };
     result

@@ -46,6 +46,18 @@ fn main() {
             shared_fd_table_with_copied_memory_is_refused,
         ),
         (
+            "unshare(CLONE_FILES) is refused while another thread shares the memory",
+            split_fd_table_with_shared_memory_is_refused,
+        ),
+        (
+            "fork-like children are refused while a CLONE_VM child shares the memory",
+            vm_sharer_makes_fork_refused,
+        ),
+        (
+            "a stand-in /proc cannot make a multithreaded process look single-threaded",
+            fake_proc_is_not_believed,
+        ),
+        (
             "a program exec'd by a ChildBuilder child has the caller's signal mask",
             exec_from_a_child_keeps_the_callers_mask,
         ),
@@ -210,6 +222,115 @@ fn shared_fd_table_with_copied_memory_is_refused() -> Result<Verdict, String> {
         return Err(format!("ChildBuilder(CLONE_FILES) gave {built:?}"));
     }
     Ok(Verdict::Pass)
+}
+
+fn split_fd_table_with_shared_memory_is_refused() -> Result<Verdict, String> {
+    let (stop, wait) = mpsc::channel::<()>();
+    let other = std::thread::spawn(move || wait.recv());
+    let refused = clonekit::namespace::unshare(CloneFlags::FILES);
+    stop.send(()).map_err(|e| e.to_string())?;
+    let _ = other.join();
+    match refused {
+        Err(Error::VmWithoutFiles) => Ok(Verdict::Pass),
+        Ok(()) if clonekit::program::emulated() => Ok(Verdict::Skip(
+            "qemu-user's own threads make every task look shared; runs natively".into(),
+        )),
+        other => Err(format!(
+            "unshare(CLONE_FILES) with two threads gave {other:?}"
+        )),
+    }
+}
+
+fn vm_sharer_makes_fork_refused() -> Result<Verdict, String> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static STOP: AtomicBool = AtomicBool::new(false);
+    STOP.store(false, Ordering::SeqCst);
+    // SAFETY: the child only reads an atomic and yields: no libc, no std; it shares the
+    // descriptor table with the memory.
+    let sharer = unsafe {
+        ChildBuilder::new(CloneFlags::VM | CloneFlags::FILES).spawn_unchecked(|| {
+            while !STOP.load(Ordering::SeqCst) {
+                clonekit::sys::process::sched_yield();
+            }
+            0
+        })
+    };
+    let sharer = match sharer {
+        Ok(child) => child,
+        Err(Error::Os(Errno::EINVAL)) if clonekit::program::emulated() => {
+            return Ok(Verdict::Skip(
+                "qemu-user refuses CLONE_VM without the thread flags (EINVAL)".into(),
+            ));
+        }
+        Err(e) => return Err(format!("the CLONE_VM child: {e}")),
+    };
+    let refused = fork(|| 0).err();
+    STOP.store(true, Ordering::SeqCst);
+    let ended = sharer.wait();
+    if ended != Ok(ExitStatus::Exited(0)) {
+        return Err(format!("the CLONE_VM child ended with {ended:?}"));
+    }
+    match refused {
+        Some(Error::AddressSpaceShared) => Ok(Verdict::Pass),
+        other => Err(format!("fork beside a CLONE_VM child gave {other:?}")),
+    }
+}
+
+fn fake_proc_is_not_believed() -> Result<Verdict, String> {
+    if clonekit::program::emulated() {
+        return Ok(Verdict::Skip(
+            "under qemu-user /proc/self/stat is the emulator's own stand-in, taken as it is; \
+             runs natively"
+                .into(),
+        ));
+    }
+    if clonekit::sys::process::geteuid() != 0 {
+        return Ok(Verdict::Skip(
+            "not root: chroot needs CAP_SYS_CHROOT".into(),
+        ));
+    }
+    // In a child of our own (it chroots): a directory with a `proc/self/stat` that claims
+    // one thread, while a second thread runs.
+    let root = scratch("fakeproc");
+    let child = fork(move || {
+        let stat = root.join("proc/self");
+        if std::fs::create_dir_all(&stat).is_err()
+            || std::fs::write(
+                stat.join("stat"),
+                format!(
+                    "{} (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 1 1",
+                    std::process::id()
+                ),
+            )
+            .is_err()
+        {
+            return 2;
+        }
+        if std::os::unix::fs::chroot(&root).is_err() {
+            return 3;
+        }
+        let (stop, wait) = mpsc::channel::<()>();
+        let other = std::thread::spawn(move || wait.recv());
+        let count = clonekit::procfs::thread_count();
+        let single = clonekit::program::require_single_threaded();
+        let _ = stop.send(());
+        let _ = other.join();
+        match (count, single) {
+            (Err(Errno::EXDEV), Err(_)) => 0,
+            (Ok(_), _) => 4,
+            (_, Ok(())) => 5,
+            _ => 6,
+        }
+    })
+    .map_err(|e| format!("fork: {e}"))?;
+    let status = child.wait();
+    let _ = std::fs::remove_dir_all(scratch("fakeproc"));
+    match status {
+        Ok(ExitStatus::Exited(0)) => Ok(Verdict::Pass),
+        other => Err(format!(
+            "the child ended with {other:?} (4: the stand-in was read, 5: taken as single)"
+        )),
+    }
 }
 
 /// `SigBlk:` of `/proc/self/status` (this program is single-threaded here).

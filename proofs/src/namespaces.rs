@@ -1167,7 +1167,8 @@ fn refuse_pid_nesting() -> Outcome {
             }
             Err(Error::Flags(FlagError::PidNestingTooDeep)) => {
                 // The validator refused: ask the kernel too.
-                match sysns::unshare(CloneFlags::NEWPID.bits() as u32) {
+                // SAFETY: a namespace flag only: no descriptor table is split.
+                match unsafe { sysns::unshare(CloneFlags::NEWPID.bits() as u32) } {
                     Err(Errno::ENOSPC) => level,
                     _ => 103,
                 }
@@ -1204,7 +1205,8 @@ fn refuse_user_nesting() -> Outcome {
                 Some(1),
                 kernel_version,
             );
-            let kernel = sysns::unshare(CloneFlags::NEWUSER.bits() as u32);
+            // SAFETY: a namespace flag only: no descriptor table is split.
+            let kernel = unsafe { sysns::unshare(CloneFlags::NEWUSER.bits() as u32) };
             match (predicted, kernel) {
                 (Ok(()), Ok(())) => {
                     // A nested user namespace can only be created by an id mapped in its

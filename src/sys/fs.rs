@@ -422,6 +422,34 @@ pub fn fchdir(fd: BorrowedFd<'_>) -> Result<()> {
     from_syscall(unsafe { syscall1(g::__NR_fchdir as usize, fd.as_raw() as usize) }).map(drop)
 }
 
+/// Whether the number `fd` is an open descriptor (`fcntl(fd, F_GETFD)` succeeds): a question
+/// about a number, which touches no descriptor.
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor flags; on a closed number it gives EBADF.
+    from_syscall(unsafe { syscall2(g::__NR_fcntl as usize, fd as usize, g::F_GETFD as usize) })
+        .is_ok()
+}
+
+/// `fstatfs(fd)`'s `f_type`: the magic number of the filesystem `fd` lies on
+/// (`PROC_SUPER_MAGIC` for procfs).
+///
+/// # References
+/// fstatfs(2)
+pub fn fstatfs_type(fd: BorrowedFd<'_>) -> Result<u64> {
+    let mut buf = core::mem::MaybeUninit::<g::statfs>::zeroed();
+    // SAFETY: the kernel writes one `struct statfs` to the buffer, which has that size.
+    from_syscall(unsafe {
+        syscall2(
+            g::__NR_fstatfs as usize,
+            fd.as_raw() as usize,
+            buf.as_mut_ptr() as usize,
+        )
+    })?;
+    // SAFETY: zero-initialised, then filled by the kernel: a valid plain-data struct.
+    let stat = unsafe { buf.assume_init() };
+    Ok(stat.f_type as u64)
+}
+
 /// `getcwd(buf, size)`: the working directory, written into `buf`.
 ///
 /// `ERANGE` if `buf` is too small. A directory outside the caller's root reads as

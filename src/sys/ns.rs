@@ -132,11 +132,19 @@ pub fn setdomainname(name: &[u8]) -> Result<()> {
 /// `CLONE_FS`, `CLONE_SYSVSEM` state. `flags` are raw `CLONE_*` bits.
 ///
 /// `CLONE_NEWPID` and `CLONE_NEWTIME` affect only children created afterwards.
+/// [`namespace::unshare`](crate::namespace::unshare) is the checked, safe way in.
+///
+/// # Safety
+/// `CLONE_FILES` gives the caller a descriptor table of its own: if other tasks share its
+/// memory (threads, `CLONE_VM` children), every descriptor owner in that memory (`OwnedFd`,
+/// `File`, a pidfd) then names one file in one table and another, or none, in the other.
+/// The caller must be alone in its address space, or make sure no such owner crosses
+/// between them. The other flags touch no memory.
 ///
 /// # References
 /// unshare(2)
-pub fn unshare(flags: u32) -> Result<()> {
-    // SAFETY: integer argument only.
+pub unsafe fn unshare(flags: u32) -> Result<()> {
+    // SAFETY: integer argument only; the caller's contract covers what CLONE_FILES splits.
     from_syscall(unsafe { syscall1(g::__NR_unshare as usize, flags as usize) })?;
     note_for_children(flags);
     Ok(())
@@ -447,7 +455,8 @@ mod tests {
     fn sethostname_in_a_new_uts_namespace() {
         let before = uname();
         run_child("sethostname_in_a_new_uts_namespace", || {
-            if unshare(g::CLONE_NEWUTS).is_err() {
+            // SAFETY: a namespace flag only: no descriptor table is split.
+            if unsafe { unshare(g::CLONE_NEWUTS) }.is_err() {
                 return SKIP;
             }
             if sethostname(b"clonekit-uts").is_err() || setdomainname(b"clonekit.dom").is_err() {
@@ -477,7 +486,8 @@ mod tests {
         let cfile = std::ffi::CString::new(std::format!("{dir}/inside")).unwrap();
         let (cdir, cfile) = (cdir.as_c_str(), cfile.as_c_str());
         run_child("mount_tmpfs_in_a_new_mount_namespace", || {
-            if unshare(g::CLONE_NEWNS).is_err() {
+            // SAFETY: a namespace flag only: no descriptor table is split.
+            if unsafe { unshare(g::CLONE_NEWNS) }.is_err() {
                 return SKIP;
             }
             if mount(
@@ -529,7 +539,8 @@ mod tests {
         run_child(
             "reboot_restart_ends_a_pid_namespace_init_with_sighup",
             || {
-                if unshare(g::CLONE_NEWPID).is_err() {
+                // SAFETY: a namespace flag only: no descriptor table is split.
+                if unsafe { unshare(g::CLONE_NEWPID) }.is_err() {
                     return SKIP;
                 }
                 let Ok(init) = try_raw_fork() else { return 13 };

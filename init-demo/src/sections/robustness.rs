@@ -30,6 +30,7 @@ pub const CASES: &[Case] = &[
     case!(fault_null_deref_child_dies_sigsegv_pid1_carries_on),
     case!(fault_thread_stack_overflow_hits_guard_page_sigsegv),
     case!(fault_88k_frame_on_16k_stack_faults_in_the_guard_not_below),
+    case!(entry_program_refuses_fork_beside_threads_and_vm_children_and_split_tables),
     case!(fault_sigkill_mid_work_reported),
     case!(fault_500_children_reaped_no_zombie_no_fd_leak),
     case!(fault_100_threads_joined_stacks_unmapped),
@@ -459,6 +460,65 @@ fn fault_88k_frame_on_16k_stack_faults_in_the_guard_not_below() -> Outcome {
         ExitStatus::Signaled(Signal::SIGSEGV),
         status,
     )
+}
+
+/// In an `entry!` program threads and `CLONE_VM` children are allowed, and the safe
+/// fork-like spawners ask the kernel whether anything else runs in the address space: a
+/// running thread or a `CLONE_VM` child makes `fork` a typed refusal, and the same fork
+/// works once they are gone. Memory shared without the descriptor table is refused.
+fn entry_program_refuses_fork_beside_threads_and_vm_children_and_split_tables() -> Outcome {
+    use clonekit::Error;
+    reset_slots(1);
+    let split = ChildBuilder::new(CloneFlags::VM).spawn(|| 0).err();
+    eq(
+        "CLONE_VM without CLONE_FILES",
+        Some(Error::VmWithoutFiles),
+        split,
+    )?;
+    // A thread that runs until told to stop.
+    let thread = thread::spawn(|| {
+        while slot(0).load(SeqCst) == 0 {
+            clonekit::sys::process::sched_yield();
+        }
+        0
+    })
+    .ctx("thread::spawn")?;
+    let beside_thread = process::fork(|| 0).err();
+    slot(0).store(1, SeqCst);
+    let _ = thread.join();
+    eq(
+        "fork beside a running thread",
+        Some(Error::MultiThreaded { threads: 2 }),
+        beside_thread,
+    )?;
+    slot(0).store(0, SeqCst);
+    let sharer = ChildBuilder::new(CloneFlags::VM | CloneFlags::FILES)
+        .spawn(|| {
+            while slot(0).load(SeqCst) == 0 {
+                clonekit::sys::process::sched_yield();
+            }
+            0
+        })
+        .ctx("a CLONE_VM child")?;
+    let beside_sharer = process::fork(|| 0).err();
+    slot(0).store(1, SeqCst);
+    child_ok_status("the CLONE_VM child", sharer.wait())?;
+    eq(
+        "fork beside a CLONE_VM child",
+        Some(Error::AddressSpaceShared),
+        beside_sharer,
+    )?;
+    let after = process::fork(|| 9).ctx("fork once both are gone")?;
+    eq(
+        "the fork once alone again",
+        Ok(ExitStatus::Exited(9)),
+        after.wait(),
+    )
+}
+
+/// `Ok(Exited(0))`, or a failure naming `what`.
+fn child_ok_status(what: &str, status: clonekit::Result<ExitStatus>) -> Outcome {
+    eq(what, Ok(ExitStatus::Exited(0)), status)
 }
 
 fn fault_sigkill_mid_work_reported() -> Outcome {

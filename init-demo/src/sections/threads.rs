@@ -227,14 +227,19 @@ fn usr1_handler_installed() -> bool {
 
 fn sighand_child_handler_is_parents_masks_separate() -> Outcome {
     signal::signal_default(Signal::SIGUSR1).ctx("SIG_DFL")?;
-    let child = ChildBuilder::new(F::VM | F::SIGHAND)
-        .spawn(|| {
+    // The chapter's flags: memory without the descriptor table, which the safe spawn
+    // refuses (Error::VmWithoutFiles).
+    // SAFETY: the child touches no descriptor: nothing names a file in one table that the
+    // other side uses.
+    let child = unsafe {
+        ChildBuilder::new(F::VM | F::SIGHAND).spawn_unchecked(|| {
             let installed = install_usr1_handler();
             let blocked = SigSet::empty().with(Signal::SIGUSR2);
             let masked = signal::rt_sigprocmask(SigmaskHow::Block, Some(&blocked)).is_ok();
             if installed && masked { 0 } else { 1 }
         })
-        .ctx("clone(VM|SIGHAND)")?;
+    }
+    .ctx("clone(VM|SIGHAND)")?;
     child_ok("child installing a SIGUSR1 handler", child.wait())?;
     let shared = usr1_handler_installed();
     take_usr1_hits();
@@ -552,13 +557,17 @@ static VFORK_FLAG: AtomicI32 = AtomicI32::new(0);
 fn vfork_case(flags: F, want_flag: i32) -> Outcome {
     VFORK_FLAG.store(0, SeqCst);
     let started = crate::report::now_ms();
-    let child = ChildBuilder::new(flags)
-        .spawn(|| {
+    // The chapter's flags: memory without the descriptor table (Error::VmWithoutFiles from
+    // the safe spawn).
+    // SAFETY: the child sleeps and sets an atomic: it touches no descriptor.
+    let child = unsafe {
+        ChildBuilder::new(flags).spawn_unchecked(|| {
             util::sleep_ms(200);
             VFORK_FLAG.store(1, SeqCst);
             0
         })
-        .ctx("clone")?;
+    }
+    .ctx("clone")?;
     let seen = VFORK_FLAG.load(SeqCst);
     let elapsed = crate::report::now_ms() - started;
     child_ok("child", child.wait())?;
@@ -585,21 +594,23 @@ fn vfork_parent_suspended_until_child_exits() -> Outcome {
 /// (`vfork-exec-child`, which sleeps 300 ms); clone() returns while it still runs.
 fn vfork_parent_resumes_when_child_execs() -> Outcome {
     let started = crate::report::now_ms();
-    let mut child = ChildBuilder::new(F::VM | F::VFORK)
-        .spawn(|| {
-            let argv = [
-                c"/init".as_ptr(),
-                crate::EXEC_CHILD_ARG.as_ptr(),
-                core::ptr::null(),
-            ];
-            let envp = [core::ptr::null()];
-            // SAFETY: argv and envp are NULL-terminated arrays of static strings; the
-            // parent stays suspended (CLONE_VFORK) until the exec has copied them.
-            let errno = unsafe {
-                clonekit::sys::process::execve(c"/proc/self/exe", argv.as_ptr(), envp.as_ptr())
-            };
-            100 + errno.raw()
-        })
+    let exec_self = || {
+        let argv = [
+            c"/init".as_ptr(),
+            crate::EXEC_CHILD_ARG.as_ptr(),
+            core::ptr::null(),
+        ];
+        let envp = [core::ptr::null()];
+        // SAFETY: argv and envp are NULL-terminated arrays of static strings; the parent
+        // stays suspended (CLONE_VFORK) until the exec has copied them.
+        let errno = unsafe {
+            clonekit::sys::process::execve(c"/proc/self/exe", argv.as_ptr(), envp.as_ptr())
+        };
+        100 + errno.raw()
+    };
+    // SAFETY: the child only execs (no descriptor is used; memory without the table is
+    // the chapter's vfork).
+    let mut child = unsafe { ChildBuilder::new(F::VM | F::VFORK).spawn_unchecked(exec_self) }
         .ctx("clone(VM|VFORK)")?;
     let elapsed = crate::report::now_ms() - started;
     let running = child.try_wait().ctx("wait4(WNOHANG)")?;
