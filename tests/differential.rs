@@ -4,7 +4,7 @@
 //! The combos run in a forked runner (a clonekit child that makes only raw syscalls), so
 //! that children created with CLONE_PARENT become this test process's children and are
 //! reaped here by pid. Needs root (namespaces); under qemu-user it is skipped, because
-//! qemu-user refuses most of these flags itself (see abi.md): there, EINVAL proves nothing.
+//! qemu-user refuses most of these flags itself (see docs/abi.md): there, EINVAL proves nothing.
 
 mod common;
 

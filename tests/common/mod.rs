@@ -195,7 +195,7 @@ pub fn needs_root_and_real_kernel() -> Option<&'static str> {
     }
     if qemu_user() {
         return Some(
-            "qemu-user refuses CLONE_NEW* and most flags itself (abi.md); \
+            "qemu-user refuses CLONE_NEW* and most flags itself (docs/abi.md); \
              this runs natively and in the QEMU guest",
         );
     }
