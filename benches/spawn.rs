@@ -1,5 +1,13 @@
-//! Spawn costs, side by side with their peers in one run: each line `ratio <name> <value>` is
-//! clonekit's median time over the peer's, followed by both absolute medians.
+//! Spawn costs against the strongest peers a user would pick, in one run: glibc's
+//! `pthread_create`+`pthread_join` (default attributes: its stack cache in play) and std's
+//! `thread::spawn` for threads, libc `fork`+`waitpid` for process children, `posix_spawn`+
+//! `waitpid` and std's `Command` for exec.
+//!
+//! Each comparison runs in several independent rounds (alternating batches inside a round,
+//! and the order of the two sides swapped every other round), once unpinned and once with the
+//! whole bench pinned to one CPU (`sched_setaffinity`): where the child lands decides a lot
+//! when it may land anywhere. For each, `ratio <name> <median>` (clonekit's median time over
+//! the peer's, the median over rounds), then the spread over rounds and the absolute medians.
 //!
 //! `CLONEKIT_BENCH_QUICK=1 cargo bench` takes fewer samples (a few seconds in all).
 
@@ -9,8 +17,9 @@ use std::time::{Duration, Instant};
 use clonekit::Stack;
 use clonekit::thread::Builder;
 
-/// How many timed operations per side, in alternating batches.
+/// How many rounds per comparison, and timed operations per side and round, in batches.
 struct Plan {
+    rounds: usize,
     batches: usize,
     per_batch: usize,
 }
@@ -18,51 +27,104 @@ struct Plan {
 fn plan() -> Plan {
     if std::env::var_os("CLONEKIT_BENCH_QUICK").is_some() {
         Plan {
-            batches: 10,
-            per_batch: 20,
+            rounds: 3,
+            batches: 4,
+            per_batch: 10,
         }
     } else {
         Plan {
-            batches: 40,
-            per_batch: 50,
+            rounds: 7,
+            batches: 10,
+            per_batch: 30,
         }
     }
 }
 
-/// Runs `ours` and `peer` in alternating batches (so drift hits both alike) and returns the
-/// median time of one operation of each.
-fn compare(plan: &Plan, mut ours: impl FnMut(), mut peer: impl FnMut()) -> (Duration, Duration) {
+/// One round: `ours` and `peer` in alternating batches (so drift hits both alike), `peer`
+/// first when `peer_first`; the median time of one operation of each.
+fn round(
+    plan: &Plan,
+    peer_first: bool,
+    ours: &mut dyn FnMut(),
+    peer: &mut dyn FnMut(),
+) -> (Duration, Duration) {
     let mut a = Vec::with_capacity(plan.batches * plan.per_batch);
     let mut b = Vec::with_capacity(plan.batches * plan.per_batch);
-    // Warm up both (page faults, lazy binding, first mmap).
+    // Warm up both (page faults, lazy binding, first mmap, glibc's stack cache).
     for _ in 0..plan.per_batch {
         ours();
         peer();
     }
-    for _ in 0..plan.batches {
+    let batch = |f: &mut dyn FnMut(), into: &mut Vec<Duration>| {
         for _ in 0..plan.per_batch {
             let t = Instant::now();
-            ours();
-            a.push(t.elapsed());
+            f();
+            into.push(t.elapsed());
         }
-        for _ in 0..plan.per_batch {
-            let t = Instant::now();
-            peer();
-            b.push(t.elapsed());
+    };
+    for _ in 0..plan.batches {
+        if peer_first {
+            batch(peer, &mut b);
+            batch(ours, &mut a);
+        } else {
+            batch(ours, &mut a);
+            batch(peer, &mut b);
         }
     }
     (median(&mut a), median(&mut b))
 }
 
-fn median(v: &mut [Duration]) -> Duration {
+fn median<T: Ord + Copy>(v: &mut [T]) -> T {
     v.sort_unstable();
     v[v.len() / 2]
 }
 
-fn report(name: &str, peer: &str, (ours, theirs): (Duration, Duration)) {
-    let ratio = ours.as_secs_f64() / theirs.as_secs_f64();
-    println!("ratio {name} {ratio:.3}");
-    println!("  clonekit {ours:?} median, {peer} {theirs:?} median");
+/// Runs `plan.rounds` rounds and prints the ratio line and its spread.
+fn compare(
+    plan: &Plan,
+    name: &str,
+    peer_name: &str,
+    ours: &mut dyn FnMut(),
+    peer: &mut dyn FnMut(),
+) {
+    let mut ratios = Vec::with_capacity(plan.rounds);
+    let mut times = Vec::with_capacity(plan.rounds);
+    for r in 0..plan.rounds {
+        let (a, b) = round(plan, r % 2 == 1, ours, peer);
+        ratios.push(a.as_secs_f64() / b.as_secs_f64());
+        times.push((a, b));
+    }
+    let mut sorted = ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted[sorted.len() / 2];
+    let (min, max) = (sorted[0], sorted[sorted.len() - 1]);
+    let mut ours_t: Vec<Duration> = times.iter().map(|t| t.0).collect();
+    let mut peer_t: Vec<Duration> = times.iter().map(|t| t.1).collect();
+    println!("ratio {name} {mid:.3}");
+    println!(
+        "  spread over {} rounds: min {min:.3} max {max:.3}; medians clonekit {:?}, {peer_name} {:?}",
+        plan.rounds,
+        median(&mut ours_t),
+        median(&mut peer_t)
+    );
+}
+
+/// Pins the whole bench (and what it starts) to CPU 0, or lets it run anywhere again.
+fn pin(on: bool) {
+    // SAFETY: a plain cpu_set_t on our stack, of the size passed; affects this thread (the
+    // bench's only one between measurements) and what it creates afterwards.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if on {
+            libc::CPU_SET(0, &mut set);
+        } else {
+            for cpu in 0..libc::CPU_SETSIZE as usize {
+                libc::CPU_SET(cpu, &mut set);
+            }
+        }
+        let ret = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(ret, 0, "sched_setaffinity");
+    }
 }
 
 /// The process-spawn floor: libc's `fork()` and `waitpid()`, the child exiting at once.
@@ -87,77 +149,150 @@ fn std_thread() {
     std::thread::spawn(|| black_box(1)).join().unwrap();
 }
 
+extern "C" fn pthread_body(_: *mut libc::c_void) -> *mut libc::c_void {
+    black_box(std::ptr::null_mut())
+}
+
+/// glibc's thread with default attributes (its cached stacks are reused).
+fn pthread_spawn_join() {
+    // SAFETY: a default-attribute thread running a function that returns at once, joined.
+    unsafe {
+        let mut thread: libc::pthread_t = 0;
+        let ret = libc::pthread_create(
+            &mut thread,
+            std::ptr::null(),
+            pthread_body,
+            std::ptr::null_mut(),
+        );
+        assert_eq!(ret, 0);
+        libc::pthread_join(thread, std::ptr::null_mut());
+    }
+}
+
+/// glibc's `posix_spawn` of `/bin/true` (vfork-style, the exec error through shared memory)
+/// and `waitpid`.
+fn posix_spawn_true() {
+    let argv = [c"true".as_ptr() as *mut libc::c_char, std::ptr::null_mut()];
+    let envp = [std::ptr::null_mut()];
+    // SAFETY: NUL-terminated strings and NULL-terminated arrays alive across the call; no
+    // file actions or attributes.
+    unsafe {
+        let mut pid = 0;
+        let ret = libc::posix_spawn(
+            &mut pid,
+            c"/bin/true".as_ptr(),
+            std::ptr::null(),
+            std::ptr::null(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+        );
+        assert_eq!(ret, 0);
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
+}
+
 fn main() {
     let plan = plan();
     let mut reused = Some(Stack::new(64 * 1024).unwrap());
-    report(
-        "thread_spawn_join_reused_stack",
-        "std::thread::spawn",
+    let mut thread_reused = move || {
+        let stack = reused.take().unwrap();
+        // SAFETY: the thread only calls black_box (core): no libc, no std.
+        let handle =
+            unsafe { Builder::new().stack(stack).spawn_unchecked(|| black_box(1)) }.unwrap();
+        let (_, stack) = handle.join_reclaim();
+        reused = Some(stack);
+    };
+    let mut thread_fresh = || {
+        // SAFETY: the thread only calls black_box (core): no libc, no std.
+        unsafe { Builder::new().spawn_unchecked(|| black_box(1)) }
+            .unwrap()
+            .join();
+    };
+    let mut fork_wait = || {
+        let child = clonekit::process::fork(|| 0).unwrap();
+        black_box(child.wait().unwrap());
+    };
+    let mut own_stack_wait = || {
+        let child = clonekit::process::ChildBuilder::new(clonekit::CloneFlags::empty())
+            .stack_size(64 * 1024)
+            .spawn(|| 0)
+            .unwrap();
+        black_box(child.wait().unwrap());
+    };
+    let mut exec_wait = || {
+        let child = clonekit::exec::spawn(c"/bin/true", &[c"true"], &[]).unwrap();
+        assert!(child.wait().unwrap().success());
+    };
+    for pinned in [false, true] {
+        pin(pinned);
+        let suffix = if pinned { "_pinned" } else { "" };
+        let name = |row: &str| format!("{row}{suffix}");
+        println!(
+            "{}",
+            if pinned {
+                "pinned to CPU 0:"
+            } else {
+                "unpinned:"
+            }
+        );
         compare(
             &plan,
-            || {
-                let stack = reused.take().unwrap();
-                // SAFETY: the thread only calls black_box (core): no libc, no std.
-                let handle =
-                    unsafe { Builder::new().stack(stack).spawn_unchecked(|| black_box(1)) }
-                        .unwrap();
-                let (_, stack) = handle.join_reclaim();
-                reused = Some(stack);
-            },
-            std_thread,
-        ),
-    );
-    report(
-        "thread_spawn_join_fresh_stack",
-        "std::thread::spawn",
+            &name("thread_spawn_join_reused_stack_vs_pthread"),
+            "pthread_create+join",
+            &mut thread_reused,
+            &mut pthread_spawn_join,
+        );
         compare(
             &plan,
-            || {
-                // SAFETY: the thread only calls black_box (core): no libc, no std.
-                unsafe { Builder::new().spawn_unchecked(|| black_box(1)) }
-                    .unwrap()
-                    .join();
-            },
-            std_thread,
-        ),
-    );
-    report(
-        "process_fork_wait",
-        "libc fork+waitpid",
+            &name("thread_spawn_join_fresh_stack_vs_pthread"),
+            "pthread_create+join",
+            &mut thread_fresh,
+            &mut pthread_spawn_join,
+        );
         compare(
             &plan,
-            || {
-                let child = clonekit::process::fork(|| 0).unwrap();
-                black_box(child.wait().unwrap());
-            },
-            libc_fork_wait,
-        ),
-    );
-    report(
-        "process_function_child_own_stack_wait",
-        "libc fork+waitpid",
+            &name("thread_spawn_join_reused_stack_vs_std"),
+            "std::thread::spawn",
+            &mut thread_reused,
+            &mut std_thread,
+        );
         compare(
             &plan,
-            || {
-                let child = clonekit::process::ChildBuilder::new(clonekit::CloneFlags::empty())
-                    .stack_size(64 * 1024)
-                    .spawn(|| 0)
-                    .unwrap();
-                black_box(child.wait().unwrap());
-            },
-            libc_fork_wait,
-        ),
-    );
-    report(
-        "exec_spawn_wait_bin_true",
-        "std::process::Command",
+            &name("thread_spawn_join_fresh_stack_vs_std"),
+            "std::thread::spawn",
+            &mut thread_fresh,
+            &mut std_thread,
+        );
         compare(
             &plan,
-            || {
-                let child = clonekit::exec::spawn(c"/bin/true", &[c"true"], &[]).unwrap();
-                assert!(child.wait().unwrap().success());
-            },
-            std_command_true,
-        ),
-    );
+            &name("process_fork_wait_vs_libc_fork"),
+            "libc fork+waitpid",
+            &mut fork_wait,
+            &mut libc_fork_wait,
+        );
+        compare(
+            &plan,
+            &name("process_own_stack_wait_vs_libc_fork"),
+            "libc fork+waitpid",
+            &mut own_stack_wait,
+            &mut libc_fork_wait,
+        );
+        compare(
+            &plan,
+            &name("exec_spawn_wait_bin_true_vs_posix_spawn"),
+            "posix_spawn+waitpid",
+            &mut exec_wait,
+            &mut posix_spawn_true,
+        );
+        compare(
+            &plan,
+            &name("exec_spawn_wait_bin_true_vs_command"),
+            "std::process::Command",
+            &mut exec_wait,
+            &mut std_command_true,
+        );
+    }
+    pin(false);
 }
