@@ -90,7 +90,9 @@ impl Stack {
     pub const DEFAULT_SIZE: usize = 256 * 1024;
 
     /// Maps a stack of `size` usable bytes (rounded up to 4 KiB) with a [`GUARD_SIZE`]
-    /// guard below it.
+    /// guard below it. A stack of [`Stack::DEFAULT_SIZE`] may be one a dropped `Stack` left
+    /// (kept instead of unmapped, as glibc keeps thread stacks): it is as good as new but
+    /// for what its last child left in it.
     pub fn new(size: usize) -> Result<Stack, StackError> {
         if size < Stack::MIN_SIZE {
             return Err(StackError::TooSmall {
@@ -101,6 +103,11 @@ impl Stack {
         let size = size
             .checked_next_multiple_of(4096)
             .ok_or(StackError::TooLarge(size))?;
+        if size == Stack::DEFAULT_SIZE
+            && let Some(stack) = cache::take()
+        {
+            return Ok(stack);
+        }
         let len = size
             .checked_add(GUARD_SIZE)
             .ok_or(StackError::TooLarge(size))?;
@@ -191,10 +198,70 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         if let Memory::Mapped { map, len } = self.memory {
-            // SAFETY: the mapping is ours; whoever lent it to a child kept the Stack alive
-            // until the child was gone, so nothing runs on it any more.
+            // Whoever lent it to a child kept the Stack alive until the child was gone, so
+            // nothing runs on it any more: it may be kept for the next stack of its size.
+            if len == cache::LEN && cache::put(map) {
+                return;
+            }
+            // SAFETY: the mapping is ours, and nothing runs on it (see above).
             let _ = unsafe { mm::munmap(map.as_ptr().cast(), len) };
         }
+    }
+}
+
+/// Mappings of recently dropped stacks of [`Stack::DEFAULT_SIZE`], reused by the next
+/// [`Stack::new`] of that size instead of a new `mmap` + `mprotect` (and this one's
+/// `munmap`, which also costs the other CPUs a TLB flush when a thread ran there): what
+/// glibc does with its thread stacks. At most [`SLOTS`](cache::SLOTS) are kept; the rest
+/// are unmapped.
+///
+/// A reused stack holds what its last child left in it, as glibc's do (its guard is
+/// untouched). Each slot is one atomic pointer: a mapping is in one slot or owned by one
+/// `Stack`, never both.
+mod cache {
+    use core::ptr::{self, NonNull};
+    use core::sync::atomic::{AtomicPtr, Ordering};
+
+    use super::{GUARD_SIZE, Memory, Stack};
+
+    /// How many mappings are kept.
+    pub(super) const SLOTS: usize = 8;
+
+    /// The length of a default-size mapping: the stack and its guard.
+    pub(super) const LEN: usize = Stack::DEFAULT_SIZE + GUARD_SIZE;
+
+    static KEPT: [AtomicPtr<u8>; SLOTS] = [const { AtomicPtr::new(ptr::null_mut()) }; SLOTS];
+
+    /// A kept mapping as a stack, if there is one.
+    pub(super) fn take() -> Option<Stack> {
+        KEPT.iter().find_map(|slot| {
+            let map = NonNull::new(slot.swap(ptr::null_mut(), Ordering::Acquire))?;
+            // SAFETY: a kept mapping is `LEN` bytes, its guard the first GUARD_SIZE.
+            let bottom = unsafe { map.add(GUARD_SIZE) };
+            Some(Stack {
+                bottom,
+                size: Stack::DEFAULT_SIZE,
+                memory: Memory::Mapped { map, len: LEN },
+            })
+        })
+    }
+
+    /// Keeps a default-size mapping nothing uses any more; `false` when every slot is full.
+    pub(super) fn put(map: NonNull<u8>) -> bool {
+        KEPT.iter().any(|slot| {
+            slot.compare_exchange(
+                ptr::null_mut(),
+                map.as_ptr(),
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        })
+    }
+
+    #[cfg(test)]
+    pub(super) fn holds(map: *mut u8) -> bool {
+        KEPT.iter().any(|slot| slot.load(Ordering::Relaxed) == map)
     }
 }
 
@@ -211,6 +278,38 @@ impl fmt::Debug for Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dropped default-size stack is kept (still mapped, its guard intact) and handed out
+    /// again; other sizes are unmapped.
+    #[test]
+    fn default_size_stacks_are_kept_for_reuse() {
+        let stack = Stack::new(Stack::DEFAULT_SIZE).unwrap();
+        let Memory::Mapped { map, .. } = stack.memory else {
+            panic!("a mapped stack");
+        };
+        drop(stack);
+        // Other tests of this binary take and drop default stacks meanwhile: if ours was
+        // kept it is either still in a slot or in use by one of them, mapped either way.
+        // SAFETY: PROT_NONE on the guard changes nothing; a range that is not mapped gives
+        // ENOMEM instead.
+        let mapped = unsafe { mm::mprotect(map.as_ptr().cast(), GUARD_SIZE, ProtFlags::empty()) };
+        if cache::holds(map.as_ptr()) {
+            assert_eq!(mapped, Ok(()), "a kept stack is still mapped");
+            let again = Stack::new(Stack::DEFAULT_SIZE).unwrap();
+            assert!(again.has_guard() && again.size() == Stack::DEFAULT_SIZE);
+            // The guard stays inaccessible: a write there would fault (checked in the guest).
+            assert_eq!(again.bottom() as usize % 4096, 0);
+        }
+        let small = Stack::new(Stack::MIN_SIZE).unwrap();
+        let Memory::Mapped { map, .. } = small.memory else {
+            panic!("a mapped stack");
+        };
+        drop(small);
+        assert!(
+            !cache::holds(map.as_ptr()),
+            "only default-size stacks are kept"
+        );
+    }
 
     #[test]
     fn sizes_below_the_minimum_are_refused() {
