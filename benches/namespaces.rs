@@ -1,7 +1,8 @@
 //! Spawn+wait of a child in the six classic new namespaces (UTS, PID, mount, IPC, network,
 //! user), clonekit against the raw clone floor of the same flags, a plain fork+unshare, and
 //! util-linux's `unshare(1)`. Each line `ratio <name> <value>` is clonekit's median over the
-//! peer's, in one run. Needs root; `CLONEKIT_BENCH_QUICK=1` takes fewer samples.
+//! peer's: the median over several independent rounds, its spread on the next line. Needs
+//! root; `CLONEKIT_BENCH_QUICK=1` takes fewer samples.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -10,11 +11,14 @@ use clonekit::ExitSignal;
 use clonekit::container::{CLASSIC_NAMESPACES, Container};
 use clonekit::process::{ChildBuilder, fork_with};
 
-fn samples() -> usize {
+mod common;
+
+/// Samples per contender and round, and rounds.
+fn samples() -> (usize, usize) {
     if std::env::var_os("CLONEKIT_BENCH_QUICK").is_some() {
-        30
+        (15, 3)
     } else {
-        200
+        (60, 5)
     }
 }
 
@@ -97,7 +101,7 @@ fn main() {
         println!("skip namespaces bench: not root (the namespaces need CAP_SYS_ADMIN)");
         return;
     }
-    let n = samples();
+    let (n, rounds) = samples();
     // The child runs on a copy of our stack (no CLONE_VM): the same clone the floor makes,
     // plus clonekit's checks before it.
     let mut clonekit_child = || {
@@ -119,43 +123,55 @@ fn main() {
     let mut floor = raw_clone_floor;
     let mut fork_then_unshare = fork_unshare;
     let mut command = unshare_command;
-    let medians = measure(
-        n,
-        &mut [
-            &mut clonekit_child,
-            &mut clonekit_own_stack,
-            &mut container,
-            &mut floor,
-            &mut fork_then_unshare,
-            &mut command,
-        ],
-    );
-    let [ours, own_stack, full, floor, plain, command] = medians[..] else {
-        unreachable!()
+    let mut per_round = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        per_round.push(measure(
+            n,
+            &mut [
+                &mut clonekit_child,
+                &mut clonekit_own_stack,
+                &mut container,
+                &mut floor,
+                &mut fork_then_unshare,
+                &mut command,
+            ],
+        ));
+    }
+    // Contender indices, as passed above.
+    let (ours, own_stack, full, floor, plain, command) = (0, 1, 2, 3, 4, 5);
+    let ratios = |a: usize, b: usize| -> Vec<f64> {
+        per_round
+            .iter()
+            .map(|m| m[a].as_secs_f64() / m[b].as_secs_f64())
+            .collect()
     };
-    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    let medians = |i: usize| {
+        let mut v: Vec<Duration> = per_round.iter().map(|m| m[i]).collect();
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let detail = |a: usize, b: usize| format!("medians {:?} vs {:?}", medians(a), medians(b));
+    for (name, a, b) in [
+        ("ns6_spawn_wait_vs_raw_clone_floor", ours, floor),
+        (
+            "ns6_own_stack_spawn_wait_vs_raw_clone_floor",
+            own_stack,
+            floor,
+        ),
+        ("ns6_spawn_wait_vs_fork_unshare", ours, plain),
+        ("ns6_spawn_wait_vs_unshare_cmd", ours, command),
+        ("container_spawn_wait_vs_unshare_cmd", full, command),
+    ] {
+        common::print_ratio(name, &ratios(a, b), &detail(a, b));
+    }
     println!(
-        "ratio ns6_spawn_wait_vs_raw_clone_floor {:.3}",
-        ratio(ours, floor)
-    );
-    println!(
-        "ratio ns6_own_stack_spawn_wait_vs_raw_clone_floor {:.3}",
-        ratio(own_stack, floor)
-    );
-    println!(
-        "ratio ns6_spawn_wait_vs_fork_unshare {:.3}",
-        ratio(ours, plain)
-    );
-    println!(
-        "ratio ns6_spawn_wait_vs_unshare_cmd {:.3}",
-        ratio(ours, command)
-    );
-    println!(
-        "ratio container_spawn_wait_vs_unshare_cmd {:.3}",
-        ratio(full, command)
-    );
-    println!(
-        "  medians: clonekit fork_with {ours:?}, ChildBuilder {own_stack:?}, Container (maps, /proc) {full:?}, \
-         raw clone {floor:?}, fork+unshare {plain:?}, unshare(1) {command:?}"
+        "  medians: clonekit fork_with {:?}, ChildBuilder {:?}, Container (maps, /proc) {:?}, \
+         raw clone {:?}, fork+unshare {:?}, unshare(1) {:?}",
+        medians(ours),
+        medians(own_stack),
+        medians(full),
+        medians(floor),
+        medians(plain),
+        medians(command)
     );
 }

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use clonekit::Stack;
 use clonekit::thread::Builder;
 
+mod common;
+
 /// How many rounds per comparison, and timed operations per side and round, in batches.
 struct Plan {
     rounds: usize,
@@ -94,18 +96,16 @@ fn compare(
         ratios.push(a.as_secs_f64() / b.as_secs_f64());
         times.push((a, b));
     }
-    let mut sorted = ratios.clone();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted[sorted.len() / 2];
-    let (min, max) = (sorted[0], sorted[sorted.len() - 1]);
     let mut ours_t: Vec<Duration> = times.iter().map(|t| t.0).collect();
     let mut peer_t: Vec<Duration> = times.iter().map(|t| t.1).collect();
-    println!("ratio {name} {mid:.3}");
-    println!(
-        "  spread over {} rounds: min {min:.3} max {max:.3}; medians clonekit {:?}, {peer_name} {:?}",
-        plan.rounds,
-        median(&mut ours_t),
-        median(&mut peer_t)
+    common::print_ratio(
+        name,
+        &ratios,
+        &format!(
+            "medians clonekit {:?}, {peer_name} {:?}",
+            median(&mut ours_t),
+            median(&mut peer_t)
+        ),
     );
 }
 
