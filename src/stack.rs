@@ -209,6 +209,13 @@ impl Drop for Stack {
     }
 }
 
+/// Unmaps the stacks kept for reuse (see [`Stack::new`]), returning how many there were: for a
+/// long-running program that spawned many threads once and wants the address space back, or
+/// to count mappings exactly.
+pub fn release_kept_stacks() -> usize {
+    cache::release()
+}
+
 /// Mappings of recently dropped stacks of [`Stack::DEFAULT_SIZE`], reused by the next
 /// [`Stack::new`] of that size instead of a new `mmap` + `mprotect` (and this one's
 /// `munmap`, which also costs the other CPUs a TLB flush when a thread ran there): what
@@ -257,6 +264,20 @@ mod cache {
             )
             .is_ok()
         })
+    }
+
+    /// Unmaps every kept mapping; how many there were.
+    pub(super) fn release() -> usize {
+        let mut released = 0;
+        for slot in &KEPT {
+            if let Some(map) = NonNull::new(slot.swap(ptr::null_mut(), Ordering::Acquire)) {
+                // SAFETY: a kept mapping is `LEN` bytes that nothing uses; taking it out of
+                // its slot made it ours alone.
+                let _ = unsafe { super::mm::munmap(map.as_ptr().cast(), LEN) };
+                released += 1;
+            }
+        }
+        released
     }
 
     #[cfg(test)]

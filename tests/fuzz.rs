@@ -8,7 +8,7 @@
 //! number of iterations, and stops early at a wall-clock cap (qemu-user is slow).
 //!
 //! The KTAP *parser* is the host tool's (package `clonekit-qemu`); its fuzz test lives in
-//! `qemu/src/ktap.rs`.
+//! `qemu/src/guest/ktap.rs`.
 
 use std::fmt::{self, Write};
 use std::time::{Duration, Instant};
