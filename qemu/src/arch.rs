@@ -1,4 +1,10 @@
-//! The three guest architectures and the names each tool knows them by.
+//! The three guest architectures and every fact that differs between them: the names each
+//! tool knows them by (Rust, Debian, QEMU), the qemu-system machine that boots them, the
+//! console and its kernel driver, the firmware, and the cross toolchain that builds and
+//! runs their binaries on the x86_64 machine the tool is set up for.
+//!
+//! Everything else in the tool asks [`Arch`] rather than matching on it, so adding an
+//! architecture (or changing a machine) is an edit of this file.
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,6 +21,11 @@ impl Arch {
     /// Every architecture, in the order reports list them.
     pub const ALL: [Arch; 3] = [Arch::X86_64, Arch::Aarch64, Arch::Riscv64];
 
+    /// The architecture `setup` installs for as the native one: its tests run natively and
+    /// it is the only one KVM can run; the other two are cross-built and tested under
+    /// qemu-user.
+    pub const NATIVE: Arch = Arch::X86_64;
+
     /// The architecture this tool runs on, if it is one of the three.
     pub fn host() -> Option<Arch> {
         if cfg!(target_arch = "x86_64") {
@@ -28,8 +39,14 @@ impl Arch {
         }
     }
 
+    /// Whether this is not [`Arch::NATIVE`]: built with a cross toolchain, tested under
+    /// qemu-user.
+    pub const fn is_cross(self) -> bool {
+        !matches!(self, Arch::NATIVE)
+    }
+
     /// The name used on the command line and in file names (`x86_64`, ...).
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86_64",
             Arch::Aarch64 => "aarch64",
@@ -38,7 +55,7 @@ impl Arch {
     }
 
     /// The Rust target triple the crate and the init binary are built for.
-    pub fn triple(self) -> &'static str {
+    pub const fn triple(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86_64-unknown-linux-gnu",
             Arch::Aarch64 => "aarch64-unknown-linux-gnu",
@@ -47,7 +64,7 @@ impl Arch {
     }
 
     /// Debian's architecture name (`dpkg --print-architecture`).
-    pub fn debian(self) -> &'static str {
+    pub const fn debian(self) -> &'static str {
         match self {
             Arch::X86_64 => "amd64",
             Arch::Aarch64 => "arm64",
@@ -55,9 +72,30 @@ impl Arch {
         }
     }
 
+    // --- The cross toolchain (cross arches only) ---
+
+    /// The Debian package of the cross C compiler: the linker of the cross test binaries
+    /// (`.cargo/config.toml`) and, through its binutils, the [`strip_tool`](Self::strip_tool).
+    pub const fn cross_compiler_package(self) -> Option<&'static str> {
+        match self {
+            Arch::X86_64 => None,
+            Arch::Aarch64 => Some("gcc-aarch64-linux-gnu"),
+            Arch::Riscv64 => Some("gcc-riscv64-linux-gnu"),
+        }
+    }
+
+    /// The Debian package of the cross libc, installed under [`cross_sysroot`](Self::cross_sysroot).
+    pub const fn cross_libc_package(self) -> Option<&'static str> {
+        match self {
+            Arch::X86_64 => None,
+            Arch::Aarch64 => Some("libc6-dev-arm64-cross"),
+            Arch::Riscv64 => Some("libc6-dev-riscv64-cross"),
+        }
+    }
+
     /// Where the cross libc of this architecture lives (Debian's `libc6-dev-<arch>-cross`):
     /// qemu-user's `-L` prefix for dynamically linked test binaries.
-    pub fn cross_sysroot(self) -> &'static str {
+    pub const fn cross_sysroot(self) -> &'static str {
         match self {
             Arch::X86_64 => "/usr/x86_64-linux-gnu",
             Arch::Aarch64 => "/usr/aarch64-linux-gnu",
@@ -66,11 +104,88 @@ impl Arch {
     }
 
     /// The binutils `strip` that understands this architecture's ELF files.
-    pub fn strip_tool(self) -> &'static str {
+    pub const fn strip_tool(self) -> &'static str {
         match self {
             Arch::X86_64 => "strip",
             Arch::Aarch64 => "aarch64-linux-gnu-strip",
             Arch::Riscv64 => "riscv64-linux-gnu-strip",
+        }
+    }
+
+    /// The qemu-user emulator's binary (`qemu-aarch64`); Debian's `qemu-user-static` appends
+    /// `-static`.
+    pub const fn qemu_user_binary(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "qemu-x86_64",
+            Arch::Aarch64 => "qemu-aarch64",
+            Arch::Riscv64 => "qemu-riscv64",
+        }
+    }
+
+    // --- The qemu-system machine that boots the guest ---
+
+    /// The qemu-system binary.
+    pub const fn qemu_system_binary(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "qemu-system-x86_64",
+            Arch::Aarch64 => "qemu-system-aarch64",
+            Arch::Riscv64 => "qemu-system-riscv64",
+        }
+    }
+
+    /// The Debian package that ships [`qemu_system_binary`](Self::qemu_system_binary).
+    pub const fn qemu_system_package(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "qemu-system-x86",
+            Arch::Aarch64 => "qemu-system-arm",
+            Arch::Riscv64 => "qemu-system-misc",
+        }
+    }
+
+    /// Machine and CPU. aarch64: `cortex-a57`, since `-cpu max` spends seconds on pointer
+    /// authentication under TCG. `-M microvm` hangs under TCG, so x86 uses `pc`. KVM
+    /// (x86_64 only) runs the host's CPU.
+    pub const fn machine_args(self, kvm: bool) -> &'static [&'static str] {
+        match (self, kvm) {
+            (Arch::X86_64, false) => &["-M", "pc"],
+            (Arch::X86_64, true) => &["-M", "pc", "-enable-kvm", "-cpu", "host"],
+            (Arch::Aarch64, _) => &["-M", "virt", "-cpu", "cortex-a57"],
+            (Arch::Riscv64, _) => &["-M", "virt"],
+        }
+    }
+
+    /// Firmware. riscv64 needs OpenSBI (`-bios none` hangs silently); x86 uses the
+    /// built-in SeaBIOS, aarch64 boots the kernel directly.
+    pub const fn firmware_args(self) -> &'static [&'static str] {
+        match self {
+            Arch::Riscv64 => &["-bios", "default"],
+            Arch::X86_64 | Arch::Aarch64 => &[],
+        }
+    }
+
+    /// The Debian package of the firmware [`firmware_args`](Self::firmware_args) loads, if
+    /// the qemu-system package does not bring its own.
+    pub const fn firmware_package(self) -> Option<&'static str> {
+        match self {
+            Arch::Riscv64 => Some("opensbi"),
+            Arch::X86_64 | Arch::Aarch64 => None,
+        }
+    }
+
+    /// The serial console device the kernel writes to (`console=` on its command line).
+    pub const fn console_device(self) -> &'static str {
+        match self {
+            Arch::X86_64 | Arch::Riscv64 => "ttyS0",
+            Arch::Aarch64 => "ttyAMA0",
+        }
+    }
+
+    /// The kernel config option of the built-in driver behind
+    /// [`console_device`](Self::console_device).
+    pub const fn console_config(self) -> &'static str {
+        match self {
+            Arch::X86_64 | Arch::Riscv64 => "CONFIG_SERIAL_8250_CONSOLE",
+            Arch::Aarch64 => "CONFIG_SERIAL_AMBA_PL011_CONSOLE",
         }
     }
 }
@@ -105,5 +220,14 @@ mod tests {
             assert_eq!(arch.debian().parse::<Arch>().unwrap(), arch);
         }
         assert!("mips".parse::<Arch>().is_err());
+    }
+
+    #[test]
+    fn exactly_the_cross_arches_have_a_cross_toolchain() {
+        for arch in Arch::ALL {
+            assert_eq!(arch.cross_compiler_package().is_some(), arch.is_cross());
+            assert_eq!(arch.cross_libc_package().is_some(), arch.is_cross());
+        }
+        assert!(!Arch::X86_64.is_cross());
     }
 }

@@ -4,20 +4,13 @@
 use anyhow::{Result, bail};
 
 use crate::arch::Arch;
-use crate::boot::{self, Boot, BootOptions};
-use crate::{initbuild, kernel, progress, setup};
+use crate::guest::BootOptions;
+use crate::guest::boot::{self, Boot};
+use crate::{kernel, progress, setup};
 
 /// Runs the demo; fails if any boot failed.
 pub fn run() -> Result<()> {
     setup::run()?;
-    if !initbuild::init_demo_exists()? {
-        println!(
-            "demo: {}: the workspace has no `{}` package, so there is nothing to boot yet",
-            initbuild::NOT_BUILT_YET,
-            initbuild::INIT_PACKAGE
-        );
-        return Ok(());
-    }
     let release = kernel::release(kernel::DEFAULT)?;
     let mut rows = Vec::new();
     for arch in Arch::ALL {

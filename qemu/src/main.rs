@@ -3,18 +3,24 @@
 //! Installs the toolchains (`setup`), runs every check (`test`), fetches Debian kernels
 //! (`kernel`), builds the init demo (`build`), boots it in QEMU (`boot`, `demo`).
 //! Run `cargo qemu help` for the commands.
+//!
+//! Where things are:
+//! - [`arch`]: the three architectures and every fact that differs between them;
+//! - the commands: [`setup`], [`steps`] (`test`), [`stress`], [`demo`]; `kernel`, `build`
+//!   and `boot` are parsed here and run by the two rooms below;
+//! - [`kernel`]: Debian's kernels, fetched and cached ([`kernel::image`]: image formats);
+//! - [`guest`]: the init's initramfs, the boot in qemu-system, the KTAP report and the
+//!   verdict;
+//! - what several of them use: [`apt`] (a private apt for Debian packages), [`qemu_user`]
+//!   (the cross tests' emulators), [`cargo`] (nested cargo runs), [`workspace`] (paths),
+//!   [`progress`] (progress lines).
 
-mod apt_sources;
+mod apt;
 mod arch;
-mod boot;
 mod cargo;
 mod demo;
-mod initbuild;
+mod guest;
 mod kernel;
-mod kimage;
-mod ktap;
-mod newc;
-mod private_apt;
 mod progress;
 mod qemu_user;
 mod setup;
@@ -28,6 +34,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::arch::Arch;
+use crate::guest::{BootOptions, boot, initramfs};
 
 const USAGE: &str = "\
 usage: cargo qemu <command> [options]
@@ -183,7 +190,7 @@ fn parse_build_args(args: &[String]) -> Result<Arch> {
 
 /// `build <arch>`.
 fn build_command(args: &[String]) -> Result<()> {
-    let initramfs = initbuild::build(parse_build_args(args)?)?;
+    let initramfs = initramfs::build(parse_build_args(args)?)?;
     println!(
         "{}: /init is {} bytes (stripped)",
         initramfs.path.display(),
@@ -203,13 +210,13 @@ fn boot_command(args: &[String]) -> Result<()> {
 }
 
 /// The arguments of `boot`: an architecture, then options.
-fn parse_boot_args(args: &[String]) -> Result<boot::BootOptions> {
+fn parse_boot_args(args: &[String]) -> Result<BootOptions> {
     let mut it = args.iter();
     let arch: Arch = it
         .next()
         .context("usage: cargo qemu boot <arch> [options] (see cargo qemu help)")?
         .parse()?;
-    let mut opts = boot::BootOptions::new(arch, kernel::release(kernel::DEFAULT)?);
+    let mut opts = BootOptions::new(arch, kernel::release(kernel::DEFAULT)?);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--kernel" => opts.kernel = kernel::release(&value(&mut it, "--kernel")?)?,

@@ -19,8 +19,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::apt::{PrivateApt, clear_dir, file_safe};
 use crate::arch::Arch;
-use crate::private_apt::{PrivateApt, clear_dir, file_safe};
 use crate::{progress, workspace};
 
 /// One qemu-user release the cross tests run under.
@@ -54,7 +54,7 @@ pub const QEMU_10_0: Emulator = Emulator {
 impl Emulator {
     /// The binary's file name for `arch` (`qemu-aarch64-static`).
     pub fn binary(&self, arch: Arch) -> String {
-        format!("qemu-{}{}", arch.name(), self.suffix)
+        format!("{}{}", arch.qemu_user_binary(), self.suffix)
     }
 
     /// Whether a Debian package version is this emulator's (`1:7.2+dfsg-7+deb12u18`).
@@ -143,7 +143,7 @@ pub fn get(emulator: &Emulator) -> Result<PathBuf> {
 
 /// The cross arches (the host runs its own tests natively).
 fn cross_arches() -> impl Iterator<Item = Arch> {
-    Arch::ALL.into_iter().filter(|a| *a != Arch::X86_64)
+    Arch::ALL.into_iter().filter(|a| a.is_cross())
 }
 
 /// Every binary is there, runs, and says it is this emulator's version.
@@ -188,9 +188,11 @@ fn fetch(emulator: &Emulator, root: &Path) -> Result<PathBuf> {
             emulator.version
         );
     }
+    let kept: Vec<&str> = cross_arches().map(Arch::name).collect();
     progress::line(format_args!(
-        "qemu-user: downloading {} {version} (only the aarch64 and riscv64 emulators are kept)",
-        emulator.package
+        "qemu-user: downloading {} {version} (only the {} emulators are kept)",
+        emulator.package,
+        kept.join(" and ")
     ));
     let members: Vec<String> = cross_arches()
         .map(|a| format!("./usr/bin/{}", emulator.binary(a)))

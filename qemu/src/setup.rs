@@ -9,29 +9,25 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::arch::Arch;
 use crate::progress;
 
-/// Debian packages: qemu-user and cross linkers for the cross `cargo test`, cpio to check
-/// archives, qemu-system and OpenSBI for the guest boots.
-pub const DEBIAN_PACKAGES: &[&str] = &[
-    "qemu-user-static",
-    "gcc-aarch64-linux-gnu",
-    "gcc-riscv64-linux-gnu",
-    "libc6-dev-arm64-cross",
-    "libc6-dev-riscv64-cross",
-    "cpio",
-    "qemu-system-x86",
-    "qemu-system-arm",
-    "qemu-system-misc",
-    "opensbi",
-];
+/// Debian packages: qemu-user and the cross linkers and libcs for the cross `cargo test`,
+/// cpio to check archives, each arch's qemu-system and firmware for the guest boots.
+fn debian_packages() -> Vec<&'static str> {
+    let mut packages = vec!["qemu-user-static"];
+    packages.extend(Arch::ALL.iter().filter_map(|a| a.cross_compiler_package()));
+    packages.extend(Arch::ALL.iter().filter_map(|a| a.cross_libc_package()));
+    packages.push("cpio");
+    packages.extend(Arch::ALL.map(Arch::qemu_system_package));
+    packages.extend(Arch::ALL.iter().filter_map(|a| a.firmware_package()));
+    packages
+}
 
 /// Rust targets: the host and the two cross targets.
-pub const RUST_TARGETS: &[&str] = &[
-    "x86_64-unknown-linux-gnu",
-    "aarch64-unknown-linux-gnu",
-    "riscv64gc-unknown-linux-gnu",
-];
+fn rust_targets() -> [&'static str; 3] {
+    Arch::ALL.map(Arch::triple)
+}
 
 /// Rust components used by the `test` steps.
 pub const RUST_COMPONENTS: &[&str] = &["clippy", "rustfmt"];
@@ -42,9 +38,10 @@ const LOCK_WAIT: Duration = Duration::from_secs(20 * 60);
 /// Installs every missing package, target and component; prints what it does.
 pub fn run() -> Result<()> {
     let started = Instant::now();
-    let missing = missing_debian_packages(DEBIAN_PACKAGES)?;
+    let packages = debian_packages();
+    let missing = missing_debian_packages(&packages)?;
     if missing.is_empty() {
-        println!("setup: Debian packages present ({})", DEBIAN_PACKAGES.len());
+        println!("setup: Debian packages present ({})", packages.len());
     } else {
         install_debian_packages(&missing)?;
     }
@@ -165,7 +162,7 @@ fn install_debian_packages(missing: &[String]) -> Result<()> {
             args.join(" ")
         )
     })?;
-    let still = missing_debian_packages(DEBIAN_PACKAGES)?;
+    let still = missing_debian_packages(&debian_packages())?;
     if !still.is_empty() {
         bail!(
             "still missing after apt-get install: {}\n  install them with: {command}",
@@ -256,13 +253,14 @@ fn rustup_list(what: &[&str]) -> Result<String> {
 
 fn ensure_rust_targets() -> Result<()> {
     let installed = rustup_list(&["target", "list", "--installed"])?;
-    let missing: Vec<&str> = RUST_TARGETS
+    let targets = rust_targets();
+    let missing: Vec<&str> = targets
         .iter()
         .copied()
         .filter(|t| !installed.lines().any(|l| l.trim() == *t))
         .collect();
     if missing.is_empty() {
-        println!("setup: Rust targets present ({})", RUST_TARGETS.join(", "));
+        println!("setup: Rust targets present ({})", targets.join(", "));
         return Ok(());
     }
     run_rustup(&[&["target", "add"], missing.as_slice()].concat())
@@ -369,6 +367,33 @@ mod tests {
         assert!(!is_installed(out, "qemu-system-arm"));
         // A name that is a prefix of an installed one is not installed.
         assert!(!is_installed(out, "cpi"));
+    }
+
+    #[test]
+    fn the_package_and_target_lists_name_every_arch_in_order() {
+        assert_eq!(
+            debian_packages(),
+            [
+                "qemu-user-static",
+                "gcc-aarch64-linux-gnu",
+                "gcc-riscv64-linux-gnu",
+                "libc6-dev-arm64-cross",
+                "libc6-dev-riscv64-cross",
+                "cpio",
+                "qemu-system-x86",
+                "qemu-system-arm",
+                "qemu-system-misc",
+                "opensbi",
+            ]
+        );
+        assert_eq!(
+            rust_targets(),
+            [
+                "x86_64-unknown-linux-gnu",
+                "aarch64-unknown-linux-gnu",
+                "riscv64gc-unknown-linux-gnu",
+            ]
+        );
     }
 
     #[test]

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::arch::Arch;
-use crate::boot::BootOptions;
 use crate::cargo::{self, Outer, Plan, Toolchain};
+use crate::guest::{self, BootOptions};
 use crate::qemu_user::{self, Emulator};
-use crate::{boot, kernel, progress, setup, stress, workspace};
+use crate::{kernel, progress, setup, stress, workspace};
 
 /// What a step does.
 pub enum Action {
@@ -113,13 +113,7 @@ pub const STEPS: &[Step] = &[
     cargo("test (host x86_64)", &["test", "--workspace"]),
     cargo(
         "build no_std x86_64",
-        &[
-            "build",
-            "-p",
-            "clonekit",
-            "--target",
-            "x86_64-unknown-linux-gnu",
-        ],
+        &["build", "-p", "clonekit", "--target", Arch::X86_64.triple()],
     ),
     cargo(
         "build no_std aarch64",
@@ -128,7 +122,7 @@ pub const STEPS: &[Step] = &[
             "-p",
             "clonekit",
             "--target",
-            "aarch64-unknown-linux-gnu",
+            Arch::Aarch64.triple(),
         ],
     ),
     cargo(
@@ -138,7 +132,7 @@ pub const STEPS: &[Step] = &[
             "-p",
             "clonekit",
             "--target",
-            "riscv64gc-unknown-linux-gnu",
+            Arch::Riscv64.triple(),
         ],
     ),
     cross_test(
@@ -394,7 +388,7 @@ fn run_action(action: &Action) -> Result<()> {
             }
         }
         Action::Boot { arch, kernel } => {
-            let boot = boot::run(&BootOptions::new(*arch, kernel::release(kernel)?))?;
+            let boot = guest::boot::run(&BootOptions::new(*arch, kernel::release(kernel)?))?;
             boot.verdict.map_err(anyhow::Error::msg)
         }
     }
@@ -510,7 +504,7 @@ mod tests {
                 });
                 assert_eq!(
                     tested,
-                    arch != Arch::X86_64,
+                    arch.is_cross(),
                     "cross test of {arch} under QEMU {}",
                     emulator.version
                 );

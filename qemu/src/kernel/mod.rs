@@ -2,23 +2,26 @@
 //! directory and cached outside the checkout, keyed by package version.
 //!
 //! The cache (`$XDG_CACHE_HOME/clonekit` or `~/.cache/clonekit`):
-//! - `apt/<suite>-<arch>/`: the private apt state ([`crate::private_apt`]);
+//! - `apt/<suite>-<arch>/`: the private apt state ([`crate::apt`]);
 //! - `kernels/<package>_<version>/`: the package's `/boot/vmlinu*` and `config`, plus
 //!   `vmlinux.elf` for amd64 (the uncompressed kernel from the bzImage, which QEMU boots
 //!   directly in about half the time);
 //! - `kernels/<release>-<meta package>.resolved`: which `<package>_<version>` the meta
 //!   package resolved to, so a second run finds the kernel without any network.
 //!
-//! A cached kernel that is missing, empty or has a bad magic is fetched again.
+//! A cached kernel that is missing, empty, truncated or has a bad magic is fetched again;
+//! what a good image of each architecture looks like is [`image`]'s business.
+
+pub mod image;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::apt::{PrivateApt, clear_dir, file_safe};
 use crate::arch::Arch;
-use crate::kimage::{self, Format};
-use crate::private_apt::{PrivateApt, clear_dir, file_safe};
+use crate::kernel::image::Format;
 use crate::{progress, workspace};
 
 /// A Debian release whose kernels the guests boot.
@@ -69,14 +72,6 @@ pub const REQUIRED_CONFIG: &[&str] = &[
     "CONFIG_CGROUPS",
     "CONFIG_TIME_NS",
 ];
-
-/// The built-in serial console driver each machine's console needs.
-fn console_config(arch: Arch) -> &'static str {
-    match arch {
-        Arch::X86_64 | Arch::Riscv64 => "CONFIG_SERIAL_8250_CONSOLE",
-        Arch::Aarch64 => "CONFIG_SERIAL_AMBA_PL011_CONSOLE",
-    }
-}
 
 /// A kernel in the cache, ready to boot.
 #[derive(Debug)]
@@ -218,7 +213,7 @@ pub fn load(arch: Arch, dir: &Path) -> Result<Kernel> {
 pub fn validate(arch: Arch, dir: &Path) -> Result<(PathBuf, Format)> {
     let elf = dir.join("vmlinux.elf");
     if elf.exists()
-        && let Ok(format) = kimage::check_file(arch, &elf)
+        && let Ok(format) = image::check_file(arch, &elf)
     {
         return Ok((elf, format));
     }
@@ -230,7 +225,7 @@ pub fn validate(arch: Arch, dir: &Path) -> Result<(PathBuf, Format)> {
             name.starts_with("vmlinu") && name != "vmlinux.elf"
         })
         .with_context(|| format!("no vmlinu* in {}", dir.display()))?;
-    let format = kimage::check_file(arch, &original)?;
+    let format = image::check_file(arch, &original)?;
     Ok((original, format))
 }
 
@@ -240,7 +235,7 @@ pub fn missing_config(arch: Arch, config: &str) -> Vec<&'static str> {
     REQUIRED_CONFIG
         .iter()
         .copied()
-        .chain([console_config(arch)])
+        .chain([arch.console_config()])
         .filter(|opt| !config.lines().any(|l| l == format!("{opt}=y")))
         .collect()
 }
@@ -316,9 +311,9 @@ fn fetch(release: &KernelRelease, arch: Arch, meta: &str, kernels: &Path) -> Res
 fn unpack_vmlinux(bz_path: &Path, elf: &Path) {
     let result = fs::read(bz_path)
         .map_err(anyhow::Error::from)
-        .and_then(|bz| kimage::extract_vmlinux(&bz));
+        .and_then(|bz| image::extract_vmlinux(&bz));
     match result {
-        Ok(vmlinux) if kimage::has_pvh_entry(&vmlinux) => {
+        Ok(vmlinux) if image::has_pvh_entry(&vmlinux) => {
             if let Err(e) = fs::write(elf, vmlinux) {
                 progress::line(format_args!(
                     "kernel: could not write {}: {e}",

@@ -14,6 +14,8 @@
 
 use std::fmt;
 
+use crate::guest::console::printable;
+
 /// The outcome of one test or subtest case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -459,7 +461,7 @@ pub fn parse(output: &str) -> Report {
     }
     if let Some(text) = cut.filter(|_| report.end_line.is_none()) {
         report.problems.push(Problem::CutMidLine {
-            text: crate::boot::printable(&text),
+            text: printable(&text),
         });
     }
     // Whatever is still open at the end of the output.

@@ -1,4 +1,6 @@
-//! `build <arch>`: the static init binary and the initramfs that carries it as `/init`.
+//! `build <arch>`: the static init binary (init-demo, built with rust-lld for the guest
+//! architecture and stripped) and the initramfs that carries it as `/init`, written to
+//! `target/qemu/<arch>/`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,16 +9,14 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::arch::Arch;
-use crate::{cargo, newc, progress, workspace};
+use crate::guest::newc;
+use crate::{cargo, progress, workspace};
 
 /// The package (and binary) name of the guest init.
-pub const INIT_PACKAGE: &str = "init-demo";
+const INIT_PACKAGE: &str = "init-demo";
 
 /// The cargo profile the init is built in (defined in the root `Cargo.toml`).
-pub const INIT_PROFILE: &str = "init";
-
-/// The error every command gives while the init crate does not exist.
-pub const NOT_BUILT_YET: &str = "init-demo is not built yet (issue 4)";
+const INIT_PROFILE: &str = "init";
 
 /// An initramfs ready to boot.
 #[derive(Debug)]
@@ -24,28 +24,6 @@ pub struct Initramfs {
     pub path: PathBuf,
     /// Size of `/init` inside it (the stripped binary for init-demo).
     pub init_size: u64,
-}
-
-/// Whether the workspace has an `init-demo` package yet.
-pub fn init_demo_exists() -> Result<bool> {
-    let out = cargo::current(&[
-        "metadata",
-        "--no-deps",
-        "--format-version",
-        "1",
-        "--offline",
-    ])
-    .current_dir(workspace::root())
-    .output()
-    .context("running cargo metadata")?;
-    if !out.status.success() {
-        bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let json = String::from_utf8_lossy(&out.stdout);
-    Ok(json.contains(&format!("\"name\":\"{INIT_PACKAGE}\",\"version\"")))
 }
 
 /// `CARGO_TARGET_<TRIPLE>_<KEY>` for a target triple.
@@ -88,9 +66,6 @@ pub fn cargo_build_command(arch: Arch) -> Command {
 
 /// Builds init-demo for `arch`, strips it and packs `target/qemu/<arch>/initramfs.cpio`.
 pub fn build(arch: Arch) -> Result<Initramfs> {
-    if !init_demo_exists()? {
-        bail!("{NOT_BUILT_YET}: the workspace has no `{INIT_PACKAGE}` package");
-    }
     progress::line(format_args!("build: {INIT_PACKAGE} for {arch}"));
     let status = cargo_build_command(arch)
         .status()
