@@ -573,6 +573,7 @@ impl<'fd> ChildBuilder<'fd> {
         let (tls, start): (Option<usize>, crate::raw::ChildFn) = if shares_vm {
             (Some(Tcb::thread_pointer_for(tcb)), child_start::<F>)
         } else {
+            crate::thread::prime_for_fork_like_children();
             (None, fork_start::<F>)
         };
         let mut pidfd_slot: i32 = -1;
@@ -825,6 +826,7 @@ where
     if flags.contains(CloneFlags::VM) {
         return Err(Error::StackRequired);
     }
+    crate::thread::prime_for_fork_like_children();
     let mut f = ManuallyDrop::new(f);
     let arg = (&mut *f as *mut F).cast::<c_void>();
     let created = if flags.intersects(CloneFlags::CLONE3_ONLY) {

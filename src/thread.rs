@@ -108,6 +108,13 @@ pub(crate) fn refresh_current_tid() {
     }
 }
 
+/// Answers, in the parent, what [`refresh_current_tid`] asks in a fork-like child (whether
+/// the thread pointer is clonekit's; on x86_64 that can read `/proc/self/auxv` once): the
+/// answer is cached, and each child inherits the cache instead of asking again.
+pub(crate) fn prime_for_fork_like_children() {
+    let _ = current_tcb();
+}
+
 /// The calling thread's clonekit TCB, if its thread pointer points at one.
 fn current_tcb() -> Option<*const Tcb> {
     if !arch::has_thread_pointer() {
