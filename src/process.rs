@@ -554,11 +554,11 @@ impl<'fd> ChildBuilder<'fd> {
         let closure = layout.closure as *mut F;
         let tcb = layout.tcb as *mut Tcb;
         let shares_vm = self.flags.contains(CloneFlags::VM);
-        // A CLONE_VM child gets its own TCB as thread pointer, and no handler may run on it
-        // before it switches to its mask: see `SignalsBlocked`. A fork-like child keeps our
-        // thread pointer (its copy of it) and our mask, as after fork(2).
+        // A CLONE_VM child gets its own TCB as thread pointer, on which a libc's handler must
+        // never run: see `SignalsBlocked`. A fork-like child keeps our thread pointer (its
+        // copy of it) and our mask, as after fork(2).
         let blocked = if shares_vm {
-            Some(crate::thread::SignalsBlocked::block_all()?)
+            crate::thread::SignalsBlocked::for_new_task()?
         } else {
             None
         };
@@ -566,8 +566,8 @@ impl<'fd> ChildBuilder<'fd> {
         // else uses the stack yet: we own it.
         unsafe {
             closure.write(f);
-            if let Some(blocked) = &blocked {
-                Tcb::init(tcb, 0, closure.cast(), blocked.start_mask());
+            if shares_vm {
+                Tcb::init(tcb, 0, closure.cast());
             }
         }
         let (tls, start): (Option<usize>, crate::raw::ChildFn) = if shares_vm {
@@ -694,7 +694,6 @@ where
     F: FnOnce() -> i32,
 {
     crate::thread::refresh_current_tid();
-    crate::thread::apply_start_mask();
     // SAFETY: the closure was written for us and nobody else reads or drops it.
     let f = unsafe { ptr::read(arg.cast::<F>()) };
     end_process(f())

@@ -96,7 +96,7 @@ pub unsafe extern "C" fn start(sp: *const usize, main: fn(&Args) -> i32) -> ! {
     // it outlives the main thread.
     unsafe {
         let tcb = (&raw mut MAIN_TCB).cast::<Tcb>();
-        Tcb::init(tcb, tid, core::ptr::null_mut(), None);
+        Tcb::init(tcb, tid, core::ptr::null_mut());
         arch::set_thread_pointer(Tcb::thread_pointer_for(tcb) as *mut u8);
     }
     arch::note_thread_pointer_set();

@@ -50,9 +50,6 @@ pub(crate) struct Tcb {
     result: AtomicI32,
     /// The closure, moved onto the thread's stack.
     closure: *mut c_void,
-    /// The signal mask the task switches to once it runs (it starts with every signal
-    /// blocked); `None` keeps them all blocked (see [`SignalsBlocked`]).
-    start_mask: Option<SigSet>,
 }
 
 impl Tcb {
@@ -60,19 +57,13 @@ impl Tcb {
     ///
     /// # Safety
     /// `at` must be valid for writing a `Tcb` and aligned for it.
-    pub(crate) unsafe fn init(
-        at: *mut Tcb,
-        tid: u32,
-        closure: *mut c_void,
-        start_mask: Option<SigSet>,
-    ) {
+    pub(crate) unsafe fn init(at: *mut Tcb, tid: u32, closure: *mut c_void) {
         let tcb = Tcb {
             self_ptr: at,
             tag: TCB_TAG,
             tid: AtomicU32::new(tid),
             result: AtomicI32::new(0),
             closure,
-            start_mask,
         };
         // SAFETY: the caller guarantees `at` is writable and aligned.
         unsafe { at.write(tcb) };
@@ -131,15 +122,16 @@ fn current_tcb() -> Option<*const Tcb> {
     Some((tp - bias) as *const Tcb)
 }
 
-/// Every signal blocked in the calling thread until dropped, around the creation of a
-/// clonekit task that gets its own thread pointer: the task starts with them all blocked, so
-/// no signal handler can run on it before it has chosen its mask.
+/// Every signal blocked in the calling thread until dropped, around the creation of a task
+/// that must not run a signal handler: the task starts with them all blocked.
 ///
-/// In a program whose thread pointer belongs to a libc (any std program), the task keeps
-/// every signal blocked: a handler the host installed would run with clonekit's TCB as its
-/// thread pointer and compute its thread-locals (errno included) into the task's stack. In a
-/// program without one (started by [`entry!`](crate::entry)), the task takes its creator's
-/// mask, as threads do.
+/// A clonekit task with its own thread pointer needs it only in a program whose thread
+/// pointer belongs to a libc (any std program): a handler the host installed would run with
+/// clonekit's TCB as its thread pointer and compute its thread-locals (errno included) into
+/// the task's stack, so the task keeps every signal blocked ([`SignalsBlocked::for_new_task`]).
+/// In a program started by [`entry!`](crate::entry) every handler is sound on a clonekit
+/// TCB, which is complete before the task runs: the task simply starts with its creator's
+/// mask, as threads do, and nothing is blocked (two `rt_sigprocmask` calls fewer).
 pub(crate) struct SignalsBlocked {
     old: SigSet,
 }
@@ -151,31 +143,26 @@ impl SignalsBlocked {
         Ok(SignalsBlocked { old })
     }
 
+    /// Around the creation of a task with clonekit's TCB as its thread pointer: every signal
+    /// blocked where a libc owns the thread pointer, nothing where clonekit started the
+    /// program (see above).
+    pub(crate) fn for_new_task() -> Result<Option<SignalsBlocked>, Errno> {
+        if crate::program::started_by_entry() {
+            Ok(None)
+        } else {
+            SignalsBlocked::block_all().map(Some)
+        }
+    }
+
     /// The mask the caller had before, which dropping this restores.
     pub(crate) fn previous(&self) -> SigSet {
         self.old
-    }
-
-    /// The mask the new task should switch to, or `None` to keep all blocked (a program
-    /// whose thread pointer a libc owns: see [`crate::program`]).
-    pub(crate) fn start_mask(&self) -> Option<SigSet> {
-        crate::program::started_by_entry().then_some(self.old)
     }
 }
 
 impl Drop for SignalsBlocked {
     fn drop(&mut self) {
         let _ = rt_sigprocmask(SigmaskHow::SetMask, Some(&self.old));
-    }
-}
-
-/// In a new task: switches to the mask its creator chose ([`SignalsBlocked::start_mask`]).
-pub(crate) fn apply_start_mask() {
-    if let Some(tcb) = current_tcb() {
-        // SAFETY: the TCB is this task's own, written before it was created.
-        if let Some(mask) = unsafe { (*tcb).start_mask } {
-            let _ = rt_sigprocmask(SigmaskHow::SetMask, Some(&mask));
-        }
     }
 }
 
@@ -304,12 +291,13 @@ where
 {
     let layout = Layout::new::<F>(&stack)?;
     let (sp, closure_ptr, tcb) = (layout.sp, layout.closure as *mut F, layout.tcb as *mut Tcb);
-    let blocked = SignalsBlocked::block_all()?;
+    // Held until the thread exists (restored when this returns): see `SignalsBlocked`.
+    let _blocked = SignalsBlocked::for_new_task()?;
     // SAFETY: both lie inside the stack, above `sp`, aligned, and nothing else uses the
     // stack yet (we own it).
     unsafe {
         closure_ptr.write(f);
-        Tcb::init(tcb, 0, closure_ptr.cast(), blocked.start_mask());
+        Tcb::init(tcb, 0, closure_ptr.cast());
     }
     // PARENT_SETTID and CHILD_CLEARTID point at the TCB's tid word, which lives as
     // long as the stack, which the JoinHandle keeps until the kernel has cleared that word;
@@ -353,7 +341,6 @@ where
     F: FnOnce() -> i32,
 {
     let tcb = arg.cast::<Tcb>();
-    apply_start_mask();
     // SAFETY: the closure was written for us and nobody else reads it.
     let f = unsafe { ptr::read((*tcb).closure.cast::<F>()) };
     let result = f();

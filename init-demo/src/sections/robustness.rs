@@ -31,6 +31,7 @@ pub const CASES: &[Case] = &[
     case!(fault_thread_stack_overflow_hits_guard_page_sigsegv),
     case!(fault_88k_frame_on_16k_stack_faults_in_the_guard_not_below),
     case!(entry_program_refuses_fork_beside_threads_and_vm_children_and_split_tables),
+    case!(entry_program_thread_starts_with_its_creators_mask),
     case!(fault_sigkill_mid_work_reported),
     case!(fault_500_children_reaped_no_zombie_no_fd_leak),
     case!(fault_100_threads_joined_stacks_unmapped),
@@ -513,6 +514,31 @@ fn entry_program_refuses_fork_beside_threads_and_vm_children_and_split_tables() 
         "the fork once alone again",
         Ok(ExitStatus::Exited(9)),
         after.wait(),
+    )
+}
+
+/// In an `entry!` program a thread needs no signal block around its creation (every handler
+/// is sound on its complete clonekit TCB): it starts with exactly its creator's mask.
+fn entry_program_thread_starts_with_its_creators_mask() -> Outcome {
+    reset_slots(1);
+    let extra = SigSet::empty().with(Signal::SIGUSR2).with(Signal::SIGWINCH);
+    let before =
+        signal::rt_sigprocmask(signal::SigmaskHow::Block, Some(&extra)).ctx("rt_sigprocmask")?;
+    let creators = signal::rt_sigprocmask(signal::SigmaskHow::Block, None).ctx("read mask")?;
+    let spawned = thread::spawn(|| {
+        match signal::rt_sigprocmask(signal::SigmaskHow::Block, None) {
+            Ok(mask) => slot(0).store(mask.bits() as i64, SeqCst),
+            Err(_) => slot(0).store(-1, SeqCst),
+        }
+        0
+    });
+    let joined = spawned.map(|handle| handle.join());
+    let _ = signal::rt_sigprocmask(signal::SigmaskHow::SetMask, Some(&before));
+    eq("the thread", Ok(0), joined.map_err(drop))?;
+    eq(
+        "the thread's signal mask (the creator's, with SIGUSR2 and SIGWINCH)",
+        creators.bits() as i64,
+        slot(0).load(SeqCst),
     )
 }
 
