@@ -61,9 +61,7 @@
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use linux_raw_sys::general as g;
-
-use crate::errno::{Errno, Result, from_syscall};
+use crate::errno::{Errno, Result};
 use crate::error::Error;
 use crate::fd::BorrowedFd;
 use crate::process::{ExitStatus, wait_any};
@@ -561,23 +559,7 @@ fn ppoll_sleep(
 ) -> Result<()> {
     let mut fds = [fd.map_or(PollFd::ignored(), |fd| PollFd::new(fd, PollFlags::IN))];
     let nfds = usize::from(fd.is_some());
-    // The kernel writes the time left back: give it a copy.
-    let mut copy = timeout.copied();
-    let tp = copy.as_mut().map_or(0, |t| t as *mut Timespec as usize);
-    // SAFETY: the kernel reads and writes `nfds` (0 or 1) pollfds in the local `fds`, reads
-    // and writes one timespec in the local `copy` (if given) and reads one 8-byte sigset;
-    // all live for the call.
-    from_syscall(unsafe {
-        sc::syscall5(
-            g::__NR_ppoll as usize,
-            fds.as_mut_ptr() as usize,
-            nfds,
-            tp,
-            mask as *const SigSet as usize,
-            core::mem::size_of::<SigSet>(),
-        )
-    })
-    .map(drop)
+    crate::sys::fs::ppoll(&mut fds[..nfds], timeout, Some(mask)).map(drop)
 }
 
 #[cfg(test)]

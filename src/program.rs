@@ -163,13 +163,8 @@ pub fn emulated() -> bool {
         2 => return false,
         _ => {}
     }
-    let emulated = crate::KernelVersion::cached() >= crate::KernelVersion::new(5, 3, 0) && {
-        // SAFETY: clone3 with a NULL args pointer and size 0 is refused by the kernel's
-        // size check (EINVAL) before it reads memory or creates a task; an emulator without
-        // clone3 answers ENOSYS.
-        let ret = unsafe { sc::syscall2(linux_raw_sys::general::__NR_clone3 as usize, 0, 0) };
-        crate::errno::from_syscall(ret) == Err(Errno::ENOSYS)
-    };
+    let emulated = crate::KernelVersion::cached() >= crate::KernelVersion::new(5, 3, 0)
+        && crate::sys::process::clone3_probe() == Errno::ENOSYS;
     KNOWN.store(if emulated { 1 } else { 2 }, Ordering::Relaxed);
     emulated
 }

@@ -87,6 +87,13 @@ pub fn current() -> Option<Pid> {
     Some(unsafe { (*tcb).tid.load(Ordering::Relaxed) } as Pid)
 }
 
+/// The calling thread's thread-pointer register: the FS base on x86_64, `TPIDR_EL0` on
+/// aarch64, `tp` on riscv64; 0 where none is set. Whose control block it points at (a
+/// libc's, clonekit's) is not asked; [`current`] is the TID from a clonekit one.
+pub fn thread_pointer() -> usize {
+    arch::thread_pointer_register()
+}
+
 /// After a fork-like clone (the child runs on a copy of the parent's memory, TCB included):
 /// makes the copied TCB hold the child's own TID, so [`current`] stays right in the child.
 /// Call it first thing in such a child; a no-op where the thread pointer is not clonekit's.

@@ -11,7 +11,6 @@
 #![no_std]
 #![no_main]
 
-mod rawsys;
 mod report;
 mod sections;
 mod util;

@@ -131,6 +131,11 @@ pub(crate) fn has_thread_pointer() -> bool {
     thread_pointer() != 0
 }
 
+/// The calling thread's thread-pointer register (0 when none is set): the register itself.
+pub(crate) fn thread_pointer_register() -> usize {
+    thread_pointer()
+}
+
 /// Records that this process's threads now have a thread pointer (nothing to remember here:
 /// the register itself tells).
 pub(crate) fn note_thread_pointer_set() {}

@@ -1,9 +1,8 @@
 //! Per-architecture code: one file per arch, all with the same exports.
 //!
-//! Every arch file exports `clone`, `clone3`, `thread_pointer`, `has_thread_pointer`,
-//! `set_thread_pointer`, `tls_value`, `STACK_ALIGNMENT`, `STACK_GUARD_SIZE`, `TCB_TAG_OFFSET`,
-//! `SIGNAL_RESTORER`
-//! and the `__clonekit_start!` macro (a static binary's `_start`). Adding an architecture means
+//! Every arch file exports `clone`, `clone3`, `thread_pointer`, `thread_pointer_register`,
+//! `has_thread_pointer`, `set_thread_pointer`, `tls_value`, `STACK_ALIGNMENT`,
+//! `STACK_GUARD_SIZE`, `TCB_TAG_OFFSET`, `SIGNAL_RESTORER` and the `__clonekit_start!` macro (a static binary's `_start`). Adding an architecture means
 //! adding one file with the same names; nothing above this module changes.
 
 use core::ffi::c_void;

@@ -144,9 +144,12 @@ pub(crate) fn thread_pointer() -> usize {
 /// otherwise `rdfsbase` where the CPU and kernel allow it (`HWCAP2_FSGSBASE`, Linux 5.9+), a
 /// user-mode instruction, else `arch_prctl(ARCH_GET_FS)`.
 pub(crate) fn has_thread_pointer() -> bool {
-    if ENTRY_SET_FS.load(Ordering::Relaxed) {
-        return true;
-    }
+    ENTRY_SET_FS.load(Ordering::Relaxed) || thread_pointer_register() != 0
+}
+
+/// The calling thread's thread-pointer register, the FS base (0 when none is set): by
+/// `rdfsbase` where the CPU and kernel allow it, else `arch_prctl(ARCH_GET_FS)`.
+pub(crate) fn thread_pointer_register() -> usize {
     if fsgsbase_usable() {
         let base: usize;
         // SAFETY: `rdfsbase rax` (encoded as bytes so that no target feature is needed)
@@ -158,7 +161,7 @@ pub(crate) fn has_thread_pointer() -> bool {
                 options(nostack, preserves_flags, nomem),
             );
         }
-        return base != 0;
+        return base;
     }
     let mut base: usize = 0;
     // SAFETY: ARCH_GET_FS writes one usize to the address given, which is `base`.
@@ -169,7 +172,7 @@ pub(crate) fn has_thread_pointer() -> bool {
             &mut base as *mut usize as usize,
         )
     };
-    ret == 0 && base != 0
+    if ret == 0 { base } else { 0 }
 }
 
 /// Records that every thread of this process has a thread pointer (clonekit's `_start` set

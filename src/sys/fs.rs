@@ -678,21 +678,37 @@ impl<'fd> PollFd<'fd> {
 /// # References
 /// poll(2), ppoll(2)
 pub fn poll(fds: &mut [PollFd<'_>], timeout: Option<&Timespec>) -> Result<usize> {
+    ppoll(fds, timeout, None)
+}
+
+/// `ppoll(fds, timeout, mask)`: as [`poll`], with the signal mask `mask` (when given) in
+/// force while it waits and the caller's restored when it returns: atomically, so a signal
+/// unblocked by `mask` either arrives before the wait, waking it with `EINTR`, or not at all
+/// (what `sigsuspend` gives, with descriptors and a timeout).
+///
+/// # References
+/// ppoll(2)
+pub fn ppoll(
+    fds: &mut [PollFd<'_>],
+    timeout: Option<&Timespec>,
+    mask: Option<&crate::sys::signal::SigSet>,
+) -> Result<usize> {
     let mut copy = timeout.copied();
     let tp = match copy.as_mut() {
         Some(t) => t as *mut Timespec as usize,
         None => 0,
     };
+    let mask = mask.map_or(0, |m| m as *const crate::sys::signal::SigSet as usize);
     // SAFETY: the kernel reads and writes `fds.len()` `pollfd`s (layout checked above)
-    // in `fds`, which is exclusively borrowed, and reads/writes one timespec in the
-    // local `copy` when given; the signal mask pointer is NULL.
+    // in `fds`, which is exclusively borrowed, reads/writes one timespec in the local
+    // `copy` when given, and reads one kernel sigset (the SigSet's 8 bytes) when given.
     from_syscall(unsafe {
         syscall5(
             g::__NR_ppoll as usize,
             fds.as_mut_ptr() as usize,
             fds.len(),
             tp,
-            0,
+            mask,
             core::mem::size_of::<g::kernel_sigset_t>(),
         )
     })

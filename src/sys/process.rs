@@ -151,6 +151,19 @@ fn unreachable_exit() -> ! {
     }
 }
 
+/// `clone3(NULL, 0)`: asks whether the kernel has `clone3` (Linux 5.3) without creating
+/// anything. A kernel that has it refuses the zero size (`EINVAL`) before reading memory;
+/// one without it (or an emulator, or a seccomp filter) answers `ENOSYS`.
+///
+/// # References
+/// clone3(2)
+pub fn clone3_probe() -> Errno {
+    // SAFETY: clone3 with a NULL args pointer and size 0 is refused by the kernel's size
+    // check (EINVAL) before it reads memory or creates a task, or is unknown (ENOSYS).
+    let ret = unsafe { syscall2(g::__NR_clone3 as usize, 0, 0) };
+    from_syscall(ret).err().unwrap_or(Errno::EINVAL)
+}
+
 /// `execve(path, argv, envp)`: replaces the process image; returns only on failure.
 ///
 /// # Safety

@@ -81,6 +81,18 @@ impl WaitStatus {
 /// # References
 /// wait4(2), waitpid(2)
 pub fn wait4(pid: Pid, options: WaitOptions) -> Result<Option<(Pid, WaitStatus)>> {
+    let Some((pid, status)) = wait4_raw(pid, options)? else {
+        return Ok(None);
+    };
+    match WaitStatus::from_raw(status) {
+        Some(s) => Ok(Some((pid, s))),
+        None => Err(crate::Errno::EINVAL),
+    }
+}
+
+/// As [`wait4`], with the kernel's status word as it is: a ptrace event stop keeps its event
+/// (`PTRACE_EVENT_*`) in bits 16 and up, which [`WaitStatus`] does not carry.
+pub fn wait4_raw(pid: Pid, options: WaitOptions) -> Result<Option<(Pid, i32)>> {
     let mut status: i32 = 0;
     // SAFETY: the kernel writes one int into `status`; the rusage pointer is NULL.
     let ret = from_syscall(unsafe {
@@ -92,13 +104,7 @@ pub fn wait4(pid: Pid, options: WaitOptions) -> Result<Option<(Pid, WaitStatus)>
             0,
         )
     })?;
-    if ret == 0 {
-        return Ok(None);
-    }
-    match WaitStatus::from_raw(status) {
-        Some(s) => Ok(Some((ret as Pid, s))),
-        None => Err(crate::Errno::EINVAL),
-    }
+    Ok((ret != 0).then_some((ret as Pid, status)))
 }
 
 /// Which children [`waitid`] waits for (`idtype` and `id`); a pidfd is borrowed for `'fd`.

@@ -10,9 +10,9 @@ use clonekit::process::{self, ExitStatus};
 use clonekit::sys::process::gettid;
 use clonekit::{CloneFlags as F, ExitSignal, Stack, raw};
 
-use crate::rawsys::thread_pointer;
 use crate::report::{Case, Ctx, Outcome, case, check, diag, eq};
 use crate::util::{self, TidWord};
+use clonekit::thread::thread_pointer;
 
 pub const CASES: &[Case] = &[
     case!(parent_settid_stored_before_clone_returns),

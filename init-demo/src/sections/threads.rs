@@ -22,7 +22,6 @@ use clonekit::validate::Syscall;
 use clonekit::{CloneFlags as F, Errno, ExitSignal, FlagError, Stack, raw, thread};
 
 use super::validator::refusal;
-use crate::rawsys::{getfd_on_number, wait4_raw};
 use crate::report::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq, eq_bytes};
 use crate::util::{self, slot};
 
@@ -120,7 +119,12 @@ fn files_case(flags: F, shared: bool) -> Outcome {
     }
     .ctx("clone")?;
     child_ok("child closing the fd", child.wait())?;
-    let now = getfd_on_number(fd);
+    // Asked of the number: a descriptor the child closed cannot be borrowed any more.
+    let now = if clonekit::sys::fs::fd_is_open(fd) {
+        Ok(())
+    } else {
+        Err(Errno::EBADF)
+    };
     if shared {
         eq(
             "parent's fd after the child closed it",
@@ -674,12 +678,11 @@ fn traced_runner(flags: F, options: usize) -> Result<Trace, Fail> {
     let pid = runner.pid();
     core::mem::forget(runner); // reaped below, as a tracee
     let mut trace = Trace::default();
-    let (_, status) =
-        wait4_raw(pid, WaitOptions::ALL.bits()).ctx("wait for the runner's SIGSTOP")?;
+    let (_, status) = wait_raw(pid).ctx("wait for the runner's SIGSTOP")?;
     if status & 0xff != 0x7f || (status >> 8) & 0xff != Signal::SIGSTOP.raw() {
         diag!("runner {pid}: status {status:#x}, not a SIGSTOP stop");
         let _ = signal::kill(pid, Signal::SIGKILL);
-        let _ = wait4_raw(pid, WaitOptions::ALL.bits());
+        let _ = wait_raw(pid);
         return Err(Fail::Failed);
     }
     // SAFETY: PTRACE_SETOPTIONS takes the options in `data`, no pointer.
@@ -687,7 +690,7 @@ fn traced_runner(flags: F, options: usize) -> Result<Trace, Fail> {
         .ctx("PTRACE_SETOPTIONS")?;
     clonekit::sys::process::ptrace_cont(pid, None).ctx("PTRACE_CONT")?;
     while trace.runner_code.is_none() {
-        let (who, status) = wait4_raw(-1, WaitOptions::ALL.bits()).ctx("wait4(-1)")?;
+        let (who, status) = wait_raw(-1).ctx("wait4(-1)")?;
         let stopped = status & 0xff == 0x7f;
         let sig = (status >> 8) & 0xff;
         if who == pid {
@@ -788,4 +791,17 @@ fn detached_with_pidfd_refused_einval() -> Outcome {
         ExitSignal::SIGCHLD,
         FlagError::PidfdWithDetached,
     )
+}
+
+/// `wait4(pid, .., __WALL)` with the kernel's status word as it is (a ptrace event stop keeps
+/// its event in bits 16 and up), retried on `EINTR`.
+fn wait_raw(pid: clonekit::sys::Pid) -> Result<(clonekit::sys::Pid, i32), Errno> {
+    loop {
+        match clonekit::sys::wait::wait4_raw(pid, WaitOptions::ALL) {
+            Ok(Some(found)) => return Ok(found),
+            Ok(None) => return Err(Errno::ECHILD),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
