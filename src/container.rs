@@ -1,5 +1,5 @@
 //! A container-style child in one call: new namespaces (UTS, PID, mount, IPC, network, user,
-//! and optionally cgroup and time), a hostname, id maps, a private `/proc`: the seed's
+//! and optionally cgroup and time), a hostname, id maps, a private `/proc`: the
 //! "Container Isolation Model" as an init system wants it.
 //!
 //! ```no_run
@@ -33,7 +33,7 @@ use crate::sys::ns as sysns;
 use crate::sys::process::{getegid, geteuid, setresgid, setresuid};
 use crate::validate::FlagError;
 
-/// The six namespaces of the seed's container model.
+/// The six namespaces of the classic container model (UTS, PID, mount, IPC, network, user).
 pub const CLASSIC_NAMESPACES: CloneFlags = CloneFlags::NEWUTS
     .union(CloneFlags::NEWPID)
     .union(CloneFlags::NEWNS)

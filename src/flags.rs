@@ -121,7 +121,7 @@ bitflags::bitflags! {
 }
 
 impl CloneFlags {
-    /// The flag set the NPTL `pthread_create()` uses (interview Q3): shared memory, fds,
+    /// The flag set the NPTL `pthread_create()` uses: shared memory, fds,
     /// filesystem attributes and signal handlers, one thread group, System V undo list shared,
     /// a TLS block, the TID stored in the parent and cleared (with a futex wake) on exit.
     pub const NPTL_THREAD: CloneFlags = CloneFlags::VM
@@ -263,8 +263,8 @@ mod tests {
 
     #[test]
     fn every_seed_table_flag_is_present() {
-        // The seed chapter's table (TLPI 28.2.1) lists these 21 flags.
-        let seed = [
+        // TLPI 28.2.1's flag table lists these 21 flags.
+        let tlpi_table = [
             CloneFlags::FILES,
             CloneFlags::FS,
             CloneFlags::SIGHAND,
@@ -287,9 +287,9 @@ mod tests {
             CloneFlags::UNTRACED,
             CloneFlags::IO,
         ];
-        let union = seed.iter().fold(CloneFlags::empty(), |a, f| a | *f);
+        let union = tlpi_table.iter().fold(CloneFlags::empty(), |a, f| a | *f);
         assert_eq!(union.bits().count_ones(), 21);
-        // The seed's 21, plus PIDFD, DETACHED, NEWCGROUP, NEWTIME, CLEAR_SIGHAND, INTO_CGROUP.
+        // TLPI's 21, plus PIDFD, DETACHED, NEWCGROUP, NEWTIME, CLEAR_SIGHAND, INTO_CGROUP.
         assert_eq!(CloneFlags::all().iter().count(), 27);
     }
 }

@@ -46,12 +46,12 @@
 //! use clonekit::{CloneFlags, ExitSignal, FlagError, KernelVersion, validate};
 //! use clonekit::validate::Request;
 //!
-//! // Interview Q2: CLONE_SIGHAND requires CLONE_VM.
+//! // CLONE_SIGHAND requires CLONE_VM (shared handlers need shared memory).
 //! let request = Request::legacy(CloneFlags::SIGHAND, ExitSignal::SIGCHLD, KernelVersion::V6_9);
 //! assert_eq!(validate(&request), Err(FlagError::SighandRequiresVm));
 //! assert_eq!(FlagError::SighandRequiresVm.errno(), clonekit::Errno::EINVAL);
 //!
-//! // Interview Q3: the NPTL thread flags pass.
+//! // The flag set of NPTL's pthread_create() passes.
 //! let request = Request::legacy(CloneFlags::NPTL_THREAD, ExitSignal::NONE, KernelVersion::V6_9);
 //! assert_eq!(validate(&request), Ok(()));
 //! ```

@@ -195,7 +195,7 @@ fn ns_inode(fd: BorrowedFd<'_>) -> Option<u64> {
 
 /// `unshare(flags)`: moves the caller into new namespaces, or stops sharing its fd table
 /// (`CLONE_FILES`), filesystem attributes (`CLONE_FS`) or semaphore undo list
-/// (`CLONE_SYSVSEM`), as interview Q6 describes. `CLONE_NEWPID` and `CLONE_NEWTIME` take
+/// (`CLONE_SYSVSEM`), as TLPI 28.2.1 describes it. `CLONE_NEWPID` and `CLONE_NEWTIME` take
 /// effect for the caller's later children only.
 ///
 /// Refused before the syscall, with the rule: flags `unshare` does not take, a new user

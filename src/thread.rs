@@ -204,7 +204,7 @@ impl Layout {
     }
 }
 
-/// The flags every clonekit thread is created with: the NPTL set (interview Q3).
+/// The flags every clonekit thread is created with: the set NPTL's `pthread_create()` uses.
 pub const THREAD_FLAGS: CloneFlags = CloneFlags::NPTL_THREAD;
 
 /// Starts `f` in a new thread on a fresh [`Stack::DEFAULT_SIZE`] stack.

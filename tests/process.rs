@@ -1,4 +1,4 @@
-//! Process children: the seed's Example 1, fork-like children, exit statuses, shared file
+//! Process children: a thread-like process (CLONE_VM, TLPI 28.2.1's Example 1), fork-like children, exit statuses, shared file
 //! tables, CLONE_PARENT, clone3 requests, the ENOSYS fallback and the API's refusals.
 //!
 //! Child closures only use clonekit (atomics, `clonekit::sys`, `clonekit::println!`): the

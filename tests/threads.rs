@@ -1,4 +1,4 @@
-//! Threads: the seed's Example 2, the SETTID/CLEARTID flags (Section D), the thread pointer,
+//! Threads: a shared TGID (TLPI 28.2.1's Example 2), the SETTID/CLEARTID flags, the thread pointer,
 //! the trampoline's promises (alignment, registers, exit status), and 64 threads at once.
 //!
 //! Every closure that runs in a clonekit thread touches only atomics and clonekit::sys: a

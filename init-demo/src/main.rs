@@ -1,5 +1,5 @@
 //! The clonekit init demo: a static `no_std` PID 1 that proves every example and every flag
-//! of TLPI 28.2.1 (the seed chapter) against the running kernel and reports KTAP on the
+//! of TLPI 28.2.1 against the running kernel and reports KTAP on the
 //! serial console, then powers the machine off.
 //!
 //! One KTAP subtest per section of the chapter ([`sections`]); each case is a function

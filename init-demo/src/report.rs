@@ -34,7 +34,7 @@ pub struct Case {
     pub run: fn() -> Outcome,
 }
 
-/// One KTAP subtest: a section of the seed chapter.
+/// One KTAP subtest: the cases of one kernel concept.
 pub struct Section {
     /// The subtest's name.
     pub name: &'static str,

@@ -83,7 +83,7 @@ impl TidWord {
         self.0.as_ptr().cast()
     }
 
-    /// Sleeps on the word until the kernel clears it (interview Q5), and returns how
+    /// Sleeps on the word until the kernel clears it (`CLONE_CHILD_CLEARTID`), and returns how
     /// many `futex_wait` calls that took.
     pub fn join(&self) -> u32 {
         let mut waits = 0;

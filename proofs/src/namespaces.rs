@@ -1,4 +1,4 @@
-//! Every isolation the seed's namespace table claims, shown from both sides, plus `setns`,
+//! Every isolation a namespace flag promises, shown from both sides, plus `setns`,
 //! `unshare` and the kernel's refusals. Each proof needs `CAP_SYS_ADMIN` (root, or PID 1 in
 //! the guest).
 //!

@@ -1,4 +1,5 @@
-//! One KTAP subtest per section of the seed chapter (TLPI 28.2.1).
+//! One KTAP subtest per kernel concept: sharing, namespaces (the chapter's and in depth), TIDs
+//! and TLS, clone3, the validator against the kernel, robustness, PID 1.
 
 pub mod clone3;
 pub mod namespaces;
@@ -13,12 +14,12 @@ use crate::report::Section;
 /// The report's top-level plan, in order.
 pub const SECTIONS: &[Section] = &[
     Section {
-        name: "threads_sections_a_b",
+        name: "sharing",
         cases: threads::CASES,
         proofs: &[],
     },
     Section {
-        name: "namespaces_sections_c_e",
+        name: "namespaces",
         cases: namespaces::CASES,
         proofs: &[],
     },
@@ -28,7 +29,7 @@ pub const SECTIONS: &[Section] = &[
         proofs: clonekit_proofs::namespaces::PROOFS,
     },
     Section {
-        name: "settid_section_d",
+        name: "tids_and_tls",
         cases: settid::CASES,
         proofs: &[],
     },

@@ -18,15 +18,15 @@ use crate::report::{
 use crate::util::{contains, read_file, reset_slots, slot};
 
 pub const CASES: &[Case] = &[
-    case!(newuts_example3_child_hostname_parent_unchanged),
+    case!(newuts_child_hostname_parent_unchanged),
     case!(newpid_child_getpid_is_1),
     case!(newns_tmpfs_mounted_in_child_invisible_to_parent),
     case!(newipc_sysv_queue_created_inside_invisible_outside),
     case!(newnet_child_sees_only_lo_in_proc_net_dev),
     case!(newuser_uid_is_overflow_65534_before_maps),
-    case!(newpid_newnet_newuts_newns_newipc_newuser_container_q4),
-    case!(unshare_files_q6_child_close_stays_private),
-    case!(unshare_newuts_q6_child_hostname_stays_private),
+    case!(six_new_namespaces_make_a_container),
+    case!(unshare_files_child_close_stays_private),
+    case!(unshare_newuts_child_hostname_stays_private),
 ];
 
 const CONTAINER_HOST: &[u8] = b"my-container-host";
@@ -46,7 +46,7 @@ fn set_and_read_hostname(name: &[u8]) -> Outcome {
 }
 
 /// Example 3: `clone(child_func, stack, CLONE_NEWUTS | SIGCHLD, "my-container-host")`.
-fn newuts_example3_child_hostname_parent_unchanged() -> Outcome {
+fn newuts_child_hostname_parent_unchanged() -> Outcome {
     let (before, before_len) = hostname();
     let child = ChildBuilder::new(F::NEWUTS)
         .spawn(|| code(set_and_read_hostname(CONTAINER_HOST)))
@@ -233,8 +233,8 @@ fn newuser_uid_is_overflow_65534_before_maps() -> Outcome {
     )
 }
 
-/// Interview Q4: all six namespaces of the seed's container model at once.
-fn newpid_newnet_newuts_newns_newipc_newuser_container_q4() -> Outcome {
+/// All six classic namespaces at once: a container (TLPI 28.2.1, question 4).
+fn six_new_namespaces_make_a_container() -> Outcome {
     use clonekit::namespace::Namespace;
     // Each namespace the child has, by identity: net, mnt, ipc (then uts, pid, user).
     const KINDS: [Namespace; 3] = [Namespace::Net, Namespace::Mount, Namespace::Ipc];
@@ -274,9 +274,9 @@ fn newpid_newnet_newuts_newns_newipc_newuser_container_q4() -> Outcome {
     )
 }
 
-/// Interview Q6: a child created with `CLONE_FILES` unshares its fd table, then closes an
+/// `unshare` (TLPI 28.2.1, question 6): a child created with `CLONE_FILES` unshares its fd table, then closes an
 /// fd: the parent's stays open.
-fn unshare_files_q6_child_close_stays_private() -> Outcome {
+fn unshare_files_child_close_stays_private() -> Outcome {
     let (r, _w) = fs::pipe2(PipeFlags::CLOEXEC).ctx("pipe2")?;
     let fd = r.as_raw();
     // SAFETY: the child closes a descriptor only after unsharing the table: its close
@@ -299,7 +299,7 @@ fn unshare_files_q6_child_close_stays_private() -> Outcome {
     )
 }
 
-fn unshare_newuts_q6_child_hostname_stays_private() -> Outcome {
+fn unshare_newuts_child_hostname_stays_private() -> Outcome {
     let (before, before_len) = hostname();
     let child = process::fork(|| {
         code((|| {

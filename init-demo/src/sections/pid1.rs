@@ -1,6 +1,6 @@
 //! PID 1's duties: it is PID 1 with its filesystems mounted, orphans are reparented to it
 //! and reaped, signals it has no handler for are dropped, and no zombie is left at the end.
-//! Also the report's own promise: every flag of the seed's table names a case.
+//! Also the report's own promise: every flag of TLPI 28.2.1's table names a case.
 
 use core::sync::atomic::Ordering::SeqCst;
 
@@ -95,7 +95,7 @@ fn pid1_sigterm_without_handler_is_dropped() -> Outcome {
     alive
 }
 
-/// The seed's table (plus the flags clonekit adds): each flag, lower case without
+/// TLPI 28.2.1's flag table (plus the flags clonekit adds): each flag, lower case without
 /// `CLONE_`, is a word of some case's name.
 const SEED_FLAGS: [&str; 25] = [
     "files",

@@ -1,5 +1,5 @@
 //! Section D: the threading support flags: `CLONE_PARENT_SETTID` (race-free TID capture),
-//! `CLONE_CHILD_SETTID`, `CLONE_CHILD_CLEARTID` with a futex join (interview Q5), and
+//! `CLONE_CHILD_SETTID`, `CLONE_CHILD_CLEARTID` with a futex join, and
 //! `CLONE_SETTLS`.
 
 use core::ffi::c_void;
@@ -17,7 +17,7 @@ use clonekit::thread::thread_pointer;
 pub const CASES: &[Case] = &[
     case!(parent_settid_stored_before_clone_returns),
     case!(child_settid_stored_in_childs_memory),
-    case!(child_cleartid_zeroed_and_futex_woken_at_exit_q5),
+    case!(child_cleartid_zeroed_and_futex_woken_at_exit),
     case!(settls_child_thread_pointer_is_value_passed),
     case!(settls_absent_child_keeps_parents_thread_pointer),
 ];
@@ -126,9 +126,9 @@ unsafe extern "C" fn sleep_then_mark(_: *mut c_void) -> i32 {
 
 static CLEAR_WORD: TidWord = TidWord::new();
 
-/// Interview Q5: the thread's TID word is zeroed and futex-woken when it exits; the parent
+/// The thread's TID word is zeroed and futex-woken when it exits; the parent
 /// sleeps in `futex_wait` on it (no polling) and wakes once the thread is gone.
-fn child_cleartid_zeroed_and_futex_woken_at_exit_q5() -> Outcome {
+fn child_cleartid_zeroed_and_futex_woken_at_exit() -> Outcome {
     SLEPT.store(0, SeqCst);
     let stack = Stack::new(Stack::MIN_SIZE).ctx("stack")?;
     // SAFETY: the thread runs `sleep_then_mark` on its own stack, kept until the kernel

@@ -26,19 +26,19 @@ use crate::report::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag,
 use crate::util::{self, slot};
 
 pub const CASES: &[Case] = &[
-    case!(vm_example1_counter_5_becomes_105),
-    case!(vm_absent_parent_still_sees_5),
+    case!(vm_child_writes_land_in_parents_memory),
+    case!(vm_absent_child_writes_land_in_its_copy),
     case!(files_close_in_child_closes_parents_fd),
     case!(files_absent_close_in_child_stays_private),
     case!(fs_chdir_and_umask_in_child_are_parents),
     case!(fs_absent_chdir_and_umask_stay_private),
     case!(sighand_child_handler_is_parents_masks_separate),
     case!(sighand_absent_child_handler_stays_private),
-    case!(sighand_without_vm_refused_einval_q2),
+    case!(sighand_without_vm_refused_einval),
     case!(thread_without_sighand_refused_einval),
     case!(newns_with_fs_refused_einval),
-    case!(thread_example2_getpid_same_gettid_differs),
-    case!(nptl_q3_flag_set_thread_spawn_and_join),
+    case!(thread_shares_the_tgid_with_its_own_tid),
+    case!(nptl_flag_set_thread_spawn_and_join),
     case!(sysvsem_undo_applied_when_last_sharer_exits),
     case!(sysvsem_absent_undo_applied_at_child_exit),
     case!(io_child_ioprio_seen_by_parent),
@@ -60,7 +60,7 @@ static SEEN_BEFORE: AtomicI32 = AtomicI32::new(0);
 
 /// Example 1: `clone(CLONE_VM | CLONE_FILES | CLONE_SIGHAND | SIGCHLD)`; the child adds 100
 /// to the parent's counter.
-fn vm_example1_counter_5_becomes_105() -> Outcome {
+fn vm_child_writes_land_in_parents_memory() -> Outcome {
     COUNTER.store(5, SeqCst);
     SEEN_BEFORE.store(-1, SeqCst);
     let child = ChildBuilder::new(F::VM | F::FILES | F::SIGHAND)
@@ -77,7 +77,7 @@ fn vm_example1_counter_5_becomes_105() -> Outcome {
 
 /// Example 1 without `CLONE_VM` (nor `CLONE_SIGHAND`, which needs it): the child's write
 /// lands in its copy.
-fn vm_absent_parent_still_sees_5() -> Outcome {
+fn vm_absent_child_writes_land_in_its_copy() -> Outcome {
     COUNTER.store(5, SeqCst);
     // CLONE_FILES without CLONE_VM is refused by the safe spawners (the child's copy of
     // memory would own the parent's descriptors through one table).
@@ -276,8 +276,8 @@ fn sighand_absent_child_handler_stays_private() -> Outcome {
     )
 }
 
-/// Interview Q2: `CLONE_SIGHAND` needs `CLONE_VM`.
-fn sighand_without_vm_refused_einval_q2() -> Outcome {
+/// `CLONE_SIGHAND` needs `CLONE_VM` (TLPI 28.2.1, question 2).
+fn sighand_without_vm_refused_einval() -> Outcome {
     refusal(
         Syscall::Clone,
         F::SIGHAND,
@@ -331,7 +331,7 @@ unsafe extern "C" fn record_ids(arg: *mut c_void) -> i32 {
 
 /// Example 2: three threads (B, C, D of the diagram) made with exactly
 /// `CLONE_VM | CLONE_SIGHAND | CLONE_THREAD`.
-fn thread_example2_getpid_same_gettid_differs() -> Outcome {
+fn thread_shares_the_tgid_with_its_own_tid() -> Outcome {
     let leader = getpid();
     eq("[Main] gettid() of the group leader", leader, gettid())?;
     let mut stacks: [Option<Stack>; 3] = [None, None, None];
@@ -384,9 +384,9 @@ fn thread_example2_getpid_same_gettid_differs() -> Outcome {
 
 static NPTL_SEEN: [AtomicI32; 3] = [const { AtomicI32::new(0) }; 3];
 
-/// Interview Q3: clonekit threads use exactly NPTL's nine flags; a spawned thread shares
+/// clonekit threads use exactly NPTL's nine flags; a spawned thread shares
 /// the PID, has its own TID, its own TLS (SETTLS), and is joined through CHILD_CLEARTID.
-fn nptl_q3_flag_set_thread_spawn_and_join() -> Outcome {
+fn nptl_flag_set_thread_spawn_and_join() -> Outcome {
     let q3 = F::VM
         | F::FILES
         | F::FS

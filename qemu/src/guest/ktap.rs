@@ -505,7 +505,7 @@ mod tests {
         let mut k = Ktap::new(String::new());
         k.start(2, true);
         k.begin_subtest("threads", 3);
-        k.ok("vm_example1_counter_5_becomes_105");
+        k.ok("vm_child_writes_land_in_parents_memory");
         k.diag(format_args!("expected {}, got {}", 105, 5));
         k.not_ok("files_close_in_child");
         k.skip("io_context", "no CLONE_IO");
