@@ -90,7 +90,7 @@ impl<'fd> Console<'fd> {
     }
 
     /// Writes all of `bytes`, continuing after short writes and retrying `EINTR`.
-    pub fn write_all(&mut self, mut bytes: &[u8]) -> crate::Result<()> {
+    pub fn write_all(&mut self, mut bytes: &[u8]) -> crate::Result<(), Errno> {
         while !bytes.is_empty() {
             match sys::fs::write(self.fd, bytes) {
                 Ok(0) => {

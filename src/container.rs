@@ -529,7 +529,7 @@ impl ContainerChild {
     }
 
     /// Waits for it (killing a PID namespace's init kills everything in it).
-    pub fn wait(self) -> crate::Result<ExitStatus> {
+    pub fn wait(self) -> crate::Result<ExitStatus, crate::Errno> {
         self.child.wait()
     }
 

@@ -10,9 +10,6 @@
 use core::fmt;
 use linux_raw_sys::errno as e;
 
-/// A `Result` whose error is an [`Errno`].
-pub type Result<T> = core::result::Result<T, Errno>;
-
 /// A Linux error number (`errno`), as returned negated by a failing syscall.
 ///
 /// Every Linux errno has an associated constant (`Errno::EPERM` ..
@@ -243,7 +240,7 @@ impl core::error::Error for Errno {}
 /// Maps a raw syscall return value to a `Result`: `-4095..=-1` (as `usize`) is an
 /// error, anything else is the successful value.
 #[inline]
-pub(crate) fn from_syscall(ret: usize) -> Result<usize> {
+pub(crate) fn from_syscall(ret: usize) -> Result<usize, Errno> {
     if ret > (-4096isize) as usize {
         Err(Errno(ret.wrapping_neg() as u16))
     } else {

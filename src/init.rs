@@ -61,8 +61,6 @@
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::errno::{Errno, Result};
-use crate::error::Error;
 use crate::fd::BorrowedFd;
 use crate::process::{ExitStatus, wait_any};
 use crate::sys::Pid;
@@ -75,6 +73,7 @@ use crate::sys::signal::{
 };
 use crate::sys::time::{ClockId, Timespec, clock_gettime};
 use crate::sys::wait::WaitOptions;
+use crate::{Errno, Result};
 
 /// What the init does with a signal (see the [module docs](self#the-signal-table)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -207,7 +206,7 @@ impl Init {
     ///
     /// Errors: `EINVAL` from `prctl` where subreapers are unknown (qemu-user), or the
     /// first `rt_sigaction` error.
-    pub fn install() -> Result<Init> {
+    pub fn install() -> Result<Init, Errno> {
         set_child_subreaper(true)?;
         for sig in HANDLED.iter() {
             let mut flags = SaFlags::RESTART;
@@ -247,7 +246,7 @@ impl Init {
         &self,
         pid: Pid,
         mut others: impl FnMut(Pid, ExitStatus),
-    ) -> Result<ExitStatus> {
+    ) -> Result<ExitStatus, Errno> {
         loop {
             if let Event::Exited(status) = self.wait_event(pid, None, &mut others)? {
                 return Ok(status);
@@ -262,7 +261,7 @@ impl Init {
         pid: Pid,
         timeout: Timespec,
         mut others: impl FnMut(Pid, ExitStatus),
-    ) -> Result<Option<ExitStatus>> {
+    ) -> Result<Option<ExitStatus>, Errno> {
         let deadline = add(now()?, timeout);
         loop {
             let left = sub(deadline, now()?);
@@ -290,7 +289,7 @@ impl Init {
         pid: Pid,
         timeout: Option<Timespec>,
         others: &mut impl FnMut(Pid, ExitStatus),
-    ) -> Result<Event> {
+    ) -> Result<Event, Errno> {
         let mut seen = SHUTDOWN_COUNT.load(Ordering::SeqCst);
         self.wait_since(pid, timeout, others, &mut seen)
     }
@@ -304,7 +303,7 @@ impl Init {
         timeout: Option<Timespec>,
         others: &mut impl FnMut(Pid, ExitStatus),
         seen: &mut u32,
-    ) -> Result<Event> {
+    ) -> Result<Event, Errno> {
         // A pidfd wakes the sleep when `pid` exits even if its exit signal is not SIGCHLD
         // (a clone child with none: no signal at all). Without pidfds (before Linux 5.3,
         // qemu-user) the sleep is capped at POLL_FALLBACK instead.
@@ -324,7 +323,7 @@ impl Init {
         others: &mut impl FnMut(Pid, ExitStatus),
         seen: &mut u32,
         pidfd: Option<BorrowedFd<'_>>,
-    ) -> Result<Event> {
+    ) -> Result<Event, Errno> {
         let deadline = match timeout {
             Some(t) => Some(add(now()?, t)),
             None => None,
@@ -401,8 +400,8 @@ impl Init {
     ///
     /// As with [`process::fork`](crate::process::fork), the child keeps the caller's thread
     /// pointer, so `f` may use std in a std program, and the caller must be single-threaded
-    /// ([`Error::MultiThreaded`]).
-    pub fn run_main<F>(&self, f: F) -> core::result::Result<i32, Error>
+    /// ([`Error::MultiThreaded`](crate::Error::MultiThreaded)).
+    pub fn run_main<F>(&self, f: F) -> crate::Result<i32>
     where
         F: FnOnce() -> i32,
     {
@@ -422,7 +421,7 @@ impl Init {
     /// [`exit_code`] (its code, or 128 + the signal that killed it). A request made before
     /// (and not [cleared](Init::clear_shutdown)) is forwarded at the start. Remaining
     /// terminated children are reaped before returning.
-    pub fn supervise(&self, pid: Pid) -> Result<i32> {
+    pub fn supervise(&self, pid: Pid) -> Result<i32, Errno> {
         let mut seen = SHUTDOWN_COUNT.load(Ordering::SeqCst);
         if let Some(sig) = self.shutdown_requested() {
             // Requested before the main program started, and not cleared.
@@ -534,7 +533,7 @@ fn is_child(pid: Pid) -> bool {
     waitid(WaitId::Pid(pid), options).is_ok()
 }
 
-fn now() -> Result<Timespec> {
+fn now() -> Result<Timespec, Errno> {
     clock_gettime(ClockId::Monotonic)
 }
 
@@ -556,7 +555,7 @@ fn ppoll_sleep(
     fd: Option<BorrowedFd<'_>>,
     timeout: Option<&Timespec>,
     mask: &SigSet,
-) -> Result<()> {
+) -> Result<(), Errno> {
     let mut fds = [fd.map_or(PollFd::ignored(), |fd| PollFd::new(fd, PollFlags::IN))];
     let nfds = usize::from(fd.is_some());
     crate::sys::fs::ppoll(&mut fds[..nfds], timeout, Some(mask)).map(drop)

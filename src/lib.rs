@@ -118,7 +118,12 @@ pub mod sys;
 pub mod thread;
 
 pub use clone_args::CloneArgs;
-pub use errno::{Errno, Result};
+pub use errno::Errno;
+
+/// clonekit's one `Result`: [`Error`] for what spawns and checks (a refused rule, a stack,
+/// the kernel), [`Errno`] spelled out where a system call is all there is
+/// (`Result<T, Errno>`).
+pub type Result<T, E = Error> = core::result::Result<T, E>;
 pub use error::Error;
 pub use fd::OwnedFd;
 pub use flags::{CloneFlags, ExitSignal};

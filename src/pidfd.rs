@@ -15,7 +15,6 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::errno::{Errno, Result};
 use crate::fd::{BorrowedFd, OwnedFd, RawFd};
 use crate::process::ExitStatus;
 use crate::sys::Pid;
@@ -23,6 +22,7 @@ use crate::sys::fs::{PollFd, PollFlags, poll};
 use crate::sys::signal::{PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 use crate::sys::time::Timespec;
 use crate::sys::wait::{WaitId, WaitOptions, waitid};
+use crate::{Errno, Result};
 
 /// An owned pidfd: a descriptor that refers to one process; closed on drop.
 pub struct PidFd {
@@ -32,7 +32,7 @@ pub struct PidFd {
 impl PidFd {
     /// `pidfd_open(pid, 0)`: a pidfd for the running process `pid` (`ESRCH` if there is
     /// none; a zombie still counts).
-    pub fn open(pid: Pid) -> Result<PidFd> {
+    pub fn open(pid: Pid) -> Result<PidFd, Errno> {
         pidfd_open(pid, PidfdFlags::empty()).map(PidFd::from_owned)
     }
 
@@ -44,14 +44,14 @@ impl PidFd {
 
     /// `pidfd_send_signal(fd, sig, NULL, 0)`: sends `sig` to the process, race-free
     /// against PID reuse (`ESRCH` once it has exited).
-    pub fn send_signal(&self, sig: Signal) -> Result<()> {
+    pub fn send_signal(&self, sig: Signal) -> Result<(), Errno> {
         pidfd_send_signal(self.fd.as_fd(), sig)
     }
 
     /// `waitid(P_PIDFD, fd, .., WEXITED | __WALL)`: waits for the process to terminate and
     /// reaps it, whatever its exit signal. Retries on `EINTR`. The process must be a child
     /// of the caller (`ECHILD` otherwise, and once it has been reaped).
-    pub fn wait(&self) -> Result<ExitStatus> {
+    pub fn wait(&self) -> Result<ExitStatus, Errno> {
         loop {
             match self.waitid(WaitOptions::empty()) {
                 Ok(Some(status)) => return Ok(status),
@@ -62,7 +62,7 @@ impl PidFd {
     }
 
     /// As [`PidFd::wait`] with `WNOHANG`: `None` while the process is still running.
-    pub fn try_wait(&self) -> Result<Option<ExitStatus>> {
+    pub fn try_wait(&self) -> Result<Option<ExitStatus>, Errno> {
         loop {
             match self.waitid(WaitOptions::NOHANG) {
                 Err(Errno::EINTR) => continue,
@@ -71,7 +71,7 @@ impl PidFd {
         }
     }
 
-    fn waitid(&self, extra: WaitOptions) -> Result<Option<ExitStatus>> {
+    fn waitid(&self, extra: WaitOptions) -> Result<Option<ExitStatus>, Errno> {
         let options = WaitOptions::EXITED | WaitOptions::ALL | extra;
         let info = waitid(WaitId::Pidfd(self.fd.as_fd()), options)?;
         // EXITED alone reports only terminations, which always decode.
@@ -82,14 +82,14 @@ impl PidFd {
 
     /// Whether the process has terminated (a zombie or already reaped), without blocking
     /// and without reaping it: `poll` with a zero timeout.
-    pub fn is_exited(&self) -> Result<bool> {
+    pub fn is_exited(&self) -> Result<bool, Errno> {
         self.poll_exited(Some(Duration::ZERO))
     }
 
     /// Waits up to `timeout` (`None`: forever) for the process to terminate, without reaping
     /// it; `true` once it has. The kernel reports a pidfd readable (`POLLIN`) when the
     /// process has exited. Retries on `EINTR` (restarting the full timeout).
-    pub fn poll_exited(&self, timeout: Option<Duration>) -> Result<bool> {
+    pub fn poll_exited(&self, timeout: Option<Duration>) -> Result<bool, Errno> {
         let timeout = timeout.map(Timespec::from);
         loop {
             let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::IN)];

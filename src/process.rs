@@ -34,7 +34,6 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::clone_args::CloneArgs;
-use crate::errno::{Errno, Result};
 use crate::error::Error;
 use crate::fd::{BorrowedFd, OwnedFd};
 use crate::flags::{CloneFlags, ExitSignal};
@@ -45,6 +44,7 @@ use crate::sys::signal::{Signal, kill};
 use crate::sys::wait::{WaitId, WaitOptions, WaitStatus, wait4, waitid};
 use crate::thread::Tcb;
 pub use crate::validate::Syscall;
+use crate::{Errno, Result};
 
 /// How a child ended: the `Exited`/`Signaled` forms of a wait status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -164,7 +164,7 @@ impl Child {
     ///
     /// `ECHILD` if the child is not the caller's to reap (`CLONE_PARENT`) or was reaped
     /// elsewhere.
-    pub fn wait(mut self) -> Result<ExitStatus> {
+    pub fn wait(mut self) -> Result<ExitStatus, Errno> {
         if let Some(status) = self.status {
             return Ok(status);
         }
@@ -174,7 +174,7 @@ impl Child {
     }
 
     /// As [`Child::wait`] without blocking (`WNOHANG`): `None` while the child runs.
-    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>, Errno> {
         if self.status.is_some() {
             return Ok(self.status);
         }
@@ -196,7 +196,7 @@ impl Child {
 
     /// Sends `sig` to the child: through its pidfd when it has one (race-free), else with
     /// `kill(pid, sig)`. `ESRCH` once this handle has reaped it (its PID may be reused).
-    pub fn kill(&self, sig: Signal) -> Result<()> {
+    pub fn kill(&self, sig: Signal) -> Result<(), Errno> {
         if self.status.is_some() {
             return Err(Errno::ESRCH);
         }
@@ -238,7 +238,7 @@ impl Drop for Child {
 
 /// Waits for the child `pid` to terminate (`wait4(pid, .., __WALL)`, any exit signal),
 /// retrying on `EINTR`, and returns how it ended.
-pub fn wait_pid(pid: Pid) -> Result<ExitStatus> {
+pub fn wait_pid(pid: Pid) -> Result<ExitStatus, Errno> {
     loop {
         match wait4(pid, WaitOptions::ALL) {
             Ok(Some((_, status))) => match ExitStatus::from_wait(status) {
@@ -257,7 +257,7 @@ pub fn wait_pid(pid: Pid) -> Result<ExitStatus> {
 /// implied `__WALL`: only children with a non-`SIGCHLD` exit signal). Returns `None` when
 /// `NOHANG` is given and no child has terminated; `ECHILD` when there are no children.
 /// Retries on `EINTR`.
-pub fn wait_any(options: WaitOptions) -> Result<Option<(Pid, ExitStatus)>> {
+pub fn wait_any(options: WaitOptions) -> Result<Option<(Pid, ExitStatus)>, Errno> {
     let mut options = options & (WaitOptions::NOHANG | WaitOptions::NOTHREAD | WaitOptions::CLONE);
     if !options.contains(WaitOptions::CLONE) {
         options |= WaitOptions::ALL;
@@ -309,7 +309,7 @@ pub const MAX_SET_TID: usize = 32;
 static CLONE3_ENOSYS: AtomicBool = AtomicBool::new(false);
 
 /// A fork-like child must not share the descriptor table (see [`Error::FilesWithoutVm`]).
-fn refuse_files_without_vm(flags: CloneFlags) -> core::result::Result<(), Error> {
+fn refuse_files_without_vm(flags: CloneFlags) -> crate::Result<()> {
     if flags.contains(CloneFlags::FILES) && !flags.contains(CloneFlags::VM) {
         Err(Error::FilesWithoutVm)
     } else {
@@ -317,7 +317,7 @@ fn refuse_files_without_vm(flags: CloneFlags) -> core::result::Result<(), Error>
     }
 }
 
-fn refuse_managed(flags: CloneFlags) -> core::result::Result<(), Error> {
+fn refuse_managed(flags: CloneFlags) -> crate::Result<()> {
     let managed = flags & MANAGED_FLAGS;
     if managed.is_empty() {
         Ok(())
@@ -449,7 +449,7 @@ impl<'fd> ChildBuilder<'fd> {
     }
 
     /// The API's own refusals: [`MANAGED_FLAGS`], too many `set_tid` entries.
-    fn refuse_bad_request(&self) -> core::result::Result<(), Error> {
+    fn refuse_bad_request(&self) -> crate::Result<()> {
         refuse_managed(self.flags)?;
         if self.set_tid_len > MAX_SET_TID {
             return Err(crate::FlagError::SetTidTooLong(self.set_tid_len as u64).into());
@@ -501,7 +501,7 @@ impl<'fd> ChildBuilder<'fd> {
     /// assert_eq!(child.wait()?, ExitStatus::Exited(0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn spawn<F>(self, f: F) -> core::result::Result<Child, Error>
+    pub fn spawn<F>(self, f: F) -> crate::Result<Child>
     where
         F: FnOnce() -> i32 + Send + 'static,
     {
@@ -541,7 +541,7 @@ impl<'fd> ChildBuilder<'fd> {
     /// - With `CLONE_VM` and without `CLONE_FILES`: the two tables part at the clone, so a
     ///   descriptor owner (`OwnedFd`, `File`, a pidfd, a [`Child`] with one) created by one
     ///   side after it must never be used or dropped by the other.
-    pub unsafe fn spawn_unchecked<F>(mut self, f: F) -> core::result::Result<Child, Error>
+    pub unsafe fn spawn_unchecked<F>(mut self, f: F) -> crate::Result<Child>
     where
         F: FnOnce() -> i32 + Send + 'static,
     {
@@ -615,7 +615,7 @@ impl<'fd> ChildBuilder<'fd> {
         arg: *mut c_void,
         func: crate::raw::ChildFn,
         pidfd_slot: &mut i32,
-    ) -> core::result::Result<(Pid, Syscall), Error> {
+    ) -> crate::Result<(Pid, Syscall)> {
         let mut flags = self.flags;
         if tls.is_some() {
             flags |= CloneFlags::SETTLS;
@@ -763,7 +763,7 @@ pub(crate) fn end_process(status: i32) -> ! {
 /// other.join().unwrap().unwrap();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn fork<F>(f: F) -> core::result::Result<Child, Error>
+pub fn fork<F>(f: F) -> crate::Result<Child>
 where
     F: FnOnce() -> i32,
 {
@@ -774,7 +774,7 @@ where
 ///
 /// # Safety
 /// As for [`fork_with_unchecked`].
-pub unsafe fn fork_unchecked<F>(f: F) -> core::result::Result<Child, Error>
+pub unsafe fn fork_unchecked<F>(f: F) -> crate::Result<Child>
 where
     F: FnOnce() -> i32,
 {
@@ -790,11 +790,7 @@ where
 /// give [`Error::ManagedFlags`]. Flags only `clone3()` carries (`CLONE_NEWTIME`,
 /// `CLONE_CLEAR_SIGHAND`) make it use `clone3()` with no stack. The caller must be
 /// single-threaded, as for [`fork`].
-pub fn fork_with<F>(
-    flags: CloneFlags,
-    exit_signal: ExitSignal,
-    f: F,
-) -> core::result::Result<Child, Error>
+pub fn fork_with<F>(flags: CloneFlags, exit_signal: ExitSignal, f: F) -> crate::Result<Child>
 where
     F: FnOnce() -> i32,
 {
@@ -817,7 +813,7 @@ pub unsafe fn fork_with_unchecked<F>(
     flags: CloneFlags,
     exit_signal: ExitSignal,
     f: F,
-) -> core::result::Result<Child, Error>
+) -> crate::Result<Child>
 where
     F: FnOnce() -> i32,
 {

@@ -182,7 +182,7 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    pub(crate) fn new<F>(stack: &Stack) -> core::result::Result<Layout, StackError> {
+    pub(crate) fn new<F>(stack: &Stack) -> crate::Result<Layout, StackError> {
         let top = stack.top() as usize;
         let tcb = (top - size_of::<Tcb>()) & !(align_of::<Tcb>() - 1);
         let closure_align = align_of::<F>().max(arch::STACK_ALIGNMENT);

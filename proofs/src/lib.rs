@@ -87,7 +87,10 @@ pub fn status_code(status: ExitStatus) -> i64 {
 }
 
 /// Checks that a child passed: children return 0, or the number of the step that failed.
-pub fn child_passed(what: &'static str, status: clonekit::Result<ExitStatus>) -> Outcome {
+pub fn child_passed(
+    what: &'static str,
+    status: clonekit::Result<ExitStatus, clonekit::Errno>,
+) -> Outcome {
     let status = ok_or_fail(what, status)?;
     expect(what, 0, status_code(status))
 }

@@ -91,7 +91,7 @@ bitflags::bitflags! {
 ///
 /// # References
 /// read(2)
-pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which is
     // exclusively borrowed for the call.
     from_syscall(unsafe {
@@ -109,7 +109,7 @@ pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
 ///
 /// # References
 /// write(2)
-pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize> {
+pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
     // SAFETY: the kernel only reads `buf.len()` bytes from `buf`.
     from_syscall(unsafe {
         syscall3(
@@ -164,7 +164,7 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize> {
 ///
 /// # References
 /// close(2)
-pub fn close(fd: OwnedFd) -> Result<()> {
+pub fn close(fd: OwnedFd) -> Result<(), Errno> {
     let raw = fd.into_raw();
     // SAFETY: `fd` owned the descriptor, and gave it up to us alone.
     unsafe { close_raw(raw) }
@@ -174,7 +174,7 @@ pub fn close(fd: OwnedFd) -> Result<()> {
 ///
 /// # Safety
 /// The caller owns `fd` and nothing uses the number afterwards as the descriptor it was.
-pub(crate) unsafe fn close_raw(fd: RawFd) -> Result<()> {
+pub(crate) unsafe fn close_raw(fd: RawFd) -> Result<(), Errno> {
     // SAFETY: close takes no pointers; the caller owns `fd`.
     from_syscall(unsafe { syscall1(g::__NR_close as usize, fd as usize) }).map(drop)
 }
@@ -183,7 +183,7 @@ pub(crate) unsafe fn close_raw(fd: RawFd) -> Result<()> {
 ///
 /// # References
 /// pipe2(2)
-pub fn pipe2(flags: PipeFlags) -> Result<(OwnedFd, OwnedFd)> {
+pub fn pipe2(flags: PipeFlags) -> Result<(OwnedFd, OwnedFd), Errno> {
     let mut fds = [-1i32; 2];
     // SAFETY: the kernel writes two `int`s into `fds`, which is large enough.
     from_syscall(unsafe {
@@ -202,7 +202,7 @@ pub fn pipe2(flags: PipeFlags) -> Result<(OwnedFd, OwnedFd)> {
 ///
 /// # References
 /// dup(2)
-pub fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+pub fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     // SAFETY: dup takes no pointers.
     let new = from_syscall(unsafe { syscall1(g::__NR_dup as usize, fd.as_raw() as usize) })?;
     // SAFETY: a successful dup returns a new descriptor nobody else owns.
@@ -248,7 +248,7 @@ pub fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
 ///
 /// # References
 /// dup3(2)
-pub unsafe fn dup3(oldfd: BorrowedFd<'_>, newfd: RawFd, flags: FdFlags) -> Result<RawFd> {
+pub unsafe fn dup3(oldfd: BorrowedFd<'_>, newfd: RawFd, flags: FdFlags) -> Result<RawFd, Errno> {
     let oflags = if flags.contains(FdFlags::CLOEXEC) {
         g::O_CLOEXEC
     } else {
@@ -268,7 +268,7 @@ pub unsafe fn dup3(oldfd: BorrowedFd<'_>, newfd: RawFd, flags: FdFlags) -> Resul
 
 /// `fcntl` on a number, for the typed wrappers (and the tests: `F_GETFD` on a number that
 /// was closed).
-fn fcntl(fd: RawFd, cmd: u32, arg: usize) -> Result<usize> {
+fn fcntl(fd: RawFd, cmd: u32, arg: usize) -> Result<usize, Errno> {
     // SAFETY: every command this module passes takes an integer argument, no pointer, and
     // none of them closes or replaces a descriptor.
     from_syscall(unsafe { syscall3(g::__NR_fcntl as usize, fd as usize, cmd as usize, arg) })
@@ -278,7 +278,7 @@ fn fcntl(fd: RawFd, cmd: u32, arg: usize) -> Result<usize> {
 ///
 /// # References
 /// fcntl(2)
-pub fn fcntl_getfd(fd: BorrowedFd<'_>) -> Result<FdFlags> {
+pub fn fcntl_getfd(fd: BorrowedFd<'_>) -> Result<FdFlags, Errno> {
     fcntl(fd.as_raw(), g::F_GETFD, 0).map(|v| FdFlags::from_bits_retain(v as u32))
 }
 
@@ -286,7 +286,7 @@ pub fn fcntl_getfd(fd: BorrowedFd<'_>) -> Result<FdFlags> {
 ///
 /// # References
 /// fcntl(2)
-pub fn fcntl_setfd(fd: BorrowedFd<'_>, flags: FdFlags) -> Result<()> {
+pub fn fcntl_setfd(fd: BorrowedFd<'_>, flags: FdFlags) -> Result<(), Errno> {
     fcntl(fd.as_raw(), g::F_SETFD, flags.bits() as usize).map(drop)
 }
 
@@ -294,7 +294,7 @@ pub fn fcntl_setfd(fd: BorrowedFd<'_>, flags: FdFlags) -> Result<()> {
 ///
 /// # References
 /// fcntl(2)
-pub fn fcntl_getfl(fd: BorrowedFd<'_>) -> Result<OFlags> {
+pub fn fcntl_getfl(fd: BorrowedFd<'_>) -> Result<OFlags, Errno> {
     fcntl(fd.as_raw(), g::F_GETFL, 0).map(|v| OFlags::from_bits_retain(v as u32))
 }
 
@@ -303,7 +303,7 @@ pub fn fcntl_getfl(fd: BorrowedFd<'_>) -> Result<OFlags> {
 ///
 /// # References
 /// fcntl(2)
-pub fn fcntl_setfl(fd: BorrowedFd<'_>, flags: OFlags) -> Result<()> {
+pub fn fcntl_setfl(fd: BorrowedFd<'_>, flags: OFlags) -> Result<(), Errno> {
     fcntl(fd.as_raw(), g::F_SETFL, flags.bits() as usize).map(drop)
 }
 
@@ -312,7 +312,7 @@ pub fn fcntl_setfl(fd: BorrowedFd<'_>, flags: OFlags) -> Result<()> {
 ///
 /// # References
 /// fcntl(2)
-pub fn fcntl_dupfd_cloexec(fd: BorrowedFd<'_>, min: RawFd) -> Result<OwnedFd> {
+pub fn fcntl_dupfd_cloexec(fd: BorrowedFd<'_>, min: RawFd) -> Result<OwnedFd, Errno> {
     let new = fcntl(fd.as_raw(), g::F_DUPFD_CLOEXEC, min as usize)?;
     // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw(new as RawFd) })
@@ -323,7 +323,12 @@ pub fn fcntl_dupfd_cloexec(fd: BorrowedFd<'_>, min: RawFd) -> Result<OwnedFd> {
 ///
 /// # References
 /// openat(2)
-pub fn openat(dirfd: BorrowedFd<'_>, path: &CStr, flags: OFlags, mode: Mode) -> Result<OwnedFd> {
+pub fn openat(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: OFlags,
+    mode: Mode,
+) -> Result<OwnedFd, Errno> {
     // SAFETY: `path` is a NUL-terminated string the kernel only reads.
     let fd = from_syscall(unsafe {
         syscall4(
@@ -342,7 +347,7 @@ pub fn openat(dirfd: BorrowedFd<'_>, path: &CStr, flags: OFlags, mode: Mode) -> 
 ///
 /// # References
 /// mkdirat(2)
-pub fn mkdirat(dirfd: BorrowedFd<'_>, path: &CStr, mode: Mode) -> Result<()> {
+pub fn mkdirat(dirfd: BorrowedFd<'_>, path: &CStr, mode: Mode) -> Result<(), Errno> {
     // SAFETY: `path` is a NUL-terminated string the kernel only reads.
     from_syscall(unsafe {
         syscall3(
@@ -360,7 +365,7 @@ pub fn mkdirat(dirfd: BorrowedFd<'_>, path: &CStr, mode: Mode) -> Result<()> {
 ///
 /// # References
 /// unlinkat(2)
-pub fn unlinkat(dirfd: BorrowedFd<'_>, path: &CStr, remove_dir: bool) -> Result<()> {
+pub fn unlinkat(dirfd: BorrowedFd<'_>, path: &CStr, remove_dir: bool) -> Result<(), Errno> {
     let flags = if remove_dir { g::AT_REMOVEDIR } else { 0 };
     // SAFETY: `path` is a NUL-terminated string the kernel only reads.
     from_syscall(unsafe {
@@ -378,7 +383,7 @@ pub fn unlinkat(dirfd: BorrowedFd<'_>, path: &CStr, remove_dir: bool) -> Result<
 ///
 /// # References
 /// chroot(2)
-pub fn chroot(path: &CStr) -> Result<()> {
+pub fn chroot(path: &CStr) -> Result<(), Errno> {
     // SAFETY: `path` is a NUL-terminated string the kernel only reads.
     from_syscall(unsafe { syscall1(g::__NR_chroot as usize, path.as_ptr() as usize) }).map(drop)
 }
@@ -388,7 +393,11 @@ pub fn chroot(path: &CStr) -> Result<()> {
 ///
 /// # References
 /// readlinkat(2)
-pub fn readlinkat<'a>(dirfd: BorrowedFd<'_>, path: &CStr, buf: &'a mut [u8]) -> Result<&'a [u8]> {
+pub fn readlinkat<'a>(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    buf: &'a mut [u8],
+) -> Result<&'a [u8], Errno> {
     // SAFETY: `path` is a NUL-terminated string the kernel only reads; it writes at most
     // `buf.len()` bytes into `buf`.
     let n = from_syscall(unsafe {
@@ -408,7 +417,7 @@ pub fn readlinkat<'a>(dirfd: BorrowedFd<'_>, path: &CStr, buf: &'a mut [u8]) -> 
 ///
 /// # References
 /// chdir(2)
-pub fn chdir(path: &CStr) -> Result<()> {
+pub fn chdir(path: &CStr) -> Result<(), Errno> {
     // SAFETY: `path` is a NUL-terminated string the kernel only reads.
     from_syscall(unsafe { syscall1(g::__NR_chdir as usize, path.as_ptr() as usize) }).map(drop)
 }
@@ -417,7 +426,7 @@ pub fn chdir(path: &CStr) -> Result<()> {
 ///
 /// # References
 /// fchdir(2)
-pub fn fchdir(fd: BorrowedFd<'_>) -> Result<()> {
+pub fn fchdir(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     // SAFETY: fchdir takes no pointers.
     from_syscall(unsafe { syscall1(g::__NR_fchdir as usize, fd.as_raw() as usize) }).map(drop)
 }
@@ -435,7 +444,7 @@ pub fn fd_is_open(fd: RawFd) -> bool {
 ///
 /// # References
 /// fstatfs(2)
-pub fn fstatfs_type(fd: BorrowedFd<'_>) -> Result<u64> {
+pub fn fstatfs_type(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
     let mut buf = core::mem::MaybeUninit::<g::statfs>::zeroed();
     // SAFETY: the kernel writes one `struct statfs` to the buffer, which has that size.
     from_syscall(unsafe {
@@ -457,7 +466,7 @@ pub fn fstatfs_type(fd: BorrowedFd<'_>) -> Result<u64> {
 ///
 /// # References
 /// getcwd(2)
-pub fn getcwd(buf: &mut [u8]) -> Result<&CStr> {
+pub fn getcwd(buf: &mut [u8]) -> Result<&CStr, Errno> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
     let n = from_syscall(unsafe {
         syscall2(
@@ -485,7 +494,7 @@ pub fn umask(mask: Mode) -> Mode {
 ///
 /// # References
 /// getdents64(2)
-pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
     from_syscall(unsafe {
         syscall3(
@@ -578,7 +587,7 @@ pub fn for_each_dir_entry(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
     mut f: impl FnMut(&DirEntry<'_>),
-) -> Result<usize> {
+) -> Result<usize, Errno> {
     let mut count = 0;
     loop {
         let n = getdents64(fd, buf)?;
@@ -596,7 +605,7 @@ pub fn for_each_dir_entry(
 /// open descriptors, for `/proc/self/fd`), read through `buf`.
 ///
 /// Reading advances `fd`'s position: open the directory afresh for each count.
-pub fn count_dir_entries(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
+pub fn count_dir_entries(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut dots = 0;
     let all = for_each_dir_entry(fd, buf, |e| dots += usize::from(e.is_dot_or_dotdot()))?;
     Ok(all - dots)
@@ -677,7 +686,7 @@ impl<'fd> PollFd<'fd> {
 ///
 /// # References
 /// poll(2), ppoll(2)
-pub fn poll(fds: &mut [PollFd<'_>], timeout: Option<&Timespec>) -> Result<usize> {
+pub fn poll(fds: &mut [PollFd<'_>], timeout: Option<&Timespec>) -> Result<usize, Errno> {
     ppoll(fds, timeout, None)
 }
 
@@ -692,7 +701,7 @@ pub fn ppoll(
     fds: &mut [PollFd<'_>],
     timeout: Option<&Timespec>,
     mask: Option<&crate::sys::signal::SigSet>,
-) -> Result<usize> {
+) -> Result<usize, Errno> {
     let mut copy = timeout.copied();
     let tp = match copy.as_mut() {
         Some(t) => t as *mut Timespec as usize,

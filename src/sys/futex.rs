@@ -9,9 +9,9 @@
 //! `CLONE_CHILD_CLEARTID` wake is a *shared* wake, so a join on a tid word must wait
 //! with `private = false`.
 
-use crate::Result;
 use crate::errno::from_syscall;
 use crate::sys::time::Timespec;
+use crate::{Errno, Result};
 use core::sync::atomic::AtomicU32;
 use linux_raw_sys::general as g;
 use sc::syscall6;
@@ -37,7 +37,7 @@ pub fn futex_wait(
     expected: u32,
     timeout: Option<&Timespec>,
     private: bool,
-) -> Result<()> {
+) -> Result<(), Errno> {
     let tp = timeout.map_or(0, |t| t as *const Timespec as usize);
     // SAFETY: `word` is a live, aligned `u32` the kernel only reads; `tp` is NULL or
     // one timespec it only reads.
@@ -60,7 +60,7 @@ pub fn futex_wait(
 ///
 /// # References
 /// futex(2)
-pub fn futex_wake(word: &AtomicU32, n: u32, private: bool) -> Result<u32> {
+pub fn futex_wake(word: &AtomicU32, n: u32, private: bool) -> Result<u32, Errno> {
     // `n` is an `int` to the kernel; larger values mean "all".
     let n = n.min(i32::MAX as u32);
     // SAFETY: the kernel uses `word`'s address only as a key.

@@ -5,8 +5,8 @@
 //! The `IPC_*`/`SEM_*` constants are not in `linux_raw_sys`'s modules; their values
 //! are from `include/uapi/linux/ipc.h` and `sem.h`, identical on every arch.
 
-use crate::Result;
 use crate::errno::from_syscall;
+use crate::{Errno, Result};
 use linux_raw_sys::general as g;
 use sc::{syscall2, syscall3, syscall4};
 
@@ -47,7 +47,7 @@ pub struct Sembuf {
 ///
 /// # References
 /// semget(2)
-pub fn semget(key: Key, nsems: i32, flags: i32) -> Result<i32> {
+pub fn semget(key: Key, nsems: i32, flags: i32) -> Result<i32, Errno> {
     // SAFETY: integer arguments only.
     from_syscall(unsafe {
         syscall3(
@@ -64,7 +64,7 @@ pub fn semget(key: Key, nsems: i32, flags: i32) -> Result<i32> {
 ///
 /// # References
 /// semop(2)
-pub fn semop(semid: i32, ops: &[Sembuf]) -> Result<()> {
+pub fn semop(semid: i32, ops: &[Sembuf]) -> Result<(), Errno> {
     // SAFETY: the kernel reads `ops.len()` sembufs from `ops`.
     from_syscall(unsafe {
         syscall3(
@@ -81,7 +81,7 @@ pub fn semop(semid: i32, ops: &[Sembuf]) -> Result<()> {
 ///
 /// # References
 /// semctl(2)
-pub fn semctl_getval(semid: i32, semnum: i32) -> Result<i32> {
+pub fn semctl_getval(semid: i32, semnum: i32) -> Result<i32, Errno> {
     // SAFETY: GETVAL takes no pointer.
     from_syscall(unsafe {
         syscall4(
@@ -99,7 +99,7 @@ pub fn semctl_getval(semid: i32, semnum: i32) -> Result<i32> {
 ///
 /// # References
 /// semctl(2)
-pub fn semctl_setval(semid: i32, semnum: i32, val: i32) -> Result<()> {
+pub fn semctl_setval(semid: i32, semnum: i32, val: i32) -> Result<(), Errno> {
     // SAFETY: SETVAL takes the value in the `semun` register, no pointer.
     from_syscall(unsafe {
         syscall4(
@@ -117,7 +117,7 @@ pub fn semctl_setval(semid: i32, semnum: i32, val: i32) -> Result<()> {
 ///
 /// # References
 /// semctl(2)
-pub fn semctl_rmid(semid: i32) -> Result<()> {
+pub fn semctl_rmid(semid: i32) -> Result<(), Errno> {
     // SAFETY: IPC_RMID takes no pointer.
     from_syscall(unsafe { syscall4(g::__NR_semctl as usize, semid as usize, 0, IPC_RMID, 0) })
         .map(drop)
@@ -127,7 +127,7 @@ pub fn semctl_rmid(semid: i32) -> Result<()> {
 ///
 /// # References
 /// msgget(2)
-pub fn msgget(key: Key, flags: i32) -> Result<i32> {
+pub fn msgget(key: Key, flags: i32) -> Result<i32, Errno> {
     // SAFETY: integer arguments only.
     from_syscall(unsafe { syscall2(g::__NR_msgget as usize, key as usize, flags as usize) })
         .map(|id| id as i32)
@@ -137,7 +137,7 @@ pub fn msgget(key: Key, flags: i32) -> Result<i32> {
 ///
 /// # References
 /// msgctl(2)
-pub fn msgctl_rmid(msqid: i32) -> Result<()> {
+pub fn msgctl_rmid(msqid: i32) -> Result<(), Errno> {
     // SAFETY: IPC_RMID takes no buffer; the pointer is NULL.
     from_syscall(unsafe { syscall3(g::__NR_msgctl as usize, msqid as usize, IPC_RMID, 0) })
         .map(drop)

@@ -74,7 +74,7 @@ pub unsafe fn mmap(
     flags: MapFlags,
     fd: Option<BorrowedFd<'_>>,
     offset: u64,
-) -> Result<NonNull<c_void>> {
+) -> Result<NonNull<c_void>, Errno> {
     // SAFETY: the caller promises a FIXED range is theirs to replace; otherwise the
     // kernel picks fresh address space.
     let ret = from_syscall(unsafe {
@@ -100,7 +100,7 @@ pub unsafe fn mmap(
 ///
 /// # References
 /// mmap(2)
-pub fn mmap_anonymous(len: usize, prot: ProtFlags, extra: MapFlags) -> Result<NonNull<u8>> {
+pub fn mmap_anonymous(len: usize, prot: ProtFlags, extra: MapFlags) -> Result<NonNull<u8>, Errno> {
     if extra.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE) {
         return Err(Errno::EINVAL);
     }
@@ -122,7 +122,7 @@ pub fn mmap_anonymous(len: usize, prot: ProtFlags, extra: MapFlags) -> Result<No
 ///
 /// # References
 /// munmap(2)
-pub unsafe fn munmap(addr: *mut c_void, len: usize) -> Result<()> {
+pub unsafe fn munmap(addr: *mut c_void, len: usize) -> Result<(), Errno> {
     // SAFETY: the caller promises the range is theirs and unused from now on.
     from_syscall(unsafe { syscall2(g::__NR_munmap as usize, addr as usize, len) }).map(drop)
 }
@@ -136,7 +136,7 @@ pub unsafe fn munmap(addr: *mut c_void, len: usize) -> Result<()> {
 ///
 /// # References
 /// mprotect(2)
-pub unsafe fn mprotect(addr: *mut c_void, len: usize, prot: ProtFlags) -> Result<()> {
+pub unsafe fn mprotect(addr: *mut c_void, len: usize, prot: ProtFlags) -> Result<(), Errno> {
     // SAFETY: the caller promises the range is theirs to re-protect.
     from_syscall(unsafe {
         syscall3(

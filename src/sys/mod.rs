@@ -61,7 +61,7 @@ pub(crate) mod testutil {
     }
 
     /// [`raw_fork`] without the panic, for use inside a forked child.
-    pub(crate) fn try_raw_fork() -> crate::Result<Pid> {
+    pub(crate) fn try_raw_fork() -> crate::Result<Pid, crate::Errno> {
         // SAFETY: a fork-like clone (no CLONE_VM, no new stack) duplicates the calling
         // thread into a new process with a copy of this memory; both return here.
         let ret = unsafe { sc::syscall5(__NR_clone as usize, SIGCHLD as usize, 0, 0, 0, 0) };

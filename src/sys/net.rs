@@ -33,7 +33,7 @@ struct IfreqFlags {
 
 static_assertions::const_assert_eq!(core::mem::size_of::<IfreqFlags>(), 40);
 
-fn request(name: &[u8]) -> Result<IfreqFlags> {
+fn request(name: &[u8]) -> Result<IfreqFlags, Errno> {
     if name.is_empty() || name.len() > 15 || name.contains(&0) {
         return Err(Errno::EINVAL);
     }
@@ -46,7 +46,7 @@ fn request(name: &[u8]) -> Result<IfreqFlags> {
     Ok(req)
 }
 
-fn socket() -> Result<OwnedFd> {
+fn socket() -> Result<OwnedFd, Errno> {
     // SAFETY: integer arguments only.
     let fd = from_syscall(unsafe {
         syscall3(
@@ -65,7 +65,7 @@ fn socket() -> Result<OwnedFd> {
 ///
 /// # References
 /// netdevice(7)
-pub fn interface_flags(name: &[u8]) -> Result<u16> {
+pub fn interface_flags(name: &[u8]) -> Result<u16, Errno> {
     let mut req = request(name)?;
     let sock = socket()?;
     // SAFETY: SIOCGIFFLAGS reads the name from and writes the flags into `req`, a complete
@@ -85,7 +85,7 @@ pub fn interface_flags(name: &[u8]) -> Result<u16> {
 ///
 /// # References
 /// netdevice(7)
-pub fn set_interface_flags(name: &[u8], flags: u16) -> Result<()> {
+pub fn set_interface_flags(name: &[u8], flags: u16) -> Result<(), Errno> {
     let mut req = request(name)?;
     req.flags = flags as i16;
     let sock = socket()?;

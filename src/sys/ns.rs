@@ -87,7 +87,7 @@ pub fn uname() -> Utsname {
 ///
 /// # References
 /// gethostname(2), uname(2)
-pub fn gethostname(buf: &mut [u8]) -> Result<&[u8]> {
+pub fn gethostname(buf: &mut [u8]) -> Result<&[u8], Errno> {
     let u = uname();
     let name = u.nodename();
     let out = buf.get_mut(..name.len()).ok_or(Errno::ENAMETOOLONG)?;
@@ -100,7 +100,7 @@ pub fn gethostname(buf: &mut [u8]) -> Result<&[u8]> {
 ///
 /// # References
 /// sethostname(2)
-pub fn sethostname(name: &[u8]) -> Result<()> {
+pub fn sethostname(name: &[u8]) -> Result<(), Errno> {
     // SAFETY: the kernel reads `name.len()` bytes from `name`.
     from_syscall(unsafe {
         syscall2(
@@ -116,7 +116,7 @@ pub fn sethostname(name: &[u8]) -> Result<()> {
 ///
 /// # References
 /// setdomainname(2)
-pub fn setdomainname(name: &[u8]) -> Result<()> {
+pub fn setdomainname(name: &[u8]) -> Result<(), Errno> {
     // SAFETY: the kernel reads `name.len()` bytes from `name`.
     from_syscall(unsafe {
         syscall2(
@@ -143,7 +143,7 @@ pub fn setdomainname(name: &[u8]) -> Result<()> {
 ///
 /// # References
 /// unshare(2)
-pub unsafe fn unshare(flags: u32) -> Result<()> {
+pub unsafe fn unshare(flags: u32) -> Result<(), Errno> {
     // SAFETY: integer argument only; the caller's contract covers what CLONE_FILES splits.
     from_syscall(unsafe { syscall1(g::__NR_unshare as usize, flags as usize) })?;
     note_for_children(flags);
@@ -175,7 +175,7 @@ pub fn for_children_may_differ() -> bool {
 ///
 /// # References
 /// setns(2)
-pub fn setns(fd: BorrowedFd<'_>, nstype: u32) -> Result<()> {
+pub fn setns(fd: BorrowedFd<'_>, nstype: u32) -> Result<(), Errno> {
     let fd = fd.as_raw() as usize;
     // SAFETY: integer arguments only.
     from_syscall(unsafe { syscall2(g::__NR_setns as usize, fd, nstype as usize) })?;
@@ -236,7 +236,7 @@ pub fn mount(
     fstype: Option<&CStr>,
     flags: MountFlags,
     data: Option<&CStr>,
-) -> Result<()> {
+) -> Result<(), Errno> {
     // SAFETY: every pointer is NULL or a NUL-terminated string the kernel only reads.
     from_syscall(unsafe {
         syscall5(
@@ -270,7 +270,7 @@ bitflags::bitflags! {
 ///
 /// # References
 /// umount2(2)
-pub fn umount2(target: &CStr, flags: UnmountFlags) -> Result<()> {
+pub fn umount2(target: &CStr, flags: UnmountFlags) -> Result<(), Errno> {
     // SAFETY: `target` is a NUL-terminated string the kernel only reads.
     from_syscall(unsafe {
         syscall2(
@@ -288,7 +288,7 @@ pub fn umount2(target: &CStr, flags: UnmountFlags) -> Result<()> {
 ///
 /// # References
 /// pivot_root(2)
-pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<()> {
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<(), Errno> {
     // SAFETY: both are NUL-terminated strings the kernel only reads.
     from_syscall(unsafe {
         syscall2(
@@ -331,7 +331,7 @@ pub enum RebootCmd {
 ///
 /// # References
 /// reboot(2)
-pub fn reboot(cmd: RebootCmd) -> Result<()> {
+pub fn reboot(cmd: RebootCmd) -> Result<(), Errno> {
     // SAFETY: the fourth argument (only read by RESTART2) is NULL.
     from_syscall(unsafe {
         syscall4(
@@ -366,7 +366,7 @@ const NS_GET_NSTYPE: usize = 0xb703;
 ///
 /// # References
 /// ioctl_ns(2)
-pub fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<u32> {
+pub fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
     let fd = fd.as_raw() as usize;
     // SAFETY: NS_GET_NSTYPE takes no argument pointer.
     from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd, NS_GET_NSTYPE) }).map(|t| t as u32)
@@ -377,7 +377,7 @@ pub fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<u32> {
 ///
 /// # References
 /// ioctl_ns(2)
-pub fn ns_get_parent(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+pub fn ns_get_parent(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     let fd = fd.as_raw() as usize;
     // SAFETY: NS_GET_PARENT takes no argument pointer and returns a new fd.
     let new = from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd, NS_GET_PARENT) })?;
@@ -389,7 +389,7 @@ pub fn ns_get_parent(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
 ///
 /// # References
 /// ioctl_ns(2)
-pub fn ns_get_userns(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+pub fn ns_get_userns(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     let fd = fd.as_raw() as usize;
     // SAFETY: NS_GET_USERNS takes no argument pointer and returns a new fd.
     let new = from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd, NS_GET_USERNS) })?;

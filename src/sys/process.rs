@@ -77,7 +77,7 @@ id_call!(
 ///
 /// # References
 /// setresuid(2)
-pub fn setresuid(ruid: Uid, euid: Uid, suid: Uid) -> Result<()> {
+pub fn setresuid(ruid: Uid, euid: Uid, suid: Uid) -> Result<(), Errno> {
     // SAFETY: integer arguments only.
     from_syscall(unsafe {
         syscall3(
@@ -94,7 +94,7 @@ pub fn setresuid(ruid: Uid, euid: Uid, suid: Uid) -> Result<()> {
 ///
 /// # References
 /// setresgid(2)
-pub fn setresgid(rgid: Gid, egid: Gid, sgid: Gid) -> Result<()> {
+pub fn setresgid(rgid: Gid, egid: Gid, sgid: Gid) -> Result<(), Errno> {
     // SAFETY: integer arguments only.
     from_syscall(unsafe {
         syscall3(
@@ -232,7 +232,7 @@ pub unsafe fn prctl(
     arg3: usize,
     arg4: usize,
     arg5: usize,
-) -> Result<usize> {
+) -> Result<usize, Errno> {
     // SAFETY: the caller vouches that the arguments suit `option`.
     from_syscall(unsafe {
         syscall5(
@@ -251,7 +251,7 @@ pub unsafe fn prctl(
 ///
 /// # References
 /// prctl(2) PR_SET_CHILD_SUBREAPER
-pub fn set_child_subreaper(on: bool) -> Result<()> {
+pub fn set_child_subreaper(on: bool) -> Result<(), Errno> {
     // SAFETY: integer arguments only.
     unsafe { prctl(pr::PR_SET_CHILD_SUBREAPER, usize::from(on), 0, 0, 0) }.map(drop)
 }
@@ -260,7 +260,7 @@ pub fn set_child_subreaper(on: bool) -> Result<()> {
 ///
 /// # References
 /// prctl(2) PR_GET_CHILD_SUBREAPER
-pub fn get_child_subreaper() -> Result<bool> {
+pub fn get_child_subreaper() -> Result<bool, Errno> {
     let mut v: i32 = 0;
     // SAFETY: the kernel writes one int into `v`.
     unsafe {
@@ -281,7 +281,7 @@ pub fn get_child_subreaper() -> Result<bool> {
 ///
 /// # References
 /// prctl(2) PR_SET_PDEATHSIG
-pub fn set_pdeathsig(sig: Option<Signal>) -> Result<()> {
+pub fn set_pdeathsig(sig: Option<Signal>) -> Result<(), Errno> {
     let raw = sig.map_or(0, |s| s.raw() as usize);
     // SAFETY: integer arguments only.
     unsafe { prctl(pr::PR_SET_PDEATHSIG, raw, 0, 0, 0) }.map(drop)
@@ -291,7 +291,7 @@ pub fn set_pdeathsig(sig: Option<Signal>) -> Result<()> {
 ///
 /// # References
 /// prctl(2) PR_GET_PDEATHSIG
-pub fn get_pdeathsig() -> Result<Option<Signal>> {
+pub fn get_pdeathsig() -> Result<Option<Signal>, Errno> {
     let mut v: i32 = 0;
     // SAFETY: the kernel writes one int into `v`.
     unsafe { prctl(pr::PR_GET_PDEATHSIG, &mut v as *mut i32 as usize, 0, 0, 0) }?;
@@ -303,7 +303,7 @@ pub fn get_pdeathsig() -> Result<Option<Signal>> {
 ///
 /// # References
 /// prctl(2) PR_SET_NAME
-pub fn set_name(name: &CStr) -> Result<()> {
+pub fn set_name(name: &CStr) -> Result<(), Errno> {
     // SAFETY: the kernel reads at most 16 bytes, stopping at the NUL `name` ends with.
     unsafe { prctl(pr::PR_SET_NAME, name.as_ptr() as usize, 0, 0, 0) }.map(drop)
 }
@@ -335,7 +335,7 @@ impl core::fmt::Debug for ThreadName {
 ///
 /// # References
 /// prctl(2) PR_GET_NAME
-pub fn get_name() -> Result<ThreadName> {
+pub fn get_name() -> Result<ThreadName, Errno> {
     let mut buf = [0u8; 16];
     // SAFETY: the kernel writes exactly 16 bytes (TASK_COMM_LEN) into `buf`.
     unsafe { prctl(pr::PR_GET_NAME, buf.as_mut_ptr() as usize, 0, 0, 0) }?;
@@ -348,7 +348,7 @@ pub fn get_name() -> Result<ThreadName> {
 ///
 /// # References
 /// prctl(2) PR_SET_NO_NEW_PRIVS
-pub fn set_no_new_privs() -> Result<()> {
+pub fn set_no_new_privs() -> Result<(), Errno> {
     // SAFETY: integer arguments only.
     unsafe { prctl(pr::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.map(drop)
 }
@@ -383,7 +383,7 @@ impl Capabilities {
 ///
 /// # References
 /// capget(2)
-pub fn capget(pid: Pid) -> Result<Capabilities> {
+pub fn capget(pid: Pid) -> Result<Capabilities, Errno> {
     let mut header = g::__user_cap_header_struct {
         version: g::_LINUX_CAPABILITY_VERSION_3,
         pid,
@@ -483,7 +483,7 @@ impl IoPriority {
 ///
 /// # References
 /// ioprio_get(2)
-pub fn ioprio_get(who: IoprioWho) -> Result<IoPriority> {
+pub fn ioprio_get(who: IoprioWho) -> Result<IoPriority, Errno> {
     let (which, id) = who.raw();
     // SAFETY: integer arguments only.
     from_syscall(unsafe { syscall2(g::__NR_ioprio_get as usize, which, id) })
@@ -494,7 +494,7 @@ pub fn ioprio_get(who: IoprioWho) -> Result<IoPriority> {
 ///
 /// # References
 /// ioprio_set(2)
-pub fn ioprio_set(who: IoprioWho, prio: IoPriority) -> Result<()> {
+pub fn ioprio_set(who: IoprioWho, prio: IoPriority) -> Result<(), Errno> {
     let (which, id) = who.raw();
     // SAFETY: integer arguments only.
     from_syscall(unsafe { syscall3(g::__NR_ioprio_set as usize, which, id, prio.0 as usize) })
@@ -512,7 +512,7 @@ pub fn ioprio_set(who: IoprioWho, prio: IoPriority) -> Result<()> {
 ///
 /// # References
 /// ptrace(2)
-pub unsafe fn ptrace(request: u32, pid: Pid, addr: usize, data: usize) -> Result<usize> {
+pub unsafe fn ptrace(request: u32, pid: Pid, addr: usize, data: usize) -> Result<usize, Errno> {
     // SAFETY: the caller vouches for the arguments.
     from_syscall(unsafe {
         syscall4(
@@ -529,7 +529,7 @@ pub unsafe fn ptrace(request: u32, pid: Pid, addr: usize, data: usize) -> Result
 ///
 /// # References
 /// ptrace(2) PTRACE_TRACEME
-pub fn ptrace_traceme() -> Result<()> {
+pub fn ptrace_traceme() -> Result<(), Errno> {
     // SAFETY: TRACEME takes no pointers.
     unsafe { ptrace(linux_raw_sys::ptrace::PTRACE_TRACEME, 0, 0, 0) }.map(drop)
 }
@@ -538,7 +538,7 @@ pub fn ptrace_traceme() -> Result<()> {
 ///
 /// # References
 /// ptrace(2) PTRACE_CONT
-pub fn ptrace_cont(pid: Pid, sig: Option<Signal>) -> Result<()> {
+pub fn ptrace_cont(pid: Pid, sig: Option<Signal>) -> Result<(), Errno> {
     let data = sig.map_or(0, |s| s.raw() as usize);
     // SAFETY: CONT takes a signal number, no pointer.
     unsafe { ptrace(linux_raw_sys::ptrace::PTRACE_CONT, pid, 0, data) }.map(drop)
@@ -549,7 +549,7 @@ pub fn ptrace_cont(pid: Pid, sig: Option<Signal>) -> Result<()> {
 ///
 /// # References
 /// ptrace(2) PTRACE_DETACH
-pub fn ptrace_detach(pid: Pid, sig: Option<Signal>) -> Result<()> {
+pub fn ptrace_detach(pid: Pid, sig: Option<Signal>) -> Result<(), Errno> {
     let data = sig.map_or(0, |s| s.raw() as usize);
     // SAFETY: DETACH takes a signal number, no pointer.
     unsafe { ptrace(linux_raw_sys::ptrace::PTRACE_DETACH, pid, 0, data) }.map(drop)

@@ -1,10 +1,10 @@
 //! Signals: [`Signal`], [`SigSet`], dispositions (`rt_sigaction`), masks
 //! (`rt_sigprocmask`), sending (`kill`, `tgkill`, pidfds).
 
-use crate::Result;
 use crate::errno::from_syscall;
 use crate::fd::{BorrowedFd, OwnedFd, RawFd};
 use crate::sys::Pid;
+use crate::{Errno, Result};
 use core::ffi::{c_int, c_ulong, c_void};
 use core::fmt;
 use linux_raw_sys::general as g;
@@ -381,7 +381,7 @@ fn from_kernel(k: &g::kernel_sigaction) -> SigAction {
 ///
 /// # References
 /// rt_sigaction(2), sigaction(2)
-pub unsafe fn rt_sigaction(sig: Signal, act: Option<&SigAction>) -> Result<SigAction> {
+pub unsafe fn rt_sigaction(sig: Signal, act: Option<&SigAction>) -> Result<SigAction, Errno> {
     let new = act.map(to_kernel);
     // SAFETY: all-zero is a valid kernel_sigaction (see `to_kernel`).
     let mut old: g::kernel_sigaction = unsafe { core::mem::zeroed() };
@@ -406,7 +406,7 @@ pub unsafe fn rt_sigaction(sig: Signal, act: Option<&SigAction>) -> Result<SigAc
 ///
 /// # References
 /// rt_sigaction(2)
-pub fn signal_ignore(sig: Signal) -> Result<SigAction> {
+pub fn signal_ignore(sig: Signal) -> Result<SigAction, Errno> {
     let act = SigAction::new(SigHandler::Ignore, SaFlags::empty(), SigSet::empty());
     // SAFETY: SIG_IGN runs no code.
     unsafe { rt_sigaction(sig, Some(&act)) }
@@ -416,7 +416,7 @@ pub fn signal_ignore(sig: Signal) -> Result<SigAction> {
 ///
 /// # References
 /// rt_sigaction(2)
-pub fn signal_default(sig: Signal) -> Result<SigAction> {
+pub fn signal_default(sig: Signal) -> Result<SigAction, Errno> {
     let act = SigAction::new(SigHandler::Default, SaFlags::empty(), SigSet::empty());
     // SAFETY: SIG_DFL runs no code.
     unsafe { rt_sigaction(sig, Some(&act)) }
@@ -442,7 +442,7 @@ pub enum SigmaskHow {
 ///
 /// # References
 /// rt_sigprocmask(2), sigprocmask(2)
-pub fn rt_sigprocmask(how: SigmaskHow, set: Option<&SigSet>) -> Result<SigSet> {
+pub fn rt_sigprocmask(how: SigmaskHow, set: Option<&SigSet>) -> Result<SigSet, Errno> {
     let mut old = SigSet::empty();
     let sp = set.map_or(0, |s| s as *const SigSet as usize);
     // SAFETY: the kernel reads one 8-byte sigset from `set` (if given) and writes one
@@ -464,7 +464,7 @@ pub fn rt_sigprocmask(how: SigmaskHow, set: Option<&SigSet>) -> Result<SigSet> {
 ///
 /// # References
 /// kill(2)
-pub fn kill(pid: Pid, sig: Signal) -> Result<()> {
+pub fn kill(pid: Pid, sig: Signal) -> Result<(), Errno> {
     // SAFETY: kill takes no pointers.
     from_syscall(unsafe { syscall2(g::__NR_kill as usize, pid as usize, sig.raw() as usize) })
         .map(drop)
@@ -474,7 +474,7 @@ pub fn kill(pid: Pid, sig: Signal) -> Result<()> {
 ///
 /// # References
 /// kill(2)
-pub fn kill_probe(pid: Pid) -> Result<()> {
+pub fn kill_probe(pid: Pid) -> Result<(), Errno> {
     // SAFETY: kill takes no pointers.
     from_syscall(unsafe { syscall2(g::__NR_kill as usize, pid as usize, 0) }).map(drop)
 }
@@ -483,7 +483,7 @@ pub fn kill_probe(pid: Pid) -> Result<()> {
 ///
 /// # References
 /// tgkill(2)
-pub fn tgkill(tgid: Pid, tid: Pid, sig: Signal) -> Result<()> {
+pub fn tgkill(tgid: Pid, tid: Pid, sig: Signal) -> Result<(), Errno> {
     // SAFETY: tgkill takes no pointers.
     from_syscall(unsafe {
         syscall3(
@@ -511,7 +511,7 @@ bitflags::bitflags! {
 ///
 /// # References
 /// pidfd_open(2)
-pub fn pidfd_open(pid: Pid, flags: PidfdFlags) -> Result<OwnedFd> {
+pub fn pidfd_open(pid: Pid, flags: PidfdFlags) -> Result<OwnedFd, Errno> {
     // SAFETY: pidfd_open takes no pointers.
     let fd = from_syscall(unsafe {
         syscall2(
@@ -529,7 +529,7 @@ pub fn pidfd_open(pid: Pid, flags: PidfdFlags) -> Result<OwnedFd> {
 ///
 /// # References
 /// pidfd_send_signal(2)
-pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: Signal) -> Result<()> {
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: Signal) -> Result<(), Errno> {
     // SAFETY: the info pointer is NULL; nothing else is a pointer.
     from_syscall(unsafe {
         sc::syscall4(

@@ -86,7 +86,7 @@ pub enum ClockId {
 ///
 /// # References
 /// clock_gettime(2)
-pub fn clock_gettime(clock: ClockId) -> Result<Timespec> {
+pub fn clock_gettime(clock: ClockId) -> Result<Timespec, Errno> {
     let mut ts = Timespec::default();
     // SAFETY: the kernel writes one `__kernel_timespec` (same layout) into `ts`.
     from_syscall(unsafe {
@@ -107,7 +107,7 @@ pub fn clock_gettime(clock: ClockId) -> Result<Timespec> {
 ///
 /// # References
 /// clock_nanosleep(2)
-pub fn clock_nanosleep(clock: ClockId, req: &Timespec, absolute: bool) -> Result<()> {
+pub fn clock_nanosleep(clock: ClockId, req: &Timespec, absolute: bool) -> Result<(), Errno> {
     let flags = if absolute { g::TIMER_ABSTIME } else { 0 };
     // SAFETY: the kernel reads one timespec from `req`; `rem` is NULL.
     from_syscall(unsafe {
@@ -127,7 +127,7 @@ pub fn clock_nanosleep(clock: ClockId, req: &Timespec, absolute: bool) -> Result
 ///
 /// # References
 /// nanosleep(2), clock_nanosleep(2)
-pub fn nanosleep(req: &Timespec) -> Result<()> {
+pub fn nanosleep(req: &Timespec) -> Result<(), Errno> {
     if !(0..1_000_000_000).contains(&req.tv_nsec) || req.tv_sec < 0 {
         return Err(Errno::EINVAL);
     }

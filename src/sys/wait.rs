@@ -1,11 +1,11 @@
 //! Waiting for children: `wait4` with a decoded [`WaitStatus`], and `waitid`
 //! (including by pidfd).
 
-use crate::Result;
 use crate::errno::from_syscall;
 use crate::fd::BorrowedFd;
 use crate::sys::signal::Signal;
 use crate::sys::{Pid, Uid};
+use crate::{Errno, Result};
 use linux_raw_sys::general as g;
 use sc::{syscall4, syscall5};
 
@@ -80,7 +80,7 @@ impl WaitStatus {
 ///
 /// # References
 /// wait4(2), waitpid(2)
-pub fn wait4(pid: Pid, options: WaitOptions) -> Result<Option<(Pid, WaitStatus)>> {
+pub fn wait4(pid: Pid, options: WaitOptions) -> Result<Option<(Pid, WaitStatus)>, Errno> {
     let Some((pid, status)) = wait4_raw(pid, options)? else {
         return Ok(None);
     };
@@ -92,7 +92,7 @@ pub fn wait4(pid: Pid, options: WaitOptions) -> Result<Option<(Pid, WaitStatus)>
 
 /// As [`wait4`], with the kernel's status word as it is: a ptrace event stop keeps its event
 /// (`PTRACE_EVENT_*`) in bits 16 and up, which [`WaitStatus`] does not carry.
-pub fn wait4_raw(pid: Pid, options: WaitOptions) -> Result<Option<(Pid, i32)>> {
+pub fn wait4_raw(pid: Pid, options: WaitOptions) -> Result<Option<(Pid, i32)>, Errno> {
     let mut status: i32 = 0;
     // SAFETY: the kernel writes one int into `status`; the rusage pointer is NULL.
     let ret = from_syscall(unsafe {
@@ -189,7 +189,7 @@ static_assertions::assert_eq_size!(RawSiginfo, g::siginfo);
 ///
 /// # References
 /// waitid(2)
-pub fn waitid(id: WaitId<'_>, options: WaitOptions) -> Result<Option<WaitIdInfo>> {
+pub fn waitid(id: WaitId<'_>, options: WaitOptions) -> Result<Option<WaitIdInfo>, Errno> {
     let (idtype, idval) = match id {
         WaitId::All => (g::P_ALL, 0usize),
         WaitId::Pid(p) => (g::P_PID, p as usize),

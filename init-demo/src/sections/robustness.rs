@@ -543,7 +543,7 @@ fn entry_program_thread_starts_with_its_creators_mask() -> Outcome {
 }
 
 /// `Ok(Exited(0))`, or a failure naming `what`.
-fn child_ok_status(what: &str, status: clonekit::Result<ExitStatus>) -> Outcome {
+fn child_ok_status(what: &str, status: clonekit::Result<ExitStatus, clonekit::Errno>) -> Outcome {
     eq(what, Ok(ExitStatus::Exited(0)), status)
 }
 
