@@ -6,8 +6,8 @@ use core::fmt;
 use crate::container::SetupStep;
 use crate::errno::Errno;
 use crate::flags::CloneFlags;
-use crate::process::ExitStatus;
 use crate::stack::StackError;
+use crate::task::exit_status::ExitStatus;
 use crate::validate::FlagError;
 
 /// Why a `clone`, `clone3`, thread or child could not be started.

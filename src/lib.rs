@@ -69,16 +69,17 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+// The source is laid out in rooms by kernel concept (`arch/`, `sys/`, `task/`, `ns/`; see
+// docs/architecture.md); the public paths stay one level deep (`clonekit::thread`,
+// `clonekit::container`), re-exported from their rooms below.
+
 // Without unsafe code, which the compiler holds them to (`deny(unsafe_code)` above).
 pub mod clone_args;
 pub mod errno;
 pub mod error;
 pub mod flags;
-pub mod idmap;
 pub mod kernel_version;
 pub mod ktap;
-pub mod mount;
-pub mod pidfd;
 pub mod validate;
 
 // Where unsafe code must live: system calls and the machine, memory the kernel writes,
@@ -89,33 +90,27 @@ mod arch;
 #[allow(unsafe_code)]
 pub mod console;
 #[allow(unsafe_code)]
-pub mod container;
-#[allow(unsafe_code)]
 pub mod differential;
-#[allow(unsafe_code)]
-pub mod exec;
 #[allow(unsafe_code)]
 pub mod fd;
 #[allow(unsafe_code)]
 pub mod init;
 #[allow(unsafe_code)]
-pub mod namespace;
-#[allow(unsafe_code)]
-pub mod process;
-#[allow(unsafe_code)]
 pub mod procfs;
 #[allow(unsafe_code)]
 pub mod program;
 #[allow(unsafe_code)]
-pub mod raw;
-#[allow(unsafe_code)]
 pub mod rt;
 #[allow(unsafe_code)]
-pub mod stack;
-#[allow(unsafe_code)]
 pub mod sys;
-#[allow(unsafe_code)]
-pub mod thread;
+
+/// Tasks: stacks, the raw clone entry points, threads, process children, pidfds, exec.
+mod task;
+pub use task::{exec, pidfd, process, raw, stack, thread};
+
+/// Namespaces: unshare/setns, id maps, mounts, containers.
+mod ns;
+pub use ns::{container, idmap, mount, namespace};
 
 pub use clone_args::CloneArgs;
 pub use errno::Errno;

@@ -11,7 +11,7 @@
 use core::ffi::{CStr, c_char};
 
 use crate::arch;
-use crate::thread::Tcb;
+use crate::task::start::Tcb;
 
 /// The process's arguments and environment, as the kernel laid them on the initial stack.
 #[derive(Debug, Clone, Copy)]

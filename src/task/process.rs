@@ -28,7 +28,6 @@
 //! clone(2), clone3(2), wait4(2), TLPI 28.2
 
 use core::ffi::c_void;
-use core::fmt;
 use core::mem::ManuallyDrop;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -41,69 +40,11 @@ use crate::pidfd::PidFd;
 use crate::stack::Stack;
 use crate::sys::Pid;
 use crate::sys::signal::{Signal, kill};
-use crate::sys::wait::{WaitId, WaitOptions, WaitStatus, wait4, waitid};
-use crate::thread::Tcb;
+use crate::sys::wait::{WaitId, WaitOptions, wait4, waitid};
+pub use crate::task::exit_status::ExitStatus;
+use crate::task::start::Tcb;
 pub use crate::validate::Syscall;
 use crate::{Errno, Result};
-
-/// How a child ended: the `Exited`/`Signaled` forms of a wait status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExitStatus {
-    /// Exited with this code (`WIFEXITED`, `WEXITSTATUS`: the low 8 bits of what it
-    /// returned or passed to `exit`).
-    Exited(i32),
-    /// Killed by this signal (`WIFSIGNALED`, `WTERMSIG`).
-    Signaled(Signal),
-}
-
-impl ExitStatus {
-    /// The exit code, if the child exited.
-    pub const fn code(&self) -> Option<i32> {
-        match self {
-            ExitStatus::Exited(code) => Some(*code),
-            ExitStatus::Signaled(_) => None,
-        }
-    }
-
-    /// The signal that killed the child, if one did.
-    pub const fn signal(&self) -> Option<Signal> {
-        match self {
-            ExitStatus::Signaled(sig) => Some(*sig),
-            ExitStatus::Exited(_) => None,
-        }
-    }
-
-    /// Whether the child exited with code 0.
-    pub const fn success(&self) -> bool {
-        matches!(self, ExitStatus::Exited(0))
-    }
-
-    /// The termination a wait status reports; `None` for a stop or a continue.
-    pub const fn from_wait(status: WaitStatus) -> Option<ExitStatus> {
-        match status {
-            WaitStatus::Exited(code) => Some(ExitStatus::Exited(code)),
-            WaitStatus::Signaled(sig, _) => Some(ExitStatus::Signaled(sig)),
-            WaitStatus::Stopped(_) | WaitStatus::Continued => None,
-        }
-    }
-
-    /// Decodes the kernel's raw `wait4` status word; `None` unless it is a termination.
-    pub const fn from_raw(status: i32) -> Option<ExitStatus> {
-        match WaitStatus::from_raw(status) {
-            Some(s) => ExitStatus::from_wait(s),
-            None => None,
-        }
-    }
-}
-
-impl fmt::Display for ExitStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExitStatus::Exited(code) => write!(f, "exited with code {code}"),
-            ExitStatus::Signaled(sig) => write!(f, "killed by {sig}"),
-        }
-    }
-}
 
 /// A child process started by clonekit: wait for it to reap it and free its stack.
 ///
@@ -550,7 +491,7 @@ impl<'fd> ChildBuilder<'fd> {
             Some(stack) => stack,
             None => Stack::new(self.stack_size.unwrap_or(Stack::DEFAULT_SIZE))?,
         };
-        let layout = crate::thread::Layout::new::<F>(&stack)?;
+        let layout = crate::task::start::Layout::new::<F>(&stack)?;
         let closure = layout.closure as *mut F;
         let tcb = layout.tcb as *mut Tcb;
         let shares_vm = self.flags.contains(CloneFlags::VM);
@@ -558,7 +499,7 @@ impl<'fd> ChildBuilder<'fd> {
         // never run: see `SignalsBlocked`. A fork-like child keeps our thread pointer (its
         // copy of it) and our mask, as after fork(2).
         let blocked = if shares_vm {
-            crate::thread::SignalsBlocked::for_new_task()?
+            crate::task::start::SignalsBlocked::for_new_task()?
         } else {
             None
         };
@@ -573,7 +514,7 @@ impl<'fd> ChildBuilder<'fd> {
         let (tls, start): (Option<usize>, crate::raw::ChildFn) = if shares_vm {
             (Some(Tcb::thread_pointer_for(tcb)), child_start::<F>)
         } else {
-            crate::thread::prime_for_fork_like_children();
+            crate::task::start::prime_for_fork_like_children();
             (None, fork_start::<F>)
         };
         let mut pidfd_slot: i32 = -1;
@@ -693,7 +634,7 @@ unsafe extern "C" fn child_start<F>(arg: *mut c_void) -> i32
 where
     F: FnOnce() -> i32,
 {
-    crate::thread::refresh_current_tid();
+    crate::task::start::refresh_current_tid();
     // SAFETY: the closure was written for us and nobody else reads or drops it.
     let f = unsafe { ptr::read(arg.cast::<F>()) };
     end_process(f())
@@ -710,7 +651,7 @@ unsafe extern "C" fn fork_start<F>(arg: *mut c_void) -> i32
 where
     F: FnOnce() -> i32,
 {
-    crate::thread::refresh_current_tid();
+    crate::task::start::refresh_current_tid();
     // SAFETY: see above: this is the one read of the child's copy.
     let f = unsafe { ptr::read(arg.cast::<F>()) };
     end_process(f())
@@ -821,7 +762,7 @@ where
     if flags.contains(CloneFlags::VM) {
         return Err(Error::StackRequired);
     }
-    crate::thread::prime_for_fork_like_children();
+    crate::task::start::prime_for_fork_like_children();
     let mut f = ManuallyDrop::new(f);
     let arg = (&mut *f as *mut F).cast::<c_void>();
     let created = if flags.intersects(CloneFlags::CLONE3_ONLY) {

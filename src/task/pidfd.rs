@@ -16,12 +16,12 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::fd::{BorrowedFd, OwnedFd, RawFd};
-use crate::process::ExitStatus;
 use crate::sys::Pid;
 use crate::sys::fs::{PollFd, PollFlags, poll};
 use crate::sys::signal::{PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 use crate::sys::time::Timespec;
 use crate::sys::wait::{WaitId, WaitOptions, waitid};
+use crate::task::exit_status::ExitStatus;
 use crate::{Errno, Result};
 
 /// An owned pidfd: a descriptor that refers to one process; closed on drop.

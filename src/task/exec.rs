@@ -40,7 +40,7 @@ use crate::sys::fs::{PipeFlags, pipe2, read, write};
 use crate::sys::signal::{
     SigHandler, SigSet, SigmaskHow, Signal, rt_sigaction, rt_sigprocmask, signal_default,
 };
-use crate::thread::SignalsBlocked;
+use crate::task::start::SignalsBlocked;
 use core::sync::atomic::{AtomicI32, Ordering};
 
 /// The most entries [`spawn`] takes in `argv`, and separately in `envp`: the pointer

@@ -1,0 +1,20 @@
+//! Tasks, from the stack up: [`stack`] (mapped stacks with a guard), [`start`] (what a new
+//! task finds at the top of its stack: its control block and closure, and the signal block
+//! around its creation), [`raw`] (the validated clone entry points), and the tasks built on
+//! them: [`thread`], [`process`] children (with their [`ExitStatus`](exit_status::ExitStatus)),
+//! [`pidfd`]s and vfork-style [`exec`].
+
+#[allow(unsafe_code)]
+pub mod exec;
+pub mod exit_status;
+pub mod pidfd;
+#[allow(unsafe_code)]
+pub mod process;
+#[allow(unsafe_code)]
+pub mod raw;
+#[allow(unsafe_code)]
+pub mod stack;
+#[allow(unsafe_code)]
+pub(crate) mod start;
+#[allow(unsafe_code)]
+pub mod thread;
