@@ -90,22 +90,8 @@ impl<'fd> Console<'fd> {
     }
 
     /// Writes all of `bytes`, continuing after short writes and retrying `EINTR`.
-    pub fn write_all(&mut self, mut bytes: &[u8]) -> crate::Result<(), Errno> {
-        while !bytes.is_empty() {
-            match sys::fs::write(self.fd, bytes) {
-                Ok(0) => {
-                    self.last_error = Some(Errno::EIO);
-                    return Err(Errno::EIO);
-                }
-                Ok(n) => bytes = &bytes[n.min(bytes.len())..],
-                Err(Errno::EINTR) => {}
-                Err(e) => {
-                    self.last_error = Some(e);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
+    pub fn write_all(&mut self, bytes: &[u8]) -> crate::Result<(), Errno> {
+        sys::fs::write_all(self.fd, bytes).inspect_err(|e| self.last_error = Some(*e))
     }
 }
 

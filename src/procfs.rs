@@ -61,21 +61,7 @@ impl Write for PathBuf {
 /// Reads a whole (small) file into `buf`, returning the bytes read.
 pub fn read(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
     let fd = fs::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, 0)?;
-    read_all(fd.as_fd(), buf)
-}
-
-/// Reads from `fd` until end of file or a full `buf`, returning the bytes read.
-fn read_all(fd: crate::fd::BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match fs::read(fd, &mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
+    fs::read_full(fd.as_fd(), buf)
 }
 
 /// Writes `data` to a file in one `write` (as `uid_map` and friends require).
@@ -136,7 +122,7 @@ pub fn thread_count() -> Result<u64, Errno> {
         return Err(Errno::EXDEV);
     }
     let mut buf = [0u8; 1024];
-    let filled = read_all(fd.as_fd(), &mut buf)?;
+    let filled = fs::read_full(fd.as_fd(), &mut buf)?;
     let line = &buf[..filled];
     let pid = line
         .split(|&b| b == b' ')

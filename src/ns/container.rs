@@ -266,18 +266,18 @@ impl Container {
             builder = builder.stack_size(size);
         }
         let in_child = move || {
-            // SAFETY: this fork-like child (the flags are namespace flags only: no CLONE_VM,
-            // no CLONE_FILES) got its own copy of the descriptor table while the parent held
-            // the four pipe ends open. The parent's `OwnedFd`s in its copy of memory are never
-            // dropped here (it ends with exit_group, never returning into the parent's
-            // frames): the child alone owns its copies.
+            // This fork-like child (namespace flags only: no CLONE_VM, no CLONE_FILES) got its
+            // own copy of the descriptor table while the parent held the four pipe ends open,
+            // and never drops the parent's `OwnedFd`s in its copy of memory (it ends with
+            // exit_group, never returning into the parent's frames).
+            // SAFETY: so the child alone owns its copies of the four numbers.
             let [ready_r, ready_w, report_r, report_w] =
                 unsafe { numbers.map(|fd| OwnedFd::from_raw(fd)) };
             // Our copies of the parent's ends: closed, or the parent never sees EOF.
             drop(ready_w);
             drop(report_r);
             let result = set_up_inside(&inside, ready_r);
-            let _ = write_all(report_w.as_fd(), &SetupReport::from(result).encode());
+            let _ = fs::write_all(report_w.as_fd(), &SetupReport::from(result).encode());
             drop(report_w);
             match result {
                 Ok(()) => f(),
@@ -303,7 +303,7 @@ impl Container {
         } else {
             Ok(())
         };
-        let released = maps.and_then(|()| write_all(ready_w.as_fd(), b"1"));
+        let released = maps.and_then(|()| Ok(fs::write_all(ready_w.as_fd(), b"1")?));
         if let Err(e) = released {
             // Closing the pipe unwritten tells the child to give up; reap it, leaving no
             // zombie behind.
@@ -335,18 +335,6 @@ impl Container {
         idmap::write_gid_map(pid, &[gid])?;
         idmap::write_uid_map(pid, &[uid])
     }
-}
-
-/// Writes all of `bytes` (retrying on `EINTR` and short writes).
-fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Error> {
-    while !bytes.is_empty() {
-        match fs::write(fd, bytes) {
-            Ok(n) => bytes = &bytes[n..],
-            Err(crate::Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }
 
 /// One step of the container's set-up inside the child, as [`Error::ContainerSetup`]
@@ -439,16 +427,10 @@ impl From<Result<(), (SetupStep, crate::Errno)>> for SetupReport {
 /// Reads the child's record; `None` if it ended first (end of file, or a garbled record).
 fn read_report(fd: BorrowedFd<'_>) -> Option<SetupReport> {
     let mut bytes = [0u8; 8];
-    let mut got = 0;
-    while got < bytes.len() {
-        match fs::read(fd, &mut bytes[got..]) {
-            Ok(0) => return None,
-            Ok(n) => got += n,
-            Err(crate::Errno::EINTR) => continue,
-            Err(_) => return None,
-        }
+    match fs::read_full(fd, &mut bytes) {
+        Ok(8) => SetupReport::decode(bytes),
+        _ => None,
     }
-    SetupReport::decode(bytes)
 }
 
 /// The child's side: wait for the parent (on `ready`, which it closes then), then set up

@@ -121,6 +121,35 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
     })
 }
 
+/// Reads until `buf` is full or end of file, retrying `EINTR`: the bytes read (fewer than
+/// `buf.len()` only at end of file).
+pub fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match read(fd, &mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Writes all of `bytes`, continuing after short writes and retrying `EINTR`; `EIO` if a
+/// write takes nothing (it would otherwise never end).
+pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {
+    while !bytes.is_empty() {
+        match write(fd, bytes) {
+            Ok(0) => return Err(Errno::EIO),
+            Ok(n) => bytes = &bytes[n.min(bytes.len())..],
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// `close(fd)`: closes an owned descriptor and reports what dropping it would ignore
 /// (`EIO` from a file system that writes back on close, for example).
 ///
@@ -431,12 +460,15 @@ pub fn fchdir(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     from_syscall(unsafe { syscall1(g::__NR_fchdir as usize, fd.as_raw() as usize) }).map(drop)
 }
 
-/// Whether the number `fd` is an open descriptor (`fcntl(fd, F_GETFD)` succeeds): a question
-/// about a number, which touches no descriptor.
-pub fn fd_is_open(fd: RawFd) -> bool {
-    // SAFETY: F_GETFD only reads the descriptor flags; on a closed number it gives EBADF.
-    from_syscall(unsafe { syscall2(g::__NR_fcntl as usize, fd as usize, g::F_GETFD as usize) })
-        .is_ok()
+/// Whether the number `fd` is an open descriptor, asked with `fcntl(fd, F_GETFD)`, which only
+/// reads its flags: `Ok(false)` for `EBADF`, any other errno as it is. A question about a
+/// number (what a closed descriptor is), so no `BorrowedFd`, which must name an open one.
+pub fn fd_is_open(fd: RawFd) -> Result<bool, Errno> {
+    match fcntl(fd, g::F_GETFD, 0) {
+        Ok(_) => Ok(true),
+        Err(Errno::EBADF) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// `fstatfs(fd)`'s `f_type`: the magic number of the filesystem `fd` lies on
@@ -759,25 +791,18 @@ mod tests {
         assert_eq!(fcntl(1 << 30, g::F_GETFD, 0), Err(Errno::EBADF));
     }
 
-    /// Whether the number `fd` is open, asked of the kernel with `F_GETFD` on the number
-    /// itself (no `BorrowedFd`: the point is to ask after it was closed).
-    fn is_open(fd: RawFd) -> bool {
-        match fcntl(fd, g::F_GETFD, 0) {
-            Ok(_) => true,
-            Err(Errno::EBADF) => false,
-            Err(e) => panic!("F_GETFD on {fd}: {e}"),
-        }
-    }
-
     #[test]
     fn close_consumes_the_owned_fd_and_closes_it() {
         // High numbers, so that no other test thread's new descriptor takes them meanwhile.
         let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
         let high = fcntl_dupfd_cloexec(r.as_fd(), 900).unwrap();
         let number = high.as_raw();
-        assert!(number >= 900 && is_open(number));
+        assert!(number >= 900 && fd_is_open(number).unwrap());
         assert_eq!(close(high), Ok(()));
-        assert!(!is_open(number), "{number} is closed: F_GETFD gives EBADF");
+        assert!(
+            !fd_is_open(number).unwrap(),
+            "{number} is closed: F_GETFD gives EBADF"
+        );
         // The pipe's other ends are untouched, and close reports success for them too.
         assert_eq!(write(w.as_fd(), b"x"), Ok(1));
         assert_eq!(close(w), Ok(()));

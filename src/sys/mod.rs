@@ -81,13 +81,9 @@ pub(crate) mod testutil {
         }
     }
 
-    /// Whether we run under qemu-user (QEMU 7.2 has no `clone3`: `ENOSYS`, where a real
-    /// kernel rejects the zero size with `EINVAL` before doing anything).
+    /// Whether we run under qemu-user: [`crate::program::emulated`].
     pub(crate) fn under_qemu_user() -> bool {
-        // SAFETY: clone3 with a NULL args pointer and size 0 is refused by the kernel's
-        // size check (EINVAL) before it reads memory or creates a task.
-        let ret = unsafe { sc::syscall2(linux_raw_sys::general::__NR_clone3 as usize, 0, 0) };
-        crate::errno::from_syscall(ret) == Err(crate::Errno::ENOSYS)
+        crate::program::emulated()
     }
 
     /// Prints a `SKIP <test>: <reason>` line straight to fd 2 (libtest captures std's

@@ -36,7 +36,7 @@ use crate::fd::{BorrowedFd, RawFd};
 use crate::flags::{CloneFlags, ExitSignal};
 use crate::process::{Child, Syscall, wait_pid};
 use crate::stack::Stack;
-use crate::sys::fs::{PipeFlags, pipe2, read, write};
+use crate::sys::fs::{PipeFlags, pipe2, read_full, write};
 use crate::sys::signal::{
     SigHandler, SigSet, SigmaskHow, Signal, rt_sigaction, rt_sigprocmask, signal_default,
 };
@@ -231,17 +231,10 @@ fn spawn_reporting(
             // Our write end must be gone before we read, or the read never sees end of file.
             drop(write_end);
             let mut errno = [0u8; 4];
-            let mut got = 0;
-            while got < errno.len() {
-                match read(read_end.as_fd(), &mut errno[got..]) {
-                    Ok(0) => break,
-                    Ok(n) => got += n,
-                    Err(Errno::EINTR) => continue,
-                    // The child's fate is unknown: hand it back rather than block on it.
-                    Err(_) => break,
-                }
-            }
-            (got == errno.len()).then(|| i32::from_ne_bytes(errno))
+            // Four bytes: the child's errno; fewer (end of file at its execve) or a failed
+            // read (its fate unknown): hand the child back rather than block on it.
+            let got = read_full(read_end.as_fd(), &mut errno);
+            (got == Ok(errno.len())).then(|| i32::from_ne_bytes(errno))
         }
     };
     if let Some(errno) = failed {
@@ -298,10 +291,10 @@ unsafe extern "C" fn exec_child(arg: *mut c_void) -> i32 {
     request.errno.store(errno.raw(), Ordering::Release);
     if request.err_fd >= 0 {
         let bytes = errno.raw().to_ne_bytes();
-        // SAFETY: without CLONE_FILES the child got its own copy of the descriptor table
-        // when it was created, while `spawn` held the write end open; in that copy nothing
-        // closes it (only a successful execve would, and it failed), whatever the parent
-        // does with its own.
+        // Without CLONE_FILES the child got its own copy of the descriptor table when it was
+        // created, while `spawn` held the write end open; in that copy nothing closes it (only
+        // a successful execve would, and it failed), whatever the parent does with its own.
+        // SAFETY: so the number stays open in this child for the borrow.
         let err_fd = unsafe { BorrowedFd::borrow_raw(request.err_fd) };
         let _ = write(err_fd, &bytes);
     }

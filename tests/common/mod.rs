@@ -4,19 +4,10 @@
 //! [`child_wait_eof`], which a child may call (they use clonekit only).
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
-
-/// Whether the test runs under qemu-user (the aarch64/riscv64 cross runners): `clone3`
-/// gives `ENOSYS` there, while natively (Linux 5.3 and later) a zero-size `clone3` is
-/// refused with `EINVAL` before anything is created.
+/// Whether the test runs under qemu-user (the aarch64/riscv64 cross runners): clonekit's own
+/// answer, [`clonekit::program::emulated`].
 pub fn qemu_user() -> bool {
-    static QEMU: OnceLock<bool> = OnceLock::new();
-    *QEMU.get_or_init(|| {
-        // SAFETY: clone3(NULL, 0) is refused by the size check (EINVAL) before the
-        // kernel reads anything, or is unknown (ENOSYS); it never creates a child.
-        let ret = unsafe { sc::syscall2(linux_raw_sys::general::__NR_clone3 as usize, 0, 0) };
-        ret as isize == -(linux_raw_sys::errno::ENOSYS as isize)
-    })
+    clonekit::program::emulated()
 }
 
 /// The name of the enclosing function (the test's name).
@@ -162,20 +153,6 @@ unsafe fn close_all_but_stdio_and(keep: clonekit::fd::RawFd) {
                 let _ = unsafe { sc::syscall1(__NR_close as usize, fd) };
             }
         }
-    }
-}
-
-/// Whether the number `fd` is open in this process, asked with `fcntl(F_GETFD)` on the number
-/// itself: a `BorrowedFd` must name an open descriptor, and the point here is to see that a
-/// descriptor was closed. `F_GETFD` only reads the descriptor flags.
-pub fn is_open(fd: clonekit::fd::RawFd) -> bool {
-    use linux_raw_sys::general::{__NR_fcntl, F_GETFD};
-    // SAFETY: F_GETFD takes no argument and changes nothing.
-    let ret = unsafe { sc::syscall3(__NR_fcntl as usize, fd as usize, F_GETFD as usize, 0) };
-    match ret as isize {
-        0.. => true,
-        e if e == -(linux_raw_sys::errno::EBADF as isize) => false,
-        e => panic!("F_GETFD on {fd}: errno {}", -e),
     }
 }
 

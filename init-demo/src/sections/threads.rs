@@ -104,10 +104,10 @@ fn files_case(flags: F, shared: bool) -> Outcome {
     } else {
         Some(r)
     };
-    // SAFETY: with CLONE_FILES the child closes only `fd`, which nobody owns here (see
-    // above): no descriptor the parent owns is closed or replaced. Without it the child has
-    // its own copy of the table, made while `r` was open, in which its copy of `r` is never
-    // dropped: it alone owns the copy it closes.
+    // With CLONE_FILES the child closes only `fd`, which nobody owns here (see above).
+    // Without it the child has its own copy of the table, made while `r` was open, in which
+    // its copy of `r` is never dropped: it alone owns the copy it closes.
+    // SAFETY: so no descriptor the parent owns is closed or replaced.
     let child = unsafe {
         process::fork_with_unchecked(flags, ExitSignal::SIGCHLD, move || {
             if fs::close(OwnedFd::from_raw(fd)).is_ok() {
@@ -120,10 +120,10 @@ fn files_case(flags: F, shared: bool) -> Outcome {
     .ctx("clone")?;
     child_ok("child closing the fd", child.wait())?;
     // Asked of the number: a descriptor the child closed cannot be borrowed any more.
-    let now = if clonekit::sys::fs::fd_is_open(fd) {
-        Ok(())
-    } else {
-        Err(Errno::EBADF)
+    let now = match clonekit::sys::fs::fd_is_open(fd) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Errno::EBADF),
+        Err(e) => Err(e),
     };
     if shared {
         eq(

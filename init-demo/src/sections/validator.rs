@@ -45,10 +45,10 @@ pub fn expect(
         exit_signal,
     };
     let validator = validate(&request(&combo, &env));
-    // SAFETY: the demo's only signal handlers (clonekit's `Init` ones and `on_usr1`) store to
-    // atomics and make raw system calls, sound on any stack and thread pointer; the sections
-    // pass no exit signal or SIGCHLD, which this process handles that way or ignores; a
-    // CLONE_PARENT child is reaped right below.
+    // The demo's only signal handlers (clonekit's `Init` ones and `on_usr1`) store to atomics
+    // and make raw system calls, sound on any stack and thread pointer; the sections pass no
+    // exit signal or SIGCHLD, which this process handles that way or ignores.
+    // SAFETY: so no handler runs unsoundly; a CLONE_PARENT child is reaped right below.
     let ran = unsafe { try_in_kernel(&combo, &env) };
     if let Ran::ParentMustReap(pid) = ran {
         reap(pid);
