@@ -21,6 +21,7 @@ mod cargo;
 mod demo;
 mod guest;
 mod kernel;
+mod limit;
 mod progress;
 mod qemu_user;
 mod setup;

@@ -124,15 +124,19 @@ fn toml_string(s: &str) -> Result<String> {
 pub fn get(emulator: &Emulator) -> Result<PathBuf> {
     let root = workspace::cache_dir()?.join("qemu-user");
     let pointer = root.join(format!("{}-{}.resolved", emulator.suite, emulator.package));
-    if let Ok(key) = fs::read_to_string(&pointer) {
-        let dir = root.join(key.trim());
-        match check(emulator, &dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) => progress::line(format_args!(
-                "qemu-user: cached {} is unusable ({e:#}); fetching it again",
-                dir.display()
-            )),
+    match workspace::cache_pointer(&pointer) {
+        Ok(Some(key)) => {
+            let dir = root.join(key);
+            match check(emulator, &dir) {
+                Ok(()) => return Ok(dir),
+                Err(e) => progress::line(format_args!(
+                    "qemu-user: cached {} is unusable ({e:#}); fetching it again",
+                    dir.display()
+                )),
+            }
         }
+        Ok(None) => {}
+        Err(why) => progress::line(format_args!("qemu-user: {why}; fetching it again")),
     }
     let dir = fetch(emulator, &root)?;
     let key = dir.file_name().unwrap_or_default().to_string_lossy();

@@ -2,7 +2,6 @@
 //!
 //! The steps are data ([`STEPS`]): adding a check is adding one line.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -11,7 +10,7 @@ use crate::arch::Arch;
 use crate::cargo::{self, Outer, Plan, Toolchain};
 use crate::guest::{self, BootOptions};
 use crate::qemu_user::{self, Emulator};
-use crate::{kernel, progress, setup, stress, workspace};
+use crate::{kernel, limit, progress, setup, stress, workspace};
 
 /// What a step does.
 pub enum Action {
@@ -413,31 +412,17 @@ fn step_time_limit() -> Duration {
 /// cache) with the user's own builds. The nested steps build in the `dev` profile, so they
 /// never rewrite the running `release` binary of this tool.
 fn run_cargo(plan: &Plan) -> Result<()> {
-    use std::os::unix::process::CommandExt;
-    let mut child = plan
-        .command()
+    let mut child = limit::own_group(&mut plan.command())
         .current_dir(workspace::root())
-        .process_group(0)
         .spawn()
         .with_context(|| format!("running {}", plan.program))?;
     let limit = step_time_limit();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().context("waiting for cargo")? {
-            break status;
-        }
-        if started.elapsed() > limit {
-            // The whole group: cargo, the test binary and anything it forked.
-            let group = format!("-{}", child.id());
-            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-            let _ = child.wait();
-            bail!(
-                "killed after {} (the time limit of a step; the test running at that \
-                 point is the last one named above)",
-                progress::human(limit)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
+    let Some(status) = limit::wait(&mut child, limit, Duration::from_millis(200))? else {
+        bail!(
+            "killed after {} (the time limit of a step; the test running at that point is \
+             the last one named above)",
+            progress::human(limit)
+        );
     };
     if !status.success() {
         bail!(

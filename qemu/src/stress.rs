@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::cargo::{self, Outer, Toolchain};
-use crate::{progress, workspace};
+use crate::{limit, progress, workspace};
 
 /// What `stress` runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,14 +191,12 @@ pub fn run(options: &Options) -> Result<usize> {
 /// One run of one binary in its own process group, killed with everything it forked once
 /// past the limit.
 fn run_once(binary: &TestBinary, options: &Options) -> Result<Run> {
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new(&binary.path)
+    let mut child = limit::own_group(&mut Command::new(&binary.path))
         .arg(format!("--test-threads={}", options.test_threads))
         .current_dir(workspace::root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .spawn()
         .with_context(|| format!("running {}", binary.path.display()))?;
     // Drain the pipes on threads so a chatty binary never blocks on a full pipe.
@@ -223,19 +221,7 @@ fn run_once(binary: &TestBinary, options: &Options) -> Result<Run> {
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if started.elapsed() > options.limit {
-            let group = format!("-{}", child.id());
-            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = limit::wait(&mut child, options.limit, Duration::from_millis(20))?;
     let text = stdout.join().unwrap_or_default() + &stderr.join().unwrap_or_default();
     Ok(match status {
         None => Run::Hung,

@@ -39,3 +39,26 @@ pub fn cache_dir() -> Result<PathBuf> {
     let home = std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?;
     Ok(PathBuf::from(home).join(".cache").join("clonekit"))
 }
+
+/// The entry a cache pointer file (`<what>.resolved`) names, for [`cache_dir`]'s fetchers:
+/// `Ok(None)` when there is no pointer yet, `Err` with the reason when it is garbled (empty,
+/// hidden, a path, or not UTF-8), so that a damaged cache is fetched again instead of
+/// reaching outside its directory.
+pub fn cache_pointer(pointer: &std::path::Path) -> Result<Option<String>, String> {
+    let Ok(bytes) = std::fs::read(pointer) else {
+        return Ok(None);
+    };
+    let key = String::from_utf8_lossy(&bytes);
+    let key = key.trim();
+    let plain = !key.is_empty()
+        && !key.starts_with('.')
+        && !key.contains(['/', '\\', '\0', '\n', '\u{fffd}']);
+    if plain {
+        Ok(Some(key.to_string()))
+    } else {
+        Err(format!(
+            "the cache pointer {} is garbled ({key:?})",
+            pointer.display()
+        ))
+    }
+}

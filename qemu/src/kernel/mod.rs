@@ -165,20 +165,11 @@ pub enum Cached {
 /// Decides whether the kernel `pointer` names under `kernels` can be used as is, checking
 /// the image as [`load`] does.
 pub fn cached(arch: Arch, kernels: &Path, pointer: &Path) -> Cached {
-    let Ok(bytes) = fs::read(pointer) else {
-        return Cached::Fetch(None);
+    let key = match workspace::cache_pointer(pointer) {
+        Ok(Some(key)) => key,
+        Ok(None) => return Cached::Fetch(None),
+        Err(why) => return Cached::Fetch(Some(why)),
     };
-    let key = String::from_utf8_lossy(&bytes);
-    let key = key.trim();
-    let plain = !key.is_empty()
-        && !key.starts_with('.')
-        && !key.contains(['/', '\\', '\0', '\n', '\u{fffd}']);
-    if !plain {
-        return Cached::Fetch(Some(format!(
-            "the cache pointer {} is garbled ({key:?})",
-            pointer.display()
-        )));
-    }
     let dir = kernels.join(key);
     match load(arch, &dir) {
         Ok(kernel) => Cached::Use(kernel),
