@@ -79,7 +79,6 @@ pub mod errno;
 pub mod error;
 pub mod flags;
 pub mod kernel_version;
-pub mod ktap;
 pub mod validate;
 
 // Where unsafe code must live: system calls and the machine, memory the kernel writes,
@@ -89,8 +88,6 @@ pub mod validate;
 mod arch;
 #[allow(unsafe_code)]
 pub mod console;
-#[allow(unsafe_code)]
-pub mod differential;
 #[allow(unsafe_code)]
 pub mod fd;
 #[allow(unsafe_code)]

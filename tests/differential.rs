@@ -12,7 +12,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use clonekit::differential::{Combo, ComboGenerator, Env, Outcome, predict, reap, try_in_kernel};
+use clonekit_testkit::differential::{Combo, ComboGenerator, Env, Outcome, predict, reap, try_in_kernel};
 use clonekit::fd::OwnedFd;
 use clonekit::sys::fs::{CWD, OFlags, openat};
 use clonekit::sys::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};

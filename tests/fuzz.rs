@@ -14,7 +14,7 @@ use std::fmt::{self, Write};
 use std::time::{Duration, Instant};
 
 use clonekit::errno::Errno;
-use clonekit::ktap::{Ktap, LINE_MAX, MAX_DEPTH, Totals, Verdict};
+use clonekit_testkit::ktap::{Ktap, LINE_MAX, MAX_DEPTH, Totals, Verdict};
 use clonekit::validate::{
     Caller, Clone3Shape, Request, Syscall, UNSHARE_FLAGS, validate, validate_unshare,
 };

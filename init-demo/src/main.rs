@@ -2,33 +2,29 @@
 //! of TLPI 28.2.1 against the running kernel and reports KTAP on the
 //! serial console, then powers the machine off.
 //!
-//! One KTAP subtest per section of the chapter ([`sections`]); each case is a function
-//! named for what it proves. A failing case prints `# ` diagnostics and the run goes on;
-//! a panic prints `not ok` and `Bail out!` and powers off: PID 1 never exits.
+//! The cases are the test kit's (`clonekit-testkit`: one KTAP subtest per kernel concept,
+//! the same lists `tests/cases.rs` runs natively); this program is their PID 1 runner. A
+//! failing case prints `# ` diagnostics and the run goes on; a panic prints `not ok` and
+//! `Bail out!` and powers off: PID 1 never exits.
 //!
 //! Run as an ordinary process (not PID 1) it mounts nothing, skips what needs PID 1, and
 //! exits with 1 if a case failed.
 #![no_std]
 #![no_main]
 
-mod report;
-mod sections;
-mod util;
-
 use core::ffi::CStr;
 
 use clonekit::console::Console;
 use clonekit::init::{self, End, Init};
-use clonekit::ktap::Ktap;
 use clonekit::sys::ns::{self, MountFlags};
 use clonekit::sys::process::{self, get_pdeathsig, getpid, set_pdeathsig};
 use clonekit::sys::signal::Signal;
 use clonekit::{KernelVersion, mount};
+use clonekit_testkit::ktap::Ktap;
+use clonekit_testkit::show::Text;
+use clonekit_testkit::{cases, report, shared, util};
 
 clonekit::entry!(main);
-
-/// `argv[1]` of this program re-executed by the `CLONE_VFORK` exec case.
-pub const EXEC_CHILD_ARG: &CStr = c"vfork-exec-child";
 
 /// A bare word on the kernel command line (it reaches argv) that makes the first case
 /// panic: shows the panic path.
@@ -40,12 +36,10 @@ const BAIL_OUT_TEST_ARG: &CStr = c"bail-out-test";
 const MAIN_TASK_MARK: Signal = Signal::SIGWINCH;
 
 fn main(args: &clonekit::rt::Args) -> i32 {
-    if args.get(1) == Some(EXEC_CHILD_ARG) {
-        // The CLONE_VFORK exec case: outlive the parent's check that we still run.
-        util::sleep_ms(300);
-        return 0;
+    if args.get(1) == Some(clonekit_testkit::EXEC_CHILD_ARG) {
+        return clonekit_testkit::run_exec_child();
     }
-    let started = report::now_ms();
+    let started = util::now_ms();
     if (1..args.len()).any(|i| args.get(i) == Some(BAIL_OUT_TEST_ARG)) {
         report::BAIL_OUT_TEST.store(true, core::sync::atomic::Ordering::Relaxed);
     }
@@ -56,15 +50,15 @@ fn main(args: &clonekit::rt::Args) -> i32 {
     // wakes the reaper, SIGTERM/SIGINT/SIGPWR request a shutdown, the rest are recorded),
     // reaping with wait4(-1, __WALL), power-off at the end.
     let init = if pid1 { Some(Init::install()) } else { None };
-    let shared = util::init_shared();
+    let shared = shared::map();
 
     let mut k = Ktap::stdout();
-    k.start(sections::SECTIONS.len(), true);
+    k.start(cases::SECTIONS.len(), true);
     let uts = clonekit::sys::uname();
     k.diag(format_args!(
         "clonekit init-demo: TLPI 28.2.1 on Linux {} ({}), {}",
         KernelVersion::cached(),
-        report::Text(uts.machine()),
+        Text(uts.machine()),
         if pid1 { "PID 1" } else { "not PID 1" },
     ));
     if let Err((what, e)) = mounted {
@@ -77,7 +71,7 @@ fn main(args: &clonekit::rt::Args) -> i32 {
         k.bail_out(format_args!("no shared page: {e}"));
         finish(1);
     }
-    report::run(&mut k, sections::SECTIONS);
+    report::run(&mut k, cases::SECTIONS);
     if let Some(Ok(init)) = init {
         let left = init.reap_all();
         k.diag(format_args!(
@@ -87,7 +81,7 @@ fn main(args: &clonekit::rt::Args) -> i32 {
         ));
     }
     k.summary();
-    k.diag(format_args!("init-demo: {} ms", report::now_ms() - started));
+    k.diag(format_args!("init-demo: {} ms", util::now_ms() - started));
     finish(i32::from(k.totals().fail > 0))
 }
 

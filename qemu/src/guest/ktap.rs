@@ -501,7 +501,7 @@ mod tests {
     /// results, skips, nesting, diagnostics, totals.
     #[test]
     fn reads_what_clonekit_ktap_writes() {
-        use clonekit::ktap::{Ktap, Verdict};
+        use clonekit_testkit::ktap::{Ktap, Verdict};
         let mut k = Ktap::new(String::new());
         k.start(2, true);
         k.begin_subtest("threads", 3);

@@ -5,7 +5,7 @@
 use core::mem::size_of;
 use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
-use clonekit::differential::{
+use crate::differential::{
     Combo, ComboGenerator, Env, Outcome as Ran, predict, reap, request, try_in_kernel,
 };
 use clonekit::fd::{BorrowedFd, OwnedFd};
@@ -14,7 +14,9 @@ use clonekit::sys::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 use clonekit::validate::{Syscall, validate};
 use clonekit::{CloneFlags as F, Errno, ExitSignal, FlagError, KernelVersion, process};
 
-use crate::report::{Case, Ctx, Outcome, Shown, case, child_ok, diag, eq, need_pid1, now_ms};
+use crate::case::{Case, Ctx, Outcome, case, child_ok, diag, eq, need_pid1};
+use crate::show::Shown;
+use crate::util::now_ms;
 
 pub const CASES: &[Case] = &[
     case!(validator_differential_400_seeded_combos_agree_with_kernel),
@@ -77,9 +79,15 @@ struct Slot {
 
 const SEED: u64 = 0x00c1_0e4b_17c0_ffee;
 
+/// `cgroup2`'s filesystem magic (`CGROUP2_SUPER_MAGIC` in `linux/magic.h`).
+const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
+
+/// The cgroup2 root for `CLONE_INTO_CGROUP`, when `/sys/fs/cgroup` is one (the guest mounts
+/// it; a host with cgroup v1 there has none, and the kernel answers `EBADF` for its fds).
 fn open_cgroup_root() -> Option<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    fs::openat(CWD, c"/sys/fs/cgroup", flags, 0).ok()
+    let fd = fs::openat(CWD, c"/sys/fs/cgroup", flags, 0).ok()?;
+    (fs::fstatfs_type(fd.as_fd()) == Ok(CGROUP2_SUPER_MAGIC)).then_some(fd)
 }
 
 /// The most combos one run tries.
@@ -172,7 +180,7 @@ fn differential(n: usize, seed: u64, from_pid1: bool) -> Outcome {
         0,
         parent_accepted,
     )?;
-    crate::report::check(
+    crate::case::check(
         accepted > n / 10 && refused > n / 10,
         format_args!("the combos do not cover both verdicts"),
     )

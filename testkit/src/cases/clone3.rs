@@ -16,10 +16,11 @@ use clonekit::sys::signal::{self, SigHandler, Signal, rt_sigaction};
 use clonekit::validate::Syscall;
 use clonekit::{CloneArgs, CloneFlags as F, ExitSignal, FlagError, KernelVersion, mount, raw};
 
-use super::threads::{install_usr1_handler, take_usr1_hits};
-use super::validator::{expect, refusal};
-use crate::report::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq};
-use crate::util::{read_file, reset_slots, sleep_ms, slot};
+use super::sharing::{install_usr1_handler, take_usr1_hits};
+use super::validator_vs_kernel::{expect, refusal};
+use crate::case::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq};
+use crate::shared::{reset_slots, slot};
+use crate::util::{read_file, sleep_ms};
 
 pub const CASES: &[Case] = &[
     case!(clone3_pidfd_signals_polls_and_reaps_child),
@@ -204,7 +205,7 @@ fn into_cgroup_child_starts_in_demo_cgroup() -> Outcome {
                 code((|| {
                     let mut buf = [0u8; 256];
                     let own = read_file(c"/proc/self/cgroup", &mut buf).ctx("[Child] read")?;
-                    crate::report::eq_bytes("[Child] /proc/self/cgroup", b"0::/demo", v2_line(own))
+                    crate::case::eq_bytes("[Child] /proc/self/cgroup", b"0::/demo", v2_line(own))
                 })())
             })
             .ctx("clone3(INTO_CGROUP)")?;
@@ -212,7 +213,7 @@ fn into_cgroup_child_starts_in_demo_cgroup() -> Outcome {
         let mut buf = [0u8; 256];
         let own = read_file(c"/proc/self/cgroup", &mut buf).ctx("read /proc/self/cgroup")?;
         // Only the child moved: PID 1 stays in the root cgroup.
-        crate::report::eq_bytes("parent's /proc/self/cgroup", b"0::/", v2_line(own))
+        crate::case::eq_bytes("parent's /proc/self/cgroup", b"0::/", v2_line(own))
     })();
     let _ = fs::unlinkat(CWD, DEMO_CGROUP, true);
     outcome

@@ -17,8 +17,10 @@ use clonekit::sys::time::Timespec;
 use clonekit::sys::wait::{WaitId, WaitOptions, waitid};
 use clonekit::{CloneFlags, Errno, ExitSignal, Stack, thread};
 
-use crate::report::{Case, Ctx, Fail, Outcome, Text, case, check, diag, eq, need_pid1};
-use crate::util::{read_file, reset_slots, sleep_ms, slot};
+use crate::case::{Case, Ctx, Fail, Outcome, case, check, diag, eq, need_entry, need_pid1};
+use crate::shared::{reset_slots, slot};
+use crate::show::Text;
+use crate::util::{read_file, sleep_ms};
 
 pub const CASES: &[Case] = &[
     case!(init_handlers_installed_show_in_proc_1_status_sigcgt),
@@ -340,6 +342,7 @@ fn recurse(depth: usize) -> usize {
 }
 
 fn fault_thread_stack_overflow_hits_guard_page_sigsegv() -> Outcome {
+    need_entry()?;
     let init = init()?;
     reset_slots(4);
     let child = process::fork(|| {
@@ -402,6 +405,7 @@ fn big_frame() -> i32 {
 /// the 64 KiB guard it had, into a mapping below). A writable sentinel mapped right below
 /// the guard shows whether a write got past it.
 fn fault_88k_frame_on_16k_stack_faults_in_the_guard_not_below() -> Outcome {
+    need_entry()?;
     use clonekit::stack::GUARD_SIZE;
     use clonekit::sys::mm::{self, MapFlags, ProtFlags};
     const SENTINEL: usize = 1024 * 1024;
@@ -468,6 +472,7 @@ fn fault_88k_frame_on_16k_stack_faults_in_the_guard_not_below() -> Outcome {
 /// running thread or a `CLONE_VM` child makes `fork` a typed refusal, and the same fork
 /// works once they are gone. Memory shared without the descriptor table is refused.
 fn entry_program_refuses_fork_beside_threads_and_vm_children_and_split_tables() -> Outcome {
+    need_entry()?;
     use clonekit::Error;
     reset_slots(1);
     let split = ChildBuilder::new(CloneFlags::VM).spawn(|| 0).err();
@@ -520,6 +525,7 @@ fn entry_program_refuses_fork_beside_threads_and_vm_children_and_split_tables() 
 /// In an `entry!` program a thread needs no signal block around its creation (every handler
 /// is sound on its complete clonekit TCB): it starts with exactly its creator's mask.
 fn entry_program_thread_starts_with_its_creators_mask() -> Outcome {
+    need_entry()?;
     reset_slots(1);
     let extra = SigSet::empty().with(Signal::SIGUSR2).with(Signal::SIGWINCH);
     let before =
@@ -746,11 +752,11 @@ fn fault_child_past_deadline_killed() -> Outcome {
     })
     .ctx("fork")?;
     let pid = child.pid();
-    let started = crate::report::now_ms();
+    let started = crate::util::now_ms();
     let early = init
         .wait_for_timeout(pid, Timespec::from_millis(200), |_, _| {})
         .ctx("wait_for_timeout")?;
-    let waited = crate::report::now_ms() - started;
+    let waited = crate::util::now_ms() - started;
     eq("status by the deadline (still running)", None, early)?;
     check(
         waited >= 200,
@@ -785,7 +791,7 @@ fn fault_failing_execve_reports_errno() -> Outcome {
         diag!(
             "execve({}) in the child: {}",
             Text(path.to_bytes()),
-            crate::report::Shown(&got)
+            crate::show::Shown(&got)
         );
         eq("the child's execve errno", Ok(want), got)?;
     }

@@ -1,47 +1,23 @@
-//! Helpers the sections share: a page of memory shared with forked children, sleeping,
+//! Helpers the cases share: the clock, sleeping,
 //! reading small files, and running a raw `CLONE_THREAD` child to completion.
 
 use core::ffi::{CStr, c_void};
-use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use clonekit::procfs::PathBuf;
 use clonekit::raw::{self, ChildFn};
 use clonekit::sys::Pid;
 use clonekit::sys::fs::{self, CWD, OFlags};
 use clonekit::sys::futex;
-use clonekit::sys::mm::{MapFlags, ProtFlags, mmap_anonymous};
-use clonekit::sys::time::{Timespec, nanosleep};
+use clonekit::sys::process::getpid;
+use clonekit::sys::time::{ClockId, Timespec, clock_gettime, nanosleep};
 use clonekit::{CloneFlags, Errno, ExitSignal, Stack};
 
-use crate::report::Ctx;
+use crate::case::{Ctx, Fail};
 
-/// Slots in memory every child of the demo shares with PID 1 (`MAP_SHARED`), forked or not.
-pub struct Shared {
-    slots: [AtomicI64; 64],
-}
-
-static SHARED: AtomicPtr<Shared> = AtomicPtr::new(core::ptr::null_mut());
-
-/// Maps the shared page; call once at start, before any child.
-pub fn init_shared() -> Result<(), Errno> {
-    let page = mmap_anonymous(4096, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED)?;
-    SHARED.store(page.as_ptr().cast(), Ordering::Release);
-    Ok(())
-}
-
-/// Slot `i` of the shared page (zero-filled at start; cases reset what they use).
-pub fn slot(i: usize) -> &'static AtomicI64 {
-    let shared = SHARED.load(Ordering::Acquire);
-    assert!(!shared.is_null(), "init_shared not called");
-    // SAFETY: a zeroed, never unmapped page of atomics (all-zero is a valid AtomicI64).
-    unsafe { &(*shared).slots[i] }
-}
-
-/// Zeroes slots `0..n`.
-pub fn reset_slots(n: usize) {
-    for i in 0..n {
-        slot(i).store(0, Ordering::SeqCst);
-    }
+/// Milliseconds on the monotonic clock.
+pub fn now_ms() -> i64 {
+    clock_gettime(ClockId::Monotonic).map_or(0, |t| t.tv_sec * 1000 + t.tv_nsec / 1_000_000)
 }
 
 /// Sleeps `ms` milliseconds (`nanosleep` itself goes on after a signal).
@@ -70,6 +46,7 @@ pub fn wait_thread_gone(tid: Pid) {
 
 /// A word the kernel stores a thread's TID in (`CLONE_PARENT_SETTID`) and clears with a
 /// futex wake when it exits (`CLONE_CHILD_CLEARTID`).
+#[derive(Default)]
 pub struct TidWord(pub AtomicU32);
 
 impl TidWord {
@@ -141,8 +118,10 @@ pub unsafe fn run_thread(
     Ok((tid, at_return))
 }
 
-/// The zombies among `/proc`'s processes: (count, the first one's pid).
-pub fn zombies() -> Result<(usize, i32), crate::report::Fail> {
+/// The zombies among the runner's children (PID 1's in the guest; natively the runner is a
+/// child subreaper, so orphaned grandchildren are its children too): (count, the first
+/// one's pid). Zombies of other processes on the machine are not the cases' business.
+pub fn zombies() -> Result<(usize, i32), Fail> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let dir = fs::openat(CWD, c"/proc", flags, 0).ctx("open /proc")?;
     let mut buf = [0u8; 2048];
@@ -159,12 +138,18 @@ pub fn zombies() -> Result<(usize, i32), crate::report::Fail> {
         let Ok(stat) = read_file(path.as_c_str(), &mut stat) else {
             return;
         };
-        // "pid (comm) S ...": the state follows the last ')'.
-        let state = stat
+        // "pid (comm) S ppid ...": the state follows the last ')', the parent's pid the state.
+        let Some(after_comm) = stat
             .iter()
             .rposition(|&b| b == b')')
-            .and_then(|i| stat.get(i + 2));
-        if state == Some(&b'Z') {
+            .map(|i| &stat[i + 2..])
+        else {
+            return;
+        };
+        let mut fields = after_comm.split(|&b| b == b' ');
+        let state = fields.next();
+        let ppid = fields.next().and_then(clonekit::procfs::parse_u64);
+        if state == Some(b"Z") && ppid == Some(u64::from(getpid().unsigned_abs())) {
             if count == 0 {
                 first = pid as i32;
             }

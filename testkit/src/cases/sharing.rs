@@ -21,9 +21,10 @@ use clonekit::sys::wait::WaitOptions;
 use clonekit::validate::Syscall;
 use clonekit::{CloneFlags as F, Errno, ExitSignal, FlagError, Stack, raw, thread};
 
-use super::validator::refusal;
-use crate::report::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq, eq_bytes};
-use crate::util::{self, slot};
+use super::validator_vs_kernel::refusal;
+use crate::case::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq, eq_bytes};
+use crate::shared::slot;
+use crate::util;
 
 pub const CASES: &[Case] = &[
     case!(vm_child_writes_land_in_parents_memory),
@@ -187,7 +188,7 @@ fn fs_case(flags: F, shared: bool) -> Outcome {
 #[derive(PartialEq)]
 struct Octal(u32);
 
-impl crate::report::Show for Octal {
+impl crate::show::Show for Octal {
     fn show(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{:#o}", self.0)
     }
@@ -207,7 +208,7 @@ extern "C" fn on_usr1(_: c_int) {
     USR1_HITS.fetch_add(1, SeqCst);
 }
 
-/// Installs [`on_usr1`] for `SIGUSR1` in the calling task.
+/// Installs `on_usr1` for `SIGUSR1` in the calling task.
 pub fn install_usr1_handler() -> bool {
     let act = SigAction::new(
         SigHandler::Handler(on_usr1),
@@ -218,7 +219,7 @@ pub fn install_usr1_handler() -> bool {
     unsafe { rt_sigaction(Signal::SIGUSR1, Some(&act)) }.is_ok()
 }
 
-/// The number of `SIGUSR1`s [`on_usr1`] has seen, reset.
+/// The number of `SIGUSR1`s `on_usr1` has seen, reset.
 pub fn take_usr1_hits() -> i32 {
     USR1_HITS.swap(0, SeqCst)
 }
@@ -505,7 +506,7 @@ fn io_absent_child_ioprio_stays_private() -> Outcome {
 
 /// From a forked child of PID 1, `clone(CLONE_PARENT)`: the grandchild is PID 1's.
 fn parent_grandchild_of_pid1_child_is_reaped_by_pid1() -> Outcome {
-    util::reset_slots(2);
+    crate::shared::reset_slots(2);
     let runner = process::fork(|| {
         code((|| {
             let grandchild = process::fork_with(F::PARENT, ExitSignal::SIGCHLD, || {
@@ -547,7 +548,7 @@ fn parent_grandchild_of_pid1_child_is_reaped_by_pid1() -> Outcome {
 }
 
 fn parent_from_pid1_refused_einval() -> Outcome {
-    crate::report::need_pid1()?;
+    crate::case::need_pid1()?;
     refusal(
         Syscall::Clone,
         F::PARENT,
@@ -560,7 +561,7 @@ static VFORK_FLAG: AtomicI32 = AtomicI32::new(0);
 
 fn vfork_case(flags: F, want_flag: i32) -> Outcome {
     VFORK_FLAG.store(0, SeqCst);
-    let started = crate::report::now_ms();
+    let started = crate::util::now_ms();
     // The chapter's flags: memory without the descriptor table (Error::VmWithoutFiles from
     // the safe spawn).
     // SAFETY: the child sleeps and sets an atomic: it touches no descriptor.
@@ -573,7 +574,7 @@ fn vfork_case(flags: F, want_flag: i32) -> Outcome {
     }
     .ctx("clone")?;
     let seen = VFORK_FLAG.load(SeqCst);
-    let elapsed = crate::report::now_ms() - started;
+    let elapsed = crate::util::now_ms() - started;
     child_ok("child", child.wait())?;
     eq(
         "flag set by the child, as clone() returned",
@@ -597,7 +598,7 @@ fn vfork_parent_suspended_until_child_exits() -> Outcome {
 /// `CLONE_VFORK`: ... or until it execs: the child execs this program again
 /// (`vfork-exec-child`, which sleeps 300 ms); clone() returns while it still runs.
 fn vfork_parent_resumes_when_child_execs() -> Outcome {
-    let started = crate::report::now_ms();
+    let started = crate::util::now_ms();
     let exec_self = || {
         let argv = [
             c"/init".as_ptr(),
@@ -616,7 +617,7 @@ fn vfork_parent_resumes_when_child_execs() -> Outcome {
     // the chapter's vfork).
     let mut child = unsafe { ChildBuilder::new(F::VM | F::VFORK).spawn_unchecked(exec_self) }
         .ctx("clone(VM|VFORK)")?;
-    let elapsed = crate::report::now_ms() - started;
+    let elapsed = crate::util::now_ms() - started;
     let running = child.try_wait().ctx("wait4(WNOHANG)")?;
     let status = child.wait();
     eq(
@@ -658,7 +659,7 @@ struct Trace {
 /// `options`, lets it clone with `flags` and wait for that child, and records what PID 1
 /// sees as tracer: event stops, other tasks stopping under its trace, the runner's exit.
 fn traced_runner(flags: F, options: usize) -> Result<Trace, Fail> {
-    util::reset_slots(1);
+    crate::shared::reset_slots(1);
     let runner = process::fork(move || {
         if clonekit::sys::process::ptrace_traceme().is_err() {
             return 90;

@@ -25,123 +25,42 @@ use clonekit::sys::time::{ClockId, clock_gettime};
 use clonekit::validate::FlagError;
 use clonekit::{Errno, Error, mount};
 
-use crate::{
-    Failure, Gate, Outcome, Proof, SharedSlots, child_passed, expect, expect_true, ok_or_fail,
-};
+use crate::case::{Case, Ctx, Fail, Outcome, case, child_ok, diag, eq, is_true};
+use crate::gate::Gate;
+use crate::shared::{reset_slots, slot, wait_nonzero};
 
-/// All namespace proofs, in report order.
-pub const PROOFS: &[Proof] = &[
-    Proof {
-        name: "newuts_hostname_and_domainname_isolated",
-        run: uts_isolated,
-    },
-    Proof {
-        name: "newpid_child_is_pid_1_with_ppid_0",
-        run: pid_child_is_init,
-    },
-    Proof {
-        name: "newpid_own_proc_lists_only_its_tree",
-        run: pid_own_proc,
-    },
-    Proof {
-        name: "newpid_parent_sees_the_outer_pid",
-        run: pid_parent_sees_outer_pid,
-    },
-    Proof {
-        name: "newpid_nested_namespaces",
-        run: pid_nested,
-    },
-    Proof {
-        name: "newpid_killing_init_kills_the_namespace",
-        run: pid_kill_init,
-    },
-    Proof {
-        name: "newns_tmpfs_invisible_outside",
-        run: mount_invisible,
-    },
-    Proof {
-        name: "newns_pivot_root_gives_a_new_root",
-        run: mount_pivot_root,
-    },
-    Proof {
-        name: "newipc_queues_invisible_both_ways",
-        run: ipc_isolated,
-    },
-    Proof {
-        name: "newnet_only_lo_down_until_brought_up",
-        run: net_only_lo,
-    },
-    Proof {
-        name: "newuser_uid_0_inside_is_the_mapped_outer_uid",
-        run: user_mapped,
-    },
-    Proof {
-        name: "newuser_without_maps_is_the_overflow_uid",
-        run: user_unmapped,
-    },
-    Proof {
-        name: "newuser_capabilities_do_not_reach_outside",
-        run: user_caps_stay_inside,
-    },
-    Proof {
-        name: "newcgroup_root_is_the_childs_cgroup",
-        run: cgroup_root,
-    },
-    Proof {
-        name: "newtime_monotonic_offset_seen_inside_only",
-        run: time_offset,
-    },
-    Proof {
-        name: "setns_back_into_the_parents_uts_restores_hostname",
-        run: setns_back,
-    },
-    Proof {
-        name: "setns_pidfd_joins_a_childs_namespaces",
-        run: setns_pidfd_join,
-    },
-    Proof {
-        name: "unshare_newuts_newipc_newnet_newns_stay_private",
-        run: unshare_private,
-    },
-    Proof {
-        name: "unshare_newpid_next_child_is_pid_1",
-        run: unshare_newpid,
-    },
-    Proof {
-        name: "unshare_newuser_then_overflow_uid",
-        run: unshare_newuser,
-    },
-    Proof {
-        name: "refuse_newpid_with_thread_einval",
-        run: refuse_newpid_thread,
-    },
-    Proof {
-        name: "refuse_newuser_with_fs_einval",
-        run: refuse_newuser_fs,
-    },
-    Proof {
-        name: "refuse_newipc_with_sysvsem_einval",
-        run: refuse_newipc_sysvsem,
-    },
-    Proof {
-        name: "refuse_thread_after_unshare_newpid_einval",
-        run: refuse_thread_after_newpid,
-    },
-    Proof {
-        name: "refuse_setns_with_the_wrong_kind_einval",
-        run: refuse_setns_wrong_kind,
-    },
-    Proof {
-        name: "refuse_pid_nesting_past_32_enospc",
-        run: refuse_pid_nesting,
-    },
-    Proof {
-        name: "refuse_user_nesting_past_32_enospc",
-        run: refuse_user_nesting,
-    },
+/// Every namespace case, in report order.
+pub const CASES: &[Case] = &[
+    case!(newuts_hostname_and_domainname_isolated),
+    case!(newpid_child_is_pid_1_with_ppid_0),
+    case!(newpid_own_proc_lists_only_its_tree),
+    case!(newpid_parent_sees_the_outer_pid),
+    case!(newpid_nested_namespaces),
+    case!(newpid_killing_init_kills_the_namespace),
+    case!(newns_tmpfs_invisible_outside),
+    case!(newns_pivot_root_gives_a_new_root),
+    case!(newipc_queues_invisible_both_ways),
+    case!(newnet_only_lo_down_until_brought_up),
+    case!(newuser_uid_0_inside_is_the_mapped_outer_uid),
+    case!(newuser_without_maps_is_the_overflow_uid),
+    case!(newuser_capabilities_do_not_reach_outside),
+    case!(newcgroup_root_is_the_childs_cgroup),
+    case!(newtime_monotonic_offset_seen_inside_only),
+    case!(setns_back_into_the_parents_uts_restores_hostname),
+    case!(setns_pidfd_joins_a_childs_namespaces),
+    case!(unshare_newuts_newipc_newnet_newns_stay_private),
+    case!(unshare_newpid_next_child_is_pid_1),
+    case!(unshare_newuser_then_overflow_uid),
+    case!(refuse_newpid_with_thread_einval),
+    case!(refuse_newuser_with_fs_einval),
+    case!(refuse_newipc_with_sysvsem_einval),
+    case!(refuse_thread_after_unshare_newpid_einval),
+    case!(refuse_setns_with_the_wrong_kind_einval),
+    case!(refuse_pid_nesting_past_32_enospc),
+    case!(refuse_user_nesting_past_32_enospc),
 ];
 
-fn uts_isolated() -> Outcome {
+fn newuts_hostname_and_domainname_isolated() -> Outcome {
     // `Utsname` is `Copy`: what uname said before the child ran.
     let before = sysns::uname();
     let child = Container::new()
@@ -158,21 +77,21 @@ fn uts_isolated() -> Outcome {
             }
             0
         });
-    child_passed(
+    child_ok(
         "child sees its own hostname and domain name",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )?;
-    expect_true(
+    is_true(
         "the parent's hostname is unchanged",
         sysns::uname().nodename() == before.nodename(),
     )?;
-    expect_true(
+    is_true(
         "the parent's domain name is unchanged",
         sysns::uname().domainname() == before.domainname(),
     )
 }
 
-fn pid_child_is_init() -> Outcome {
+fn newpid_child_is_pid_1_with_ppid_0() -> Outcome {
     let child = ChildBuilder::new(CloneFlags::NEWPID).spawn(|| {
         if getpid() != 1 {
             return 1;
@@ -182,9 +101,9 @@ fn pid_child_is_init() -> Outcome {
         }
         0
     });
-    child_passed(
+    child_ok(
         "getpid() == 1 and getppid() == 0 inside",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )
 }
 
@@ -207,7 +126,7 @@ fn count_proc_pids() -> Result<usize, Errno> {
     Ok(pids)
 }
 
-fn pid_own_proc() -> Outcome {
+fn newpid_own_proc_lists_only_its_tree() -> Outcome {
     let child = Container::new()
         .namespaces(CloneFlags::NEWPID | CloneFlags::NEWNS)
         .spawn(|| match count_proc_pids() {
@@ -216,16 +135,13 @@ fn pid_own_proc() -> Outcome {
             Ok(n) => 10 + n.min(100) as i32,
             Err(_) => 1,
         });
-    child_passed(
+    child_ok(
         "its own /proc lists only itself",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )?;
-    let outside = ok_or_fail("count /proc outside", count_proc_pids())?;
-    let own = ok_or_fail(
-        "name our /proc entry",
-        PathBuf::proc(Some(getpid()), "status"),
-    )?;
-    expect_true(
+    let outside = count_proc_pids().ctx("count /proc outside")?;
+    let own = PathBuf::proc(Some(getpid()), "status").ctx("name our /proc entry")?;
+    is_true(
         "the parent's /proc still lists itself and more than one process",
         outside > 1 && exists(own.as_c_str()),
     )
@@ -251,33 +167,32 @@ fn nspid(pid: Option<i32>) -> Result<([i64; 8], usize), Errno> {
     Ok(out)
 }
 
-fn pid_parent_sees_outer_pid() -> Outcome {
+fn newpid_parent_sees_the_outer_pid() -> Outcome {
     let mut gate = Gate::new()?;
     let side = gate.child_side();
-    let child = ok_or_fail(
-        "spawn",
-        ChildBuilder::new(CloneFlags::NEWPID).spawn(move || {
+    let child = ChildBuilder::new(CloneFlags::NEWPID)
+        .spawn(move || {
             // SAFETY: a clonekit child made while the gate exists, with its own copy of the
             // descriptor table (no CLONE_FILES).
             if unsafe { Gate::wait(side) } { 0 } else { 1 }
-        }),
-    )?;
+        })
+        .ctx("spawn")?;
     let outer = child.pid();
     let levels = nspid(Some(outer));
     gate.open();
-    let (ids, n) = ok_or_fail("read NSpid of the child", levels)?;
-    child_passed("child", child.wait())?;
-    expect_true("the parent sees an outer pid other than 1", outer > 1)?;
-    expect(
+    let (ids, n) = levels.ctx("read NSpid of the child")?;
+    child_ok("child", child.wait())?;
+    is_true("the parent sees an outer pid other than 1", outer > 1)?;
+    eq(
         "NSpid starts with the pid clone returned",
         i64::from(outer),
         ids[0],
     )?;
-    expect("NSpid has two levels: ours and the child's", 2, n as i64)?;
-    expect("the innermost pid is 1", 1, ids[n - 1])
+    eq("NSpid has two levels: ours and the child's", 2, n as i64)?;
+    eq("the innermost pid is 1", 1, ids[n - 1])
 }
 
-fn pid_nested() -> Outcome {
+fn newpid_nested_namespaces() -> Outcome {
     let child = ChildBuilder::new(CloneFlags::NEWPID).spawn(|| {
         if getpid() != 1 {
             return 1;
@@ -300,24 +215,22 @@ fn pid_nested() -> Outcome {
             _ => 4,
         }
     });
-    child_passed(
+    child_ok(
         "a PID namespace inside a PID namespace: pid 1 at each level",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )
 }
 
-fn pid_kill_init() -> Outcome {
+fn newpid_killing_init_kills_the_namespace() -> Outcome {
     // The grandchild holds the write end of a pipe: the read end sees EOF only once every
     // process holding it is gone.
-    let (read, write) = ok_or_fail("pipe2", fs::pipe2(fs::PipeFlags::CLOEXEC))?;
+    let (read, write) = fs::pipe2(fs::PipeFlags::CLOEXEC).ctx("pipe2")?;
     let (r, w) = (read.as_raw(), write.as_raw());
     let mut gate = Gate::new()?;
     let side = gate.child_side();
-    let slots = SharedSlots::new()?;
-    let addr = slots.addr();
-    let init = ok_or_fail(
-        "spawn the namespace init",
-        ChildBuilder::new(CloneFlags::NEWPID).spawn(move || {
+    reset_slots(1);
+    let init = ChildBuilder::new(CloneFlags::NEWPID)
+        .spawn(move || {
             // SAFETY: this child has its own copy of the descriptor table (no CLONE_FILES),
             // made while `read` and `write` were open; the parent's owners of them, in its
             // copy of memory, are never dropped here (a clonekit child never returns into
@@ -339,8 +252,7 @@ fn pid_kill_init() -> Outcome {
             }
             core::mem::forget(sleeper);
             // Tell the parent the sleeper exists, then wait to be killed.
-            // SAFETY: the shared page outlives this child (the parent waits for it).
-            unsafe { SharedSlots::at(addr, 0) }.store(1, Ordering::SeqCst);
+            slot(0).store(1, Ordering::SeqCst);
             // SAFETY: a clonekit child made while the gate exists, with its own copy of the
             // descriptor table (no CLONE_FILES).
             let _ = unsafe { Gate::wait(side) };
@@ -348,46 +260,42 @@ fn pid_kill_init() -> Outcome {
                 let _ =
                     clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::new(3600, 0));
             }
-        }),
-    )?;
+        })
+        .ctx("spawn the namespace init")?;
     drop(write);
     // Wait until the init has forked the sleeper (10 s at most); then kill the init alone.
-    expect(
+    eq(
         "the namespace's init forked its sleeper",
         1,
-        slots.wait_nonzero(0),
+        wait_nonzero(0),
     )?;
-    ok_or_fail(
-        "kill the namespace's init",
-        init.kill(clonekit::sys::signal::Signal::SIGKILL),
-    )?;
-    let status = ok_or_fail("wait for the init", init.wait())?;
-    expect(
+    init.kill(clonekit::sys::signal::Signal::SIGKILL)
+        .ctx("kill the namespace's init")?;
+    let status = init.wait().ctx("wait for the init")?;
+    eq(
         "the init died of SIGKILL",
         128 + 9,
-        crate::status_code(status),
+        clonekit::init::exit_code(status),
     )?;
     let mut fds = [fs::PollFd::new(read.as_fd(), fs::PollFlags::IN)];
     let timeout = clonekit::sys::time::Timespec::new(10, 0);
-    let ready = ok_or_fail("poll the pipe", fs::poll(&mut fds, Some(&timeout)))?;
-    expect(
+    let ready = fs::poll(&mut fds, Some(&timeout)).ctx("poll the pipe")?;
+    eq(
         "the pipe hit EOF within 10 s: the grandchild was killed too",
         1,
         ready as i64,
     )?;
     let mut byte = [0u8; 1];
-    let n = ok_or_fail("read the pipe", fs::read(read.as_fd(), &mut byte))?;
+    let n = fs::read(read.as_fd(), &mut byte).ctx("read the pipe")?;
     drop(read);
     gate.open();
-    expect("read returns 0 (no writer is left alive)", 0, n as i64)
+    eq("read returns 0 (no writer is left alive)", 0, n as i64)
 }
 
-fn unique_dir(prefix: &str) -> Result<PathBuf, Failure> {
-    let path = ok_or_fail(
-        "name a directory",
-        PathBuf::format(format_args!("/tmp/clonekit-{prefix}-{}", getpid())),
-    )?;
-    ok_or_fail("mkdir under /tmp", mount::ensure_dir(path.as_c_str()))?;
+fn unique_dir(prefix: &str) -> Result<PathBuf, Fail> {
+    let path = PathBuf::format(format_args!("/tmp/clonekit-{prefix}-{}", getpid()))
+        .ctx("name a directory")?;
+    mount::ensure_dir(path.as_c_str()).ctx("mkdir under /tmp")?;
     Ok(path)
 }
 
@@ -395,12 +303,9 @@ fn exists(path: &CStr) -> bool {
     fs::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, 0).is_ok()
 }
 
-fn mount_invisible() -> Outcome {
+fn newns_tmpfs_invisible_outside() -> Outcome {
     let dir = unique_dir("mnt")?;
-    let file = ok_or_fail(
-        "name a file",
-        PathBuf::format(format_args!("{}/inside", dir_str(&dir))),
-    )?;
+    let file = PathBuf::format(format_args!("{}/inside", dir_str(&dir))).ctx("name a file")?;
     let (d, f) = (dir, file);
     let child = ChildBuilder::new(CloneFlags::NEWNS).spawn(move || {
         if mount::make_private().is_err() {
@@ -423,19 +328,19 @@ fn mount_invisible() -> Outcome {
         }
         0
     });
-    child_passed(
+    child_ok(
         "the child mounts a tmpfs and writes in it",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )?;
     let visible = exists(file.as_c_str());
     let _ = fs::unlinkat(CWD, dir.as_c_str(), true);
-    expect_true(
+    is_true(
         "the file in the child's tmpfs is not visible outside",
         !visible,
     )
 }
 
-fn mount_pivot_root() -> Outcome {
+fn newns_pivot_root_gives_a_new_root() -> Outcome {
     let dir = unique_dir("root")?;
     let d = dir;
     let child = ChildBuilder::new(CloneFlags::NEWNS).spawn(move || {
@@ -480,11 +385,11 @@ fn mount_pivot_root() -> Outcome {
         }
         0
     });
-    child_passed(
+    child_ok(
         "pivot_root into a tmpfs: an empty new root",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )?;
-    expect_true(
+    is_true(
         "the parent's root is untouched",
         exists(c"/proc/self") && !exists(c"/made-in-new-root"),
     )?;
@@ -492,13 +397,10 @@ fn mount_pivot_root() -> Outcome {
     Ok(())
 }
 
-fn ipc_isolated() -> Outcome {
+fn newipc_queues_invisible_both_ways() -> Outcome {
     let outside_key = 0x0c10_0000 + getpid();
     let inside_key = 0x0c20_0000 + getpid();
-    let outside = ok_or_fail(
-        "msgget outside",
-        ipc::msgget(outside_key, ipc::IPC_CREAT | 0o600),
-    )?;
+    let outside = ipc::msgget(outside_key, ipc::IPC_CREAT | 0o600).ctx("msgget outside")?;
     let child = ChildBuilder::new(CloneFlags::NEWIPC).spawn(move || {
         if ipc::msgget(outside_key, 0) != Err(Errno::ENOENT) {
             return 1;
@@ -508,14 +410,14 @@ fn ipc_isolated() -> Outcome {
         }
         0
     });
-    let passed = child_passed(
+    let passed = child_ok(
         "the parent's queue is invisible inside",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     );
     let seen = ipc::msgget(inside_key, 0);
     let _ = ipc::msgctl_rmid(outside);
     passed?;
-    expect(
+    eq(
         "the child's queue is invisible outside (ENOENT)",
         -i64::from(Errno::ENOENT.raw()),
         match seen {
@@ -543,17 +445,15 @@ fn interfaces(names: &mut [[u8; 16]; 8]) -> Result<usize, Errno> {
     Ok(count)
 }
 
-fn net_only_lo() -> Outcome {
+fn newnet_only_lo_down_until_brought_up() -> Outcome {
     let mut outside = [[0u8; 16]; 8];
-    let outside_count = ok_or_fail("read /proc/self/net/dev", interfaces(&mut outside))?;
-    let lo_before = ok_or_fail("the parent's lo flags", interface_flags(b"lo"))?;
-    let own_ns = ok_or_fail("our network namespace", ns_inode(Namespace::Net))?;
-    let slots = SharedSlots::new()?;
-    let addr = slots.addr();
+    let outside_count = interfaces(&mut outside).ctx("read /proc/self/net/dev")?;
+    let lo_before = interface_flags(b"lo").ctx("the parent's lo flags")?;
+    let own_ns = ns_inode(Namespace::Net).ctx("our network namespace")?;
+    reset_slots(1);
     let child = ChildBuilder::new(CloneFlags::NEWNET).spawn(move || {
         if let Ok(inode) = ns_inode(Namespace::Net) {
-            // SAFETY: the shared page outlives this child (the parent waits for it).
-            unsafe { SharedSlots::at(addr, 0) }.store(inode, Ordering::SeqCst);
+            slot(0).store(inode, Ordering::SeqCst);
         }
         let mut names = [[0u8; 16]; 8];
         match interfaces(&mut names) {
@@ -575,22 +475,22 @@ fn net_only_lo() -> Outcome {
             _ => 5,
         }
     });
-    child_passed(
+    child_ok(
         "only lo inside, down until brought up",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )?;
-    expect_true(
+    is_true(
         "the parent still has its loopback",
         outside[..outside_count]
             .iter()
             .any(|n| n.starts_with(b"lo\0")),
     )?;
-    expect_true(
+    is_true(
         "the child's network namespace is another one",
-        slots.slot(0).load(Ordering::SeqCst) != own_ns && own_ns != 0,
+        slot(0).load(Ordering::SeqCst) != own_ns && own_ns != 0,
     )?;
-    let lo_after = ok_or_fail("the parent's lo flags", interface_flags(b"lo"))?;
-    expect(
+    let lo_after = interface_flags(b"lo").ctx("the parent's lo flags")?;
+    eq(
         "the parent's lo is untouched by the child bringing its own up",
         i64::from(lo_before),
         i64::from(lo_after),
@@ -619,50 +519,46 @@ fn status_uid(pid: i32) -> Result<i64, Errno> {
 
 const OUTER_UID: u32 = 12345;
 
-fn user_mapped() -> Outcome {
+fn newuser_uid_0_inside_is_the_mapped_outer_uid() -> Outcome {
     let mut gate = Gate::new()?;
     let side = gate.child_side();
-    let slots = SharedSlots::new()?;
-    let addr = slots.addr();
-    let child = ok_or_fail(
-        "spawn",
-        Container::new()
-            .namespaces(CloneFlags::NEWUSER)
-            .uid_map(IdMap::single(0, OUTER_UID))
-            .gid_map(IdMap::single(0, OUTER_UID))
-            .spawn(move || {
-                if getuid() != 0 || geteuid() != 0 {
-                    return 1;
-                }
-                // SAFETY: the shared page outlives this child (the parent waits for it).
-                unsafe { SharedSlots::at(addr, 0) }.store(1, Ordering::SeqCst);
-                // SAFETY: a clonekit child (a Container's init) made while the gate exists,
-                // with its own copy of the descriptor table (no CLONE_FILES).
-                if unsafe { Gate::wait(side) } { 0 } else { 2 }
-            }),
-    )?;
+    reset_slots(1);
+    let child = Container::new()
+        .namespaces(CloneFlags::NEWUSER)
+        .uid_map(IdMap::single(0, OUTER_UID))
+        .gid_map(IdMap::single(0, OUTER_UID))
+        .spawn(move || {
+            if getuid() != 0 || geteuid() != 0 {
+                return 1;
+            }
+            slot(0).store(1, Ordering::SeqCst);
+            // SAFETY: a clonekit child (a Container's init) made while the gate exists,
+            // with its own copy of the descriptor table (no CLONE_FILES).
+            if unsafe { Gate::wait(side) } { 0 } else { 2 }
+        })
+        .ctx("spawn")?;
     // Read the child's uid from outside once it runs as root inside.
-    slots.wait_nonzero(0);
+    wait_nonzero(0);
     let outer = status_uid(child.pid());
     gate.open();
-    child_passed("uid 0 inside", child.wait())?;
-    expect(
+    child_ok("uid 0 inside", child.wait())?;
+    eq(
         "the parent sees the child's uid as the mapped outer uid",
         i64::from(OUTER_UID),
-        ok_or_fail("read the child's status", outer)?,
+        outer.ctx("read the child's status")?,
     )
 }
 
-fn user_unmapped() -> Outcome {
+fn newuser_without_maps_is_the_overflow_uid() -> Outcome {
     let child =
         ChildBuilder::new(CloneFlags::NEWUSER).spawn(|| if getuid() == 65534 { 0 } else { 1 });
-    child_passed(
+    child_ok(
         "without maps the child is the overflow uid 65534",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )
 }
 
-fn user_caps_stay_inside() -> Outcome {
+fn newuser_capabilities_do_not_reach_outside() -> Outcome {
     let child = ChildBuilder::new(CloneFlags::NEWUSER).spawn(|| {
         // Full capabilities inside its own user namespace ...
         let caps = clonekit::sys::process::capget(0);
@@ -677,9 +573,9 @@ fn user_caps_stay_inside() -> Outcome {
             Err(_) => 3,
         }
     });
-    child_passed(
+    child_ok(
         "CAP_SYS_ADMIN inside, EPERM on the parent's hostname",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )
 }
 
@@ -697,28 +593,22 @@ fn cgroup2_mount(out: &mut [u8; 64]) -> Option<usize> {
     })
 }
 
-fn cgroup_root() -> Outcome {
+fn newcgroup_root_is_the_childs_cgroup() -> Outcome {
     let mut mnt = [0u8; 64];
-    let len = cgroup2_mount(&mut mnt).ok_or(Failure {
-        what: "a cgroup2 mount",
-        expected: 1,
-        got: 0,
-    })?;
+    let Some(len) = cgroup2_mount(&mut mnt) else {
+        diag!("no cgroup2 mount in /proc/self/mountinfo");
+        return Err(Fail::Failed);
+    };
     let mnt = core::str::from_utf8(&mnt[..len]).unwrap_or("/sys/fs/cgroup");
-    let dir = ok_or_fail(
-        "name a cgroup",
-        PathBuf::format(format_args!("{mnt}/clonekit-{}", getpid())),
-    )?;
-    ok_or_fail("mkdir the cgroup", mount::ensure_dir(dir.as_c_str()))?;
-    let fd = ok_or_fail(
-        "open the cgroup",
-        fs::openat(
-            CWD,
-            dir.as_c_str(),
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            0,
-        ),
-    )?;
+    let dir = PathBuf::format(format_args!("{mnt}/clonekit-{}", getpid())).ctx("name a cgroup")?;
+    mount::ensure_dir(dir.as_c_str()).ctx("mkdir the cgroup")?;
+    let fd = fs::openat(
+        CWD,
+        dir.as_c_str(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        0,
+    )
+    .ctx("open the cgroup")?;
     let mut gate = Gate::new()?;
     let side = gate.child_side();
     let child = ChildBuilder::new(CloneFlags::NEWCGROUP)
@@ -738,25 +628,21 @@ fn cgroup_root() -> Outcome {
                 2
             }
         });
-    let child = ok_or_fail("spawn into the cgroup with CLONE_INTO_CGROUP", child)?;
+    let child = child.ctx("spawn into the cgroup with CLONE_INTO_CGROUP")?;
     let mut buf = [0u8; 256];
-    let path = ok_or_fail("name", PathBuf::proc(Some(child.pid()), "cgroup"))?;
+    let path = PathBuf::proc(Some(child.pid()), "cgroup").ctx("name")?;
     let outside = procfs::read(path.as_c_str(), &mut buf);
     gate.open();
-    let passed = child_passed("the child sees its cgroup as the root 0::/", child.wait());
+    let passed = child_ok("the child sees its cgroup as the root 0::/", child.wait());
     drop(fd);
     let _ = fs::unlinkat(CWD, dir.as_c_str(), true);
     passed?;
-    let n = ok_or_fail("read the child's cgroup from outside", outside)?;
-    let want = PathBuf::format(format_args!("/clonekit-{}", getpid())).map_err(|_| Failure {
-        what: "name",
-        expected: 0,
-        got: 1,
-    })?;
+    let n = outside.ctx("read the child's cgroup from outside")?;
+    let want = PathBuf::format(format_args!("/clonekit-{}", getpid())).ctx("name the cgroup")?;
     let line_ends_with_dir = buf[..n]
         .split(|&b| b == b'\n')
         .any(|l| l.starts_with(b"0::") && l.ends_with(want.as_c_str().to_bytes()));
-    expect_true(
+    is_true(
         "the parent sees the child in clonekit-<pid>",
         line_ends_with_dir,
     )
@@ -764,43 +650,35 @@ fn cgroup_root() -> Outcome {
 
 const TIME_OFFSET_SECS: i64 = 100_000;
 
-fn time_offset() -> Outcome {
-    let slots = SharedSlots::new()?;
-    let addr = slots.addr();
-    let before = ok_or_fail("clock_gettime outside", clock_gettime(ClockId::Monotonic))?;
+fn newtime_monotonic_offset_seen_inside_only() -> Outcome {
+    reset_slots(1);
+    let before = clock_gettime(ClockId::Monotonic).ctx("clock_gettime outside")?;
     let child = Container::new()
         .namespaces(CloneFlags::empty())
         .time_offsets(TIME_OFFSET_SECS, TIME_OFFSET_SECS)
         .spawn(move || match clock_gettime(ClockId::Monotonic) {
             Ok(t) => {
-                // SAFETY: the shared page outlives this child (the parent waits for it).
-                unsafe { SharedSlots::at(addr, 0) }.store(t.tv_sec, Ordering::SeqCst);
+                slot(0).store(t.tv_sec, Ordering::SeqCst);
                 0
             }
             Err(_) => 1,
         });
-    child_passed(
-        "the child reads its clock",
-        ok_or_fail("spawn", child)?.wait(),
-    )?;
-    let after = ok_or_fail("clock_gettime outside", clock_gettime(ClockId::Monotonic))?;
-    let inside = slots.slot(0).load(Ordering::SeqCst);
-    expect_true(
+    child_ok("the child reads its clock", child.ctx("spawn")?.wait())?;
+    let after = clock_gettime(ClockId::Monotonic).ctx("clock_gettime outside")?;
+    let inside = slot(0).load(Ordering::SeqCst);
+    is_true(
         "CLOCK_MONOTONIC inside is ahead by the offset",
         inside >= before.tv_sec + TIME_OFFSET_SECS && inside <= after.tv_sec + TIME_OFFSET_SECS,
     )?;
-    expect_true(
+    is_true(
         "the parent's clock has no offset",
         after.tv_sec < before.tv_sec + TIME_OFFSET_SECS,
     )
 }
 
-fn setns_back() -> Outcome {
+fn setns_back_into_the_parents_uts_restores_hostname() -> Outcome {
     let before = sysns::uname();
-    let parent_uts = ok_or_fail(
-        "open our uts namespace",
-        namespace::open(None, Namespace::Uts),
-    )?;
+    let parent_uts = namespace::open(None, Namespace::Uts).ctx("open our uts namespace")?;
     let fd = parent_uts.as_raw();
     let child = ChildBuilder::new(CloneFlags::NEWUTS).spawn(move || {
         // SAFETY: this child has its own copy of the descriptor table (no CLONE_FILES), made
@@ -819,32 +697,30 @@ fn setns_back() -> Outcome {
             0
         }
     });
-    child_passed(
+    child_ok(
         "after setns the parent's hostname is back",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )
 }
 
-fn setns_pidfd_join() -> Outcome {
+fn setns_pidfd_joins_a_childs_namespaces() -> Outcome {
     let mut gate = Gate::new()?;
     let side = gate.child_side();
-    let target = ok_or_fail(
-        "spawn a target in new UTS and IPC namespaces",
-        ChildBuilder::new(CloneFlags::NEWUTS | CloneFlags::NEWIPC)
-            .pidfd(true)
-            .spawn(move || {
-                // A message queue only its IPC namespace has, then the hostname.
-                if ipc::msgget(0x0c40_0000, ipc::IPC_CREAT | 0o600).is_err() {
-                    return 3;
-                }
-                if sysns::sethostname(b"target-host").is_err() {
-                    return 1;
-                }
-                // SAFETY: a clonekit child made while the gate exists, with its own copy of
-                // the descriptor table (no CLONE_FILES).
-                if unsafe { Gate::wait(side) } { 0 } else { 2 }
-            }),
-    )?;
+    let target = ChildBuilder::new(CloneFlags::NEWUTS | CloneFlags::NEWIPC)
+        .pidfd(true)
+        .spawn(move || {
+            // A message queue only its IPC namespace has, then the hostname.
+            if ipc::msgget(0x0c40_0000, ipc::IPC_CREAT | 0o600).is_err() {
+                return 3;
+            }
+            if sysns::sethostname(b"target-host").is_err() {
+                return 1;
+            }
+            // SAFETY: a clonekit child made while the gate exists, with its own copy of
+            // the descriptor table (no CLONE_FILES).
+            if unsafe { Gate::wait(side) } { 0 } else { 2 }
+        })
+        .ctx("spawn a target in new UTS and IPC namespaces")?;
     // Wait until the target has set its hostname: poll its /proc/<pid>/ns link change is
     // not observable cheaply, so retry the join until the name shows.
     let pidfd = target.pidfd().map(|p| p.as_raw());
@@ -871,31 +747,25 @@ fn setns_pidfd_join() -> Outcome {
         }
         2
     });
-    let joined = child_passed(
+    let joined = child_ok(
         "setns(pidfd, NEWUTS|NEWIPC) shows the target's hostname",
-        ok_or_fail("spawn", joiner)?.wait(),
+        joiner.ctx("spawn")?.wait(),
     );
     gate.open();
-    child_passed("target", target.wait())?;
+    child_ok("target", target.wait())?;
     joined
 }
 
-fn unshare_private() -> Outcome {
+fn unshare_newuts_newipc_newnet_newns_stay_private() -> Outcome {
     let before = sysns::uname();
     let key = 0x0c30_0000 + getpid();
     // A file in /tmp that the child's tmpfs on /tmp would hide, were its mount not private.
-    let marker = ok_or_fail(
-        "name a marker",
-        PathBuf::format(format_args!("/tmp/clonekit-marker-{}", getpid())),
-    )?;
+    let marker =
+        PathBuf::format(format_args!("/tmp/clonekit-marker-{}", getpid())).ctx("name a marker")?;
     let flags = OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC;
-    drop(ok_or_fail(
-        "create the marker",
-        fs::openat(CWD, marker.as_c_str(), flags, 0o644),
-    )?);
-    let own_net = ok_or_fail("our network namespace", ns_inode(Namespace::Net))?;
-    let slots = SharedSlots::new()?;
-    let addr = slots.addr();
+    drop(fs::openat(CWD, marker.as_c_str(), flags, 0o644).ctx("create the marker")?);
+    let own_net = ns_inode(Namespace::Net).ctx("our network namespace")?;
+    reset_slots(1);
     let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, move || {
         let flags =
             CloneFlags::NEWUTS | CloneFlags::NEWIPC | CloneFlags::NEWNET | CloneFlags::NEWNS;
@@ -912,9 +782,7 @@ fn unshare_private() -> Outcome {
         if interfaces(&mut names) != Ok(1) {
             return 4;
         }
-        // SAFETY: the shared page outlives this child (the parent waits for it).
-        unsafe { SharedSlots::at(addr, 0) }
-            .store(ns_inode(Namespace::Net).unwrap_or(0), Ordering::SeqCst);
+        slot(0).store(ns_inode(Namespace::Net).unwrap_or(0), Ordering::SeqCst);
         if mount::make_private().is_err() || mount::mount_tmpfs(c"/tmp", None).is_err() {
             return 5;
         }
@@ -923,34 +791,34 @@ fn unshare_private() -> Outcome {
         }
         0
     });
-    let passed = child_passed(
+    let passed = child_ok(
         "unshare of UTS, IPC, NET and NS in a child",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     );
     let marker_seen = exists(marker.as_c_str());
     let _ = fs::unlinkat(CWD, marker.as_c_str(), false);
     passed?;
-    expect_true(
+    is_true(
         "the child's tmpfs on /tmp is not over the parent's /tmp",
         marker_seen,
     )?;
-    let child_net = slots.slot(0).load(Ordering::SeqCst);
-    expect_true(
+    let child_net = slot(0).load(Ordering::SeqCst);
+    is_true(
         "the child's network namespace is another one",
         child_net != 0 && child_net != own_net,
     )?;
-    expect_true(
+    is_true(
         "the parent's hostname is unchanged",
         sysns::uname().nodename() == before.nodename(),
     )?;
-    expect(
+    eq(
         "the child's queue is invisible outside (ENOENT)",
         1,
         i64::from(ipc::msgget(key, 0) == Err(Errno::ENOENT)),
     )
 }
 
-fn unshare_newpid() -> Outcome {
+fn unshare_newpid_next_child_is_pid_1() -> Outcome {
     let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, || {
         if namespace::unshare(CloneFlags::NEWPID).is_err() {
             return 1;
@@ -965,22 +833,22 @@ fn unshare_newpid() -> Outcome {
             _ => 2,
         }
     });
-    child_passed(
+    child_ok(
         "after unshare(NEWPID) the next child is PID 1",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )
 }
 
-fn unshare_newuser() -> Outcome {
+fn unshare_newuser_then_overflow_uid() -> Outcome {
     let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, || {
         if namespace::unshare(CloneFlags::NEWUSER).is_err() {
             return 1;
         }
         if getuid() == 65534 { 0 } else { 2 }
     });
-    child_passed(
+    child_ok(
         "unshare(NEWUSER) in a single-threaded child",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )
 }
 
@@ -1022,7 +890,7 @@ fn refused(flags: CloneFlags, rule: FlagError) -> Outcome {
         Ok(()) => 0,
         Err(e) => -i64::from(e.raw()),
     };
-    expect(
+    eq(
         "the kernel refuses with EINVAL",
         -i64::from(Errno::EINVAL.raw()),
         got,
@@ -1032,27 +900,27 @@ fn refused(flags: CloneFlags, rule: FlagError) -> Outcome {
         ExitSignal::NONE,
         clonekit::KernelVersion::cached(),
     );
-    expect_true(
+    is_true(
         "the validator names the same rule",
         clonekit::validate(&request) == Err(rule),
     )
 }
 
-fn refuse_newpid_thread() -> Outcome {
+fn refuse_newpid_with_thread_einval() -> Outcome {
     refused(
         CloneFlags::NEWPID | CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::VM,
         FlagError::ThreadWithNewpid,
     )
 }
 
-fn refuse_newuser_fs() -> Outcome {
+fn refuse_newuser_with_fs_einval() -> Outcome {
     refused(
         CloneFlags::NEWUSER | CloneFlags::FS,
         FlagError::NewuserWithFs,
     )
 }
 
-fn refuse_newipc_sysvsem() -> Outcome {
+fn refuse_newipc_with_sysvsem_einval() -> Outcome {
     refused(
         CloneFlags::NEWIPC | CloneFlags::SYSVSEM,
         FlagError::NewipcWithSysvsem,
@@ -1089,13 +957,13 @@ fn refused_after_unshare(kind: CloneFlags, flags: CloneFlags, rule: FlagError) -
             Err(_) => 5,
         }
     });
-    child_passed(
+    child_ok(
         "the validator names the rule and the kernel says EINVAL",
-        ok_or_fail("spawn", child)?.wait(),
+        child.ctx("spawn")?.wait(),
     )
 }
 
-fn refuse_thread_after_newpid() -> Outcome {
+fn refuse_thread_after_unshare_newpid_einval() -> Outcome {
     refused_after_unshare(
         CloneFlags::NEWPID,
         CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::VM,
@@ -1103,14 +971,11 @@ fn refuse_thread_after_newpid() -> Outcome {
     )
 }
 
-fn refuse_setns_wrong_kind() -> Outcome {
-    let uts = ok_or_fail(
-        "open our uts namespace",
-        namespace::open(None, Namespace::Uts),
-    )?;
+fn refuse_setns_with_the_wrong_kind_einval() -> Outcome {
+    let uts = namespace::open(None, Namespace::Uts).ctx("open our uts namespace")?;
     // The kernel's own answer, without clonekit's check.
     let kernel = sysns::setns(uts.as_fd(), CloneFlags::NEWNET.bits() as u32);
-    expect(
+    eq(
         "the kernel refuses a UTS fd as a network namespace",
         -i64::from(Errno::EINVAL.raw()),
         match kernel {
@@ -1123,21 +988,19 @@ fn refuse_setns_wrong_kind() -> Outcome {
         expected: CloneFlags::NEWNET,
         actual: CloneFlags::NEWUTS,
     };
-    expect_true(
+    is_true(
         "clonekit names the mismatch first",
         checked == Err(Error::Flags(rule)),
     )?;
     // A descriptor of the right file that cannot be used (O_PATH), and AT_FDCWD, which is
     // no descriptor: the kernel's EBADF, passed through.
-    let path_only = ok_or_fail(
-        "open our uts namespace O_PATH",
-        fs::openat(CWD, c"/proc/self/ns/uts", OFlags::PATH | OFlags::CLOEXEC, 0),
-    )?;
-    expect_true(
+    let path_only = fs::openat(CWD, c"/proc/self/ns/uts", OFlags::PATH | OFlags::CLOEXEC, 0)
+        .ctx("open our uts namespace O_PATH")?;
+    is_true(
         "an O_PATH fd is EBADF",
         namespace::setns(path_only.as_fd(), Namespace::Uts) == Err(Error::Os(Errno::EBADF)),
     )?;
-    expect_true(
+    is_true(
         "AT_FDCWD is EBADF",
         namespace::setns(CWD, Namespace::Uts) == Err(Error::Os(Errno::EBADF)),
     )
@@ -1145,7 +1008,7 @@ fn refuse_setns_wrong_kind() -> Outcome {
 
 /// From a fresh child: unshare(NEWPID) and fork again, level after level, until the kernel
 /// says no. Returns the level reached as the child's exit code (the ENOSPC check is inside).
-fn refuse_pid_nesting() -> Outcome {
+fn refuse_pid_nesting_past_32_enospc() -> Outcome {
     fn descend() -> i32 {
         let level = procfs::pid_ns_level().unwrap_or(0) as i32;
         let predicted = clonekit::validate::validate_unshare(
@@ -1176,19 +1039,16 @@ fn refuse_pid_nesting() -> Outcome {
             Err(_) => 104,
         }
     }
-    let child = ok_or_fail(
-        "spawn",
-        fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, descend),
-    )?;
-    let status = ok_or_fail("wait", child.wait())?;
-    expect(
+    let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, descend).ctx("spawn")?;
+    let status = child.wait().ctx("wait")?;
+    eq(
         "PID namespaces nest 32 deep, then ENOSPC (validator and kernel agree)",
         32,
-        crate::status_code(status),
+        clonekit::init::exit_code(status),
     )
 }
 
-fn refuse_user_nesting() -> Outcome {
+fn refuse_user_nesting_past_32_enospc() -> Outcome {
     // From inside a nested user namespace its depth cannot be read back (the kernel hides
     // the ancestors), so the depth is counted here, from the known start.
     let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, || {
@@ -1229,11 +1089,11 @@ fn refuse_user_nesting() -> Outcome {
         }
         104
     });
-    let status = ok_or_fail("wait", ok_or_fail("spawn", child)?.wait())?;
-    expect(
+    let status = child.ctx("spawn")?.wait().ctx("wait")?;
+    eq(
         "user namespaces nest 33 levels below the initial one, then ENOSPC",
         33,
-        crate::status_code(status),
+        clonekit::init::exit_code(status),
     )
 }
 

@@ -12,10 +12,10 @@ use clonekit::sys::ns::{gethostname, sethostname};
 use clonekit::sys::process::{getgid, getpid, getppid, getuid};
 use clonekit::{CloneFlags as F, Errno, ExitSignal, mount, namespace};
 
-use crate::report::{
-    Case, Ctx, Fail, Outcome, Text, case, check, child_ok, code, diag, eq, eq_bytes,
-};
-use crate::util::{contains, read_file, reset_slots, slot};
+use crate::case::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq, eq_bytes};
+use crate::shared::{reset_slots, slot};
+use crate::show::Text;
+use crate::util::{contains, read_file};
 
 pub const CASES: &[Case] = &[
     case!(newuts_child_hostname_parent_unchanged),
@@ -258,7 +258,7 @@ fn six_new_namespaces_make_a_container() -> Outcome {
     for (i, kind) in KINDS.into_iter().enumerate() {
         let own = namespace::id(None, kind).ctx("our namespace id")? as i64;
         let child_id = slot(2 + i).load(SeqCst);
-        crate::report::check(
+        crate::case::check(
             child_id != 0 && child_id != own,
             format_args!(
                 "the child's {} namespace is not ours ({child_id} vs {own})",

@@ -10,7 +10,7 @@ use clonekit::process::{self, ExitStatus};
 use clonekit::sys::process::gettid;
 use clonekit::{CloneFlags as F, ExitSignal, Stack, raw};
 
-use crate::report::{Case, Ctx, Outcome, case, check, diag, eq};
+use crate::case::{Case, Ctx, Outcome, case, check, diag, eq};
 use crate::util::{self, TidWord};
 use clonekit::thread::thread_pointer;
 

@@ -8,8 +8,10 @@ use clonekit::process::{self, ExitStatus};
 use clonekit::sys::process::{getpid, getppid};
 use clonekit::sys::signal::{self, Signal};
 
-use crate::report::{Case, Ctx, Outcome, Text, case, check, child_ok, diag, eq, need_pid1};
-use crate::util::{contains, read_file, reset_slots, sleep_ms, slot};
+use crate::case::{Case, Ctx, Outcome, case, check, child_ok, diag, eq, need_pid1};
+use crate::shared::{reset_slots, slot};
+use crate::show::Text;
+use crate::util::{contains, read_file, sleep_ms};
 
 pub const CASES: &[Case] = &[
     case!(pid1_is_pid_1_with_proc_tmp_sys_cgroup2_mounted),
@@ -135,7 +137,7 @@ fn names(name: &str, word: &str) -> bool {
 fn seed_table_every_flag_names_a_case() -> Outcome {
     let mut missing = 0;
     for flag in SEED_FLAGS {
-        let named = crate::sections::SECTIONS
+        let named = crate::cases::SECTIONS
             .iter()
             .flat_map(|s| s.cases)
             .filter(|c| names(c.name, flag))

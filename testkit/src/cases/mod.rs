@@ -1,13 +1,15 @@
-//! One KTAP subtest per kernel concept: sharing, namespaces (the chapter's and in depth), TIDs
-//! and TLS, clone3, the validator against the kernel, robustness, PID 1.
+//! Every case list of the kit, one file per kernel concept, and the report's plan
+//! ([`SECTIONS`]): sharing, namespaces (the chapter's and in depth), TIDs and TLS, clone3, the
+//! validator against the kernel, robustness, PID 1.
 
 pub mod clone3;
 pub mod namespaces;
-pub mod pid1;
+pub mod namespaces_in_depth;
+pub mod pid1_duties;
 pub mod robustness;
-pub mod settid;
-pub mod threads;
-pub mod validator;
+pub mod sharing;
+pub mod tids_and_tls;
+pub mod validator_vs_kernel;
 
 use crate::report::Section;
 
@@ -15,42 +17,34 @@ use crate::report::Section;
 pub const SECTIONS: &[Section] = &[
     Section {
         name: "sharing",
-        cases: threads::CASES,
-        proofs: &[],
+        cases: sharing::CASES,
     },
     Section {
         name: "namespaces",
         cases: namespaces::CASES,
-        proofs: &[],
     },
     Section {
         name: "namespaces_in_depth",
-        cases: &[],
-        proofs: clonekit_proofs::namespaces::PROOFS,
+        cases: namespaces_in_depth::CASES,
     },
     Section {
         name: "tids_and_tls",
-        cases: settid::CASES,
-        proofs: &[],
+        cases: tids_and_tls::CASES,
     },
     Section {
         name: "clone3",
         cases: clone3::CASES,
-        proofs: &[],
     },
     Section {
         name: "validator_vs_kernel",
-        cases: validator::CASES,
-        proofs: &[],
+        cases: validator_vs_kernel::CASES,
     },
     Section {
         name: "robustness",
         cases: robustness::CASES,
-        proofs: &[],
     },
     Section {
         name: "pid1_duties",
-        cases: pid1::CASES,
-        proofs: &[],
+        cases: pid1_duties::CASES,
     },
 ];

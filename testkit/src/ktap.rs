@@ -25,7 +25,7 @@
 
 use core::fmt::{self, Write};
 
-use crate::console::Console;
+use clonekit::console::Console;
 
 /// The deepest nesting of subtests a [`Ktap`] keeps counts for.
 pub const MAX_DEPTH: usize = 4;
@@ -466,7 +466,7 @@ mod tests {
 
     #[test]
     fn console_backed_report_reaches_a_pipe() {
-        use crate::sys::fs::{PipeFlags, pipe2, read};
+        use clonekit::sys::fs::{PipeFlags, pipe2, read};
         let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
         let mut k = Ktap::new(Console::new(w.as_fd()));
         k.start(1, false);

@@ -11,18 +11,18 @@
 use core::ffi::c_void;
 use core::ptr;
 
-use crate::arch::ChildFn;
-use crate::clone_args::{CloneArgs, SIZE_VER2};
-use crate::errno::Errno;
-use crate::fd::{BorrowedFd, OwnedFd};
-use crate::flags::{CloneFlags, ExitSignal};
-use crate::kernel_version::KernelVersion;
-use crate::raw;
-use crate::stack::Stack;
-use crate::sys::Pid;
-use crate::sys::signal::Signal;
-use crate::sys::wait::{WaitOptions, wait4};
-use crate::validate::{Caller, Request, Syscall, validate};
+use clonekit::clone_args::{CloneArgs, SIZE_VER2};
+use clonekit::errno::Errno;
+use clonekit::fd::{BorrowedFd, OwnedFd};
+use clonekit::flags::{CloneFlags, ExitSignal};
+use clonekit::kernel_version::KernelVersion;
+use clonekit::raw;
+use clonekit::raw::ChildFn;
+use clonekit::stack::Stack;
+use clonekit::sys::Pid;
+use clonekit::sys::signal::Signal;
+use clonekit::sys::wait::{WaitOptions, wait4};
+use clonekit::validate::{Caller, Request, Syscall, validate};
 
 /// One request to try: a syscall, flags and an exit signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +213,7 @@ unsafe extern "C" fn exit_at_once(_: *mut c_void) -> i32 {
 /// Its callers vouch for the contract below in `unsafe` code:
 ///
 /// ```no_run
-/// use clonekit::differential::{Combo, Env, try_in_kernel};
+/// use crate::differential::{Combo, Env, try_in_kernel};
 /// use clonekit::validate::{Caller, Syscall};
 /// use clonekit::{CloneFlags, ExitSignal, KernelVersion};
 /// let combo = Combo {
@@ -229,7 +229,7 @@ unsafe extern "C" fn exit_at_once(_: *mut c_void) -> i32 {
 /// and without `unsafe` it does not compile:
 ///
 /// ```compile_fail,E0133
-/// use clonekit::differential::{Combo, Env, try_in_kernel};
+/// use crate::differential::{Combo, Env, try_in_kernel};
 /// use clonekit::validate::{Caller, Syscall};
 /// use clonekit::{CloneFlags, ExitSignal, KernelVersion};
 /// let combo = Combo {
@@ -258,7 +258,7 @@ unsafe extern "C" fn exit_at_once(_: *mut c_void) -> i32 {
 ///   sent to its pid. So while this runs, every signal with a handler in this process must
 ///   be blocked in the calling thread (children start with its mask), not be sent, or
 ///   have a handler that needs neither (one that only stores to atomics and makes raw
-///   system calls, as clonekit's [`Init`](crate::init::Init) handlers do). A program that
+///   system calls, as clonekit's [`Init`](clonekit::init::Init) handlers do). A program that
 ///   installs no handlers of its own meets this: std's `SIGSEGV`/`SIGBUS` handlers run
 ///   only for a fault, and the child's code makes none.
 /// - **The exit signal is really sent** when a non-thread child exits: to the caller, or
@@ -388,8 +388,8 @@ pub fn reap(pid: Pid) {
 /// kernel once it has exited, after which it can no longer touch its stack).
 fn wait_thread_gone(tid: Pid) {
     // kill(tid, 0) finds a thread by its TID until the kernel releases it.
-    while crate::sys::signal::kill_probe(tid).is_ok() {
-        crate::sys::process::sched_yield();
+    while clonekit::sys::signal::kill_probe(tid).is_ok() {
+        clonekit::sys::process::sched_yield();
     }
 }
 
