@@ -1,7 +1,7 @@
 //! Linux error numbers as a typed value, and the kernel's error-return convention.
 //!
 //! A raw syscall returns `-errno` in the range `-4095..=-1` on failure and anything
-//! else on success; the crate-private `from_syscall` turns that into a [`Result`]. [`Errno`] carries
+//! else on success; [`from_syscall`] turns that into a [`Result`]. [`Errno`] carries
 //! the number, its name (`"EINVAL"`) and glibc's `strerror` text in lower case.
 //!
 //! The values come from `linux_raw_sys::errno` (the asm-generic numbering, shared by
@@ -238,9 +238,11 @@ impl fmt::Debug for Errno {
 impl core::error::Error for Errno {}
 
 /// Maps a raw syscall return value to a `Result`: `-4095..=-1` (as `usize`) is an
-/// error, anything else is the successful value.
+/// error, anything else is the successful value. For callers that make a system call
+/// clonekit has no wrapper for, with `sc` and `linux-raw-sys` as clonekit does (its test kit
+/// does for the observers only tests need).
 #[inline]
-pub(crate) fn from_syscall(ret: usize) -> Result<usize, Errno> {
+pub fn from_syscall(ret: usize) -> Result<usize, Errno> {
     if ret > (-4096isize) as usize {
         Err(Errno(ret.wrapping_neg() as u16))
     } else {

@@ -12,21 +12,18 @@
 //!
 //! | module | concern |
 //! |---|---|
-//! | [`process`] | ids, exit, exec, prctl, capabilities, I/O priority, ptrace |
+//! | [`process`] | ids, exit, exec, prctl, capabilities |
 //! | [`wait`] | `wait4`, `waitid`, [`wait::WaitStatus`] |
 //! | [`fs`] | descriptors, files, directories, `poll` |
 //! | [`mm`] | `mmap`, `munmap`, `mprotect` |
 //! | [`signal`] | [`signal::Signal`], [`signal::SigSet`], actions, masks, `kill`, pidfds |
 //! | [`ns`] | namespaces, host names, mounts, `pivot_root`, `reboot` |
-//! | [`ipc`] | System V semaphores and message queues |
 //! | [`time`] | [`time::Timespec`], clocks, sleeping |
 //! | [`futex`] | `futex` wait and wake on an `AtomicU32` |
 
 pub mod fs;
 pub mod futex;
-pub mod ipc;
 pub mod mm;
-pub mod net;
 pub mod ns;
 pub mod process;
 pub mod signal;
@@ -126,22 +123,6 @@ pub(crate) mod testutil {
                 test,
                 format_args!("{} ({})", self.reason, self.errno.name()),
             );
-        }
-
-        /// The `Ok` value of `result`; `None` after printing the `SKIP` line if the error is
-        /// this refusal; any other error panics.
-        pub(crate) fn may_refuse<T, E>(&self, test: &str, result: Result<T, E>) -> Option<T>
-        where
-            E: Into<crate::Error> + Copy + core::fmt::Debug,
-        {
-            match result {
-                Ok(value) => Some(value),
-                Err(err) if self.is(err) => {
-                    self.skip(test);
-                    None
-                }
-                Err(err) => panic!("{test}: {err:?}"),
-            }
         }
     }
 

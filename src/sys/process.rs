@@ -1,5 +1,5 @@
-//! The calling process and thread: ids, exit, `execve`, `prctl`, capabilities, I/O
-//! priority, `ptrace`, `set_tid_address`.
+//! The calling process and thread: ids, exit, `execve`, `prctl`, capabilities,
+//! `set_tid_address`.
 
 use crate::errno::from_syscall;
 use crate::sys::signal::Signal;
@@ -8,7 +8,7 @@ use crate::{Errno, Result};
 use core::ffi::{CStr, c_char};
 use linux_raw_sys::general as g;
 use linux_raw_sys::prctl as pr;
-use sc::{syscall0, syscall1, syscall2, syscall3, syscall4, syscall5};
+use sc::{syscall0, syscall1, syscall2, syscall3, syscall5};
 
 macro_rules! id_call {
     ($(#[$doc:meta])* $name:ident, $nr:ident, $ty:ty) => {
@@ -298,51 +298,6 @@ pub fn get_pdeathsig() -> Result<Option<Signal>, Errno> {
     Ok(Signal::from_raw(v))
 }
 
-/// `prctl(PR_SET_NAME, name)`: sets the calling thread's name (`comm`), truncated
-/// by the kernel to 15 bytes.
-///
-/// # References
-/// prctl(2) PR_SET_NAME
-pub fn set_name(name: &CStr) -> Result<(), Errno> {
-    // SAFETY: the kernel reads at most 16 bytes, stopping at the NUL `name` ends with.
-    unsafe { prctl(pr::PR_SET_NAME, name.as_ptr() as usize, 0, 0, 0) }.map(drop)
-}
-
-/// A thread name as [`get_name`] returns it: up to 15 bytes and a NUL.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ThreadName([u8; 16]);
-
-impl ThreadName {
-    /// The name, without its NUL.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.as_c_str().to_bytes()
-    }
-
-    /// The name as a C string.
-    pub fn as_c_str(&self) -> &CStr {
-        // The kernel always NUL-terminates within 16 bytes; [15] is NUL as a fallback.
-        CStr::from_bytes_until_nul(&self.0).unwrap_or(c"")
-    }
-}
-
-impl core::fmt::Debug for ThreadName {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "ThreadName({:?})", self.as_c_str())
-    }
-}
-
-/// `prctl(PR_GET_NAME, buf)`: the calling thread's name.
-///
-/// # References
-/// prctl(2) PR_GET_NAME
-pub fn get_name() -> Result<ThreadName, Errno> {
-    let mut buf = [0u8; 16];
-    // SAFETY: the kernel writes exactly 16 bytes (TASK_COMM_LEN) into `buf`.
-    unsafe { prctl(pr::PR_GET_NAME, buf.as_mut_ptr() as usize, 0, 0, 0) }?;
-    buf[15] = 0;
-    Ok(ThreadName(buf))
-}
-
 /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: `execve` can no longer grant privileges (setuid
 /// bits, file capabilities). Irreversible; inherited by children.
 ///
@@ -410,158 +365,11 @@ pub fn capget(pid: Pid) -> Result<Capabilities, Errno> {
     })
 }
 
-/// Whom [`ioprio_get`] / [`ioprio_set`] address (`IOPRIO_WHO_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IoprioWho {
-    /// `IOPRIO_WHO_PROCESS`: a thread id (0 = the calling thread).
-    Process(Pid),
-    /// `IOPRIO_WHO_PGRP`: a process group (0 = the caller's).
-    Pgrp(Pid),
-    /// `IOPRIO_WHO_USER`: every process of a user id.
-    User(Uid),
-}
-
-impl IoprioWho {
-    fn raw(self) -> (usize, usize) {
-        match self {
-            IoprioWho::Process(p) => (1, p as usize),
-            IoprioWho::Pgrp(p) => (2, p as usize),
-            IoprioWho::User(u) => (3, u as usize),
-        }
-    }
-}
-
-/// An I/O scheduling class (`IOPRIO_CLASS_*`).
-#[repr(u16)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IoprioClass {
-    /// `IOPRIO_CLASS_NONE`: derived from the CPU nice value.
-    None = 0,
-    /// `IOPRIO_CLASS_RT`: real time (needs `CAP_SYS_ADMIN`/`CAP_SYS_NICE`).
-    RealTime = 1,
-    /// `IOPRIO_CLASS_BE`: best effort.
-    BestEffort = 2,
-    /// `IOPRIO_CLASS_IDLE`: only when nobody else wants the disk.
-    Idle = 3,
-}
-
-/// An I/O priority: a class and a level `0..=7` (0 highest), `IOPRIO_PRIO_VALUE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct IoPriority(u16);
-
-impl IoPriority {
-    const CLASS_SHIFT: u16 = 13;
-
-    /// `IOPRIO_PRIO_VALUE(class, level)`; `level` is masked to `0..=7`.
-    pub const fn new(class: IoprioClass, level: u8) -> IoPriority {
-        IoPriority(((class as u16) << Self::CLASS_SHIFT) | (level as u16 & 7))
-    }
-
-    /// The class (`IOPRIO_PRIO_CLASS`).
-    pub const fn class(self) -> IoprioClass {
-        match self.0 >> Self::CLASS_SHIFT {
-            1 => IoprioClass::RealTime,
-            2 => IoprioClass::BestEffort,
-            3 => IoprioClass::Idle,
-            _ => IoprioClass::None,
-        }
-    }
-
-    /// The level (`IOPRIO_PRIO_LEVEL`, low 3 bits of the data).
-    pub const fn level(self) -> u8 {
-        (self.0 & 7) as u8
-    }
-
-    /// The raw value.
-    pub const fn raw(self) -> u16 {
-        self.0
-    }
-}
-
-/// `ioprio_get(which, who)`: the I/O priority (threads sharing `CLONE_IO` share one
-/// I/O context and so one priority).
-///
-/// # References
-/// ioprio_get(2)
-pub fn ioprio_get(who: IoprioWho) -> Result<IoPriority, Errno> {
-    let (which, id) = who.raw();
-    // SAFETY: integer arguments only.
-    from_syscall(unsafe { syscall2(g::__NR_ioprio_get as usize, which, id) })
-        .map(|v| IoPriority(v as u16))
-}
-
-/// `ioprio_set(which, who, ioprio)`: sets the I/O priority.
-///
-/// # References
-/// ioprio_set(2)
-pub fn ioprio_set(who: IoprioWho, prio: IoPriority) -> Result<(), Errno> {
-    let (which, id) = who.raw();
-    // SAFETY: integer arguments only.
-    from_syscall(unsafe { syscall3(g::__NR_ioprio_set as usize, which, id, prio.0 as usize) })
-        .map(drop)
-}
-
-/// `ptrace(request, pid, addr, data)`: the raw form.
-///
-/// # Safety
-///
-/// Requests such as `PTRACE_POKEDATA`, `PTRACE_SETREGS` or `PTRACE_GETREGSET` read or
-/// write memory at `addr`/`data` in the caller or rewrite the tracee; the arguments
-/// must be what the request expects. `PTRACE_TRACEME`/`CONT`/`DETACH` have safe
-/// helpers.
-///
-/// # References
-/// ptrace(2)
-pub unsafe fn ptrace(request: u32, pid: Pid, addr: usize, data: usize) -> Result<usize, Errno> {
-    // SAFETY: the caller vouches for the arguments.
-    from_syscall(unsafe {
-        syscall4(
-            g::__NR_ptrace as usize,
-            request as usize,
-            pid as usize,
-            addr,
-            data,
-        )
-    })
-}
-
-/// `ptrace(PTRACE_TRACEME)`: the caller's parent becomes its tracer.
-///
-/// # References
-/// ptrace(2) PTRACE_TRACEME
-pub fn ptrace_traceme() -> Result<(), Errno> {
-    // SAFETY: TRACEME takes no pointers.
-    unsafe { ptrace(linux_raw_sys::ptrace::PTRACE_TRACEME, 0, 0, 0) }.map(drop)
-}
-
-/// `ptrace(PTRACE_CONT, pid, 0, sig)`: resumes a stopped tracee, delivering `sig`.
-///
-/// # References
-/// ptrace(2) PTRACE_CONT
-pub fn ptrace_cont(pid: Pid, sig: Option<Signal>) -> Result<(), Errno> {
-    let data = sig.map_or(0, |s| s.raw() as usize);
-    // SAFETY: CONT takes a signal number, no pointer.
-    unsafe { ptrace(linux_raw_sys::ptrace::PTRACE_CONT, pid, 0, data) }.map(drop)
-}
-
-/// `ptrace(PTRACE_DETACH, pid, 0, sig)`: detaches from a stopped tracee, delivering
-/// `sig`.
-///
-/// # References
-/// ptrace(2) PTRACE_DETACH
-pub fn ptrace_detach(pid: Pid, sig: Option<Signal>) -> Result<(), Errno> {
-    let data = sig.map_or(0, |s| s.raw() as usize);
-    // SAFETY: DETACH takes a signal number, no pointer.
-    unsafe { ptrace(linux_raw_sys::ptrace::PTRACE_DETACH, pid, 0, data) }.map(drop)
-}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
     use super::*;
-    use crate::sys::signal::kill;
-    use crate::sys::testutil::{Refusal, raw_fork, skip, wait_child, wait_exit_code};
-    use crate::sys::wait::{WaitOptions, WaitStatus, wait4};
+    use crate::sys::testutil::{Refusal, raw_fork, wait_child, wait_exit_code};
 
     #[test]
     fn ids_match_the_kernel_and_std() {
@@ -617,18 +425,6 @@ mod tests {
     }
 
     #[test]
-    fn thread_name_set_and_get() {
-        // The name is per thread: this test's thread only.
-        let old = get_name().unwrap();
-        set_name(c"clonekit-name-test").unwrap();
-        assert_eq!(get_name().unwrap().as_bytes(), b"clonekit-name-t");
-        let comm =
-            std::fs::read_to_string(std::format!("/proc/self/task/{}/comm", gettid())).unwrap();
-        assert_eq!(comm.trim_end(), "clonekit-name-t");
-        set_name(old.as_c_str()).unwrap();
-    }
-
-    #[test]
     fn subreaper_and_pdeathsig_in_a_forked_child() {
         // QEMU 7.2's prctl emulation refuses PR_{GET,SET}_CHILD_SUBREAPER; QEMU 10 has them.
         const SUBREAPER: Refusal = Refusal {
@@ -664,66 +460,6 @@ mod tests {
             pid,
             &[SUBREAPER],
         );
-    }
-
-    #[test]
-    fn ioprio_get_set_on_self() {
-        const NO_IOPRIO: Refusal = Refusal {
-            code: 100,
-            errno: Errno::ENOSYS,
-            reason: "qemu-user does not emulate ioprio_get",
-        };
-        let me = IoprioWho::Process(0);
-        let Some(old) = NO_IOPRIO.may_refuse("ioprio_get_set_on_self", ioprio_get(me)) else {
-            return;
-        };
-        let want = IoPriority::new(IoprioClass::BestEffort, 6);
-        ioprio_set(me, want).unwrap();
-        let got = ioprio_get(IoprioWho::Process(gettid())).unwrap();
-        assert_eq!((got.class(), got.level()), (IoprioClass::BestEffort, 6));
-        ioprio_set(me, old).unwrap();
-        assert_eq!(ioprio_get(me).unwrap(), old);
-        assert_eq!(
-            ioprio_set(me, IoPriority(7 << IoPriority::CLASS_SHIFT)),
-            Err(Errno::EINVAL)
-        );
-    }
-
-    #[test]
-    fn ptrace_traceme_stop_and_cont() {
-        const NO_PTRACE: Refusal = Refusal {
-            code: 100,
-            errno: Errno::ENOSYS,
-            reason: "qemu-user does not emulate ptrace",
-        };
-        let pid = raw_fork();
-        if pid == 0 {
-            match ptrace_traceme() {
-                Ok(()) => {}
-                // A host policy (seccomp, Yama), not the emulator.
-                Err(Errno::EPERM) => exit_group(77),
-                Err(e) => exit_group(NO_PTRACE.exit_code(e, 1)),
-            }
-            let _ = kill(getpid(), Signal::SIGSTOP);
-            exit_group(5);
-        }
-        match wait4(pid, WaitOptions::empty()).unwrap() {
-            Some((p, WaitStatus::Stopped(sig))) => {
-                assert_eq!(p, pid);
-                assert_eq!(sig, Signal::SIGSTOP);
-                // Suppress the SIGSTOP and let the child run to its exit.
-                ptrace_cont(pid, None).unwrap();
-                assert_eq!(wait_exit_code(pid), 5);
-            }
-            Some((_, WaitStatus::Exited(77))) => skip(
-                "ptrace_traceme_stop_and_cont",
-                "ptrace refused by a host policy (seccomp or Yama: EPERM)",
-            ),
-            Some((_, WaitStatus::Exited(code))) if code == NO_PTRACE.code => {
-                NO_PTRACE.skip("ptrace_traceme_stop_and_cont")
-            }
-            other => panic!("unexpected {other:?}"),
-        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod case;
 pub mod cases;
 pub mod differential;
 pub mod gate;
+pub mod observe;
 pub mod ktap;
 pub mod report;
 pub mod shared;

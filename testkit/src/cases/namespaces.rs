@@ -7,12 +7,12 @@ use core::sync::atomic::Ordering::SeqCst;
 use clonekit::fd::OwnedFd;
 use clonekit::process::{self, ChildBuilder};
 use clonekit::sys::fs::{self, CWD, OFlags, PipeFlags};
-use clonekit::sys::ipc;
 use clonekit::sys::ns::{gethostname, sethostname};
 use clonekit::sys::process::{getgid, getpid, getppid, getuid};
 use clonekit::{CloneFlags as F, Errno, ExitSignal, mount, namespace};
 
 use crate::case::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq, eq_bytes};
+use crate::observe::ipc;
 use crate::shared::{reset_slots, slot};
 use crate::show::Text;
 use crate::util::{contains, read_file};

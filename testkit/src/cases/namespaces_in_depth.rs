@@ -17,8 +17,6 @@ use clonekit::process::{ChildBuilder, fork_with};
 use clonekit::procfs::{self, PathBuf};
 use clonekit::raw;
 use clonekit::sys::fs::{self, CWD, OFlags};
-use clonekit::sys::ipc;
-use clonekit::sys::net::{IFF_LOOPBACK, IFF_UP, interface_flags, set_interface_flags};
 use clonekit::sys::ns as sysns;
 use clonekit::sys::process::{geteuid, getpid, getppid, getuid};
 use clonekit::sys::time::{ClockId, clock_gettime};
@@ -27,6 +25,8 @@ use clonekit::{Errno, Error, mount};
 
 use crate::case::{Case, Ctx, Fail, Outcome, case, child_ok, diag, eq, is_true};
 use crate::gate::Gate;
+use crate::observe::ipc;
+use crate::observe::net::{IFF_LOOPBACK, IFF_UP, interface_flags, set_interface_flags};
 use crate::shared::{reset_slots, slot, wait_nonzero};
 
 /// Every namespace case, in report order.

@@ -10,10 +10,7 @@ use core::sync::atomic::{AtomicI32, Ordering::SeqCst};
 use clonekit::fd::OwnedFd;
 use clonekit::process::{self, ChildBuilder, ExitStatus};
 use clonekit::sys::fs::{self, PipeFlags};
-use clonekit::sys::ipc::{self, Sembuf};
-use clonekit::sys::process::{
-    IoPriority, IoprioClass, IoprioWho, getpid, getppid, gettid, ioprio_get, ioprio_set,
-};
+use clonekit::sys::process::{getpid, getppid, gettid};
 use clonekit::sys::signal::{
     self, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, rt_sigaction,
 };
@@ -23,6 +20,9 @@ use clonekit::{CloneFlags as F, Errno, ExitSignal, FlagError, Stack, raw, thread
 
 use super::validator_vs_kernel::refusal;
 use crate::case::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq, eq_bytes};
+use crate::observe::ioprio::{IoPriority, IoprioClass, IoprioWho, ioprio_get, ioprio_set};
+use crate::observe::ipc::{self, Sembuf};
+use crate::observe::ptrace;
 use crate::shared::slot;
 use crate::util;
 
@@ -661,7 +661,7 @@ struct Trace {
 fn traced_runner(flags: F, options: usize) -> Result<Trace, Fail> {
     crate::shared::reset_slots(1);
     let runner = process::fork(move || {
-        if clonekit::sys::process::ptrace_traceme().is_err() {
+        if ptrace::ptrace_traceme().is_err() {
             return 90;
         }
         let _ = signal::kill(getpid(), Signal::SIGSTOP);
@@ -687,9 +687,8 @@ fn traced_runner(flags: F, options: usize) -> Result<Trace, Fail> {
         return Err(Fail::Failed);
     }
     // SAFETY: PTRACE_SETOPTIONS takes the options in `data`, no pointer.
-    unsafe { clonekit::sys::process::ptrace(PTRACE_SETOPTIONS, pid, 0, options) }
-        .ctx("PTRACE_SETOPTIONS")?;
-    clonekit::sys::process::ptrace_cont(pid, None).ctx("PTRACE_CONT")?;
+    unsafe { ptrace::ptrace(PTRACE_SETOPTIONS, pid, 0, options) }.ctx("PTRACE_SETOPTIONS")?;
+    ptrace::ptrace_cont(pid, None).ctx("PTRACE_CONT")?;
     while trace.runner_code.is_none() {
         let (who, status) = wait_raw(-1).ctx("wait4(-1)")?;
         let stopped = status & 0xff == 0x7f;
@@ -706,21 +705,16 @@ fn traced_runner(flags: F, options: usize) -> Result<Trace, Fail> {
                     let mut msg: usize = 0;
                     // SAFETY: GETEVENTMSG writes one unsigned long at `data`.
                     let _ = unsafe {
-                        clonekit::sys::process::ptrace(
-                            PTRACE_GETEVENTMSG,
-                            pid,
-                            0,
-                            &mut msg as *mut usize as usize,
-                        )
+                        ptrace::ptrace(PTRACE_GETEVENTMSG, pid, 0, &mut msg as *mut usize as usize)
                     };
                     trace.fork_event = Some(msg as i32);
                 }
                 // Resume; a signal-delivery stop (SIGCHLD) is suppressed.
-                let _ = clonekit::sys::process::ptrace_cont(pid, None);
+                let _ = ptrace::ptrace_cont(pid, None);
             }
         } else if stopped {
             trace.traced_other = Some(who);
-            let _ = clonekit::sys::process::ptrace_detach(who, None);
+            let _ = ptrace::ptrace_detach(who, None);
         } else {
             diag!("reaped an unexpected child {who} (status {status:#x})");
         }

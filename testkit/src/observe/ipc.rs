@@ -5,8 +5,8 @@
 //! The `IPC_*`/`SEM_*` constants are not in `linux_raw_sys`'s modules; their values
 //! are from `include/uapi/linux/ipc.h` and `sem.h`, identical on every arch.
 
-use crate::errno::from_syscall;
-use crate::{Errno, Result};
+use clonekit::Errno;
+use clonekit::errno::from_syscall;
 use linux_raw_sys::general as g;
 use sc::{syscall2, syscall3, syscall4};
 
@@ -141,99 +141,4 @@ pub fn msgctl_rmid(msqid: i32) -> Result<(), Errno> {
     // SAFETY: IPC_RMID takes no buffer; the pointer is NULL.
     from_syscall(unsafe { syscall3(g::__NR_msgctl as usize, msqid as usize, IPC_RMID, 0) })
         .map(drop)
-}
-
-#[cfg(test)]
-mod tests {
-    extern crate std;
-    use super::*;
-    use crate::Errno;
-    use crate::sys::process::exit_group;
-    use crate::sys::testutil::{raw_fork, skip, wait_exit_code};
-
-    /// Removes the set even if an assertion fails.
-    struct Sem(i32);
-    impl Drop for Sem {
-        fn drop(&mut self) {
-            let _ = semctl_rmid(self.0);
-        }
-    }
-
-    fn new_sem(test: &str) -> Option<Sem> {
-        match semget(IPC_PRIVATE, 1, IPC_CREAT | 0o600) {
-            Ok(id) => Some(Sem(id)),
-            Err(Errno::ENOSYS) => {
-                skip(test, "System V IPC not available");
-                None
-            }
-            Err(e) => panic!("semget: {e}"),
-        }
-    }
-
-    #[test]
-    fn semget_semop_semctl_round_trip() {
-        let Some(sem) = new_sem("semget_semop_semctl_round_trip") else {
-            return;
-        };
-        assert_eq!(semctl_getval(sem.0, 0), Ok(0));
-        semctl_setval(sem.0, 0, 5).unwrap();
-        assert_eq!(semctl_getval(sem.0, 0), Ok(5));
-        semop(
-            sem.0,
-            &[Sembuf {
-                sem_num: 0,
-                sem_op: -2,
-                sem_flg: 0,
-            }],
-        )
-        .unwrap();
-        assert_eq!(semctl_getval(sem.0, 0), Ok(3));
-        let too_much = [Sembuf {
-            sem_num: 0,
-            sem_op: -4,
-            sem_flg: IPC_NOWAIT,
-        }];
-        assert_eq!(semop(sem.0, &too_much), Err(Errno::EAGAIN));
-        let bad_index = [Sembuf {
-            sem_num: 1,
-            sem_op: 1,
-            sem_flg: 0,
-        }];
-        assert_eq!(semop(sem.0, &bad_index), Err(Errno::EFBIG));
-        let id = sem.0;
-        drop(sem);
-        assert_eq!(semctl_getval(id, 0), Err(Errno::EINVAL), "removed");
-    }
-
-    #[test]
-    fn sem_undo_is_applied_when_a_child_exits() {
-        let Some(sem) = new_sem("sem_undo_is_applied_when_a_child_exits") else {
-            return;
-        };
-        semctl_setval(sem.0, 0, 1).unwrap();
-        let id = sem.0;
-        let pid = raw_fork();
-        if pid == 0 {
-            let op = [Sembuf {
-                sem_num: 0,
-                sem_op: 1,
-                sem_flg: SEM_UNDO,
-            }];
-            exit_group(if semop(id, &op).is_ok() { 0 } else { 1 });
-        }
-        assert_eq!(wait_exit_code(pid), 0);
-        // The child's +1 was undone at its exit.
-        assert_eq!(semctl_getval(id, 0), Ok(1));
-    }
-
-    #[test]
-    fn msgget_and_remove() {
-        let id = match msgget(IPC_PRIVATE, IPC_CREAT | 0o600) {
-            Ok(id) => id,
-            Err(Errno::ENOSYS) => return skip("msgget_and_remove", "msgget is ENOSYS"),
-            Err(e) => panic!("msgget: {e}"),
-        };
-        msgctl_rmid(id).unwrap();
-        assert_eq!(msgctl_rmid(id), Err(Errno::EINVAL));
-    }
 }
