@@ -88,8 +88,7 @@ pub mod validate;
 mod arch;
 #[allow(unsafe_code)]
 pub mod console;
-#[allow(unsafe_code)]
-pub mod fd;
+mod emulator;
 #[allow(unsafe_code)]
 pub mod init;
 #[allow(unsafe_code)]
@@ -100,6 +99,8 @@ pub mod program;
 pub mod rt;
 #[allow(unsafe_code)]
 pub mod sys;
+/// Descriptors as owned and borrowed values (I/O safety); they live in `sys` beside `close`.
+pub use sys::fd;
 
 /// Tasks: stacks, the raw clone entry points, threads, process children, pidfds, exec.
 mod task;

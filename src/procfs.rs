@@ -118,7 +118,7 @@ pub fn thread_count() -> Result<u64, Errno> {
         0,
     )?;
     let procfs = u64::from(linux_raw_sys::general::PROC_SUPER_MAGIC);
-    if fs::fstatfs_type(fd.as_fd())? != procfs && !crate::program::emulated() {
+    if fs::fstatfs_type(fd.as_fd())? != procfs && !crate::emulator::emulated() {
         return Err(Errno::EXDEV);
     }
     let mut buf = [0u8; 1024];

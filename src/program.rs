@@ -52,12 +52,14 @@
 //! [`Error::FilesWithoutVm`]: crate::Error::FilesWithoutVm
 //! [`Error::VmWithoutFiles`]: crate::Error::VmWithoutFiles
 
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::errno::Errno;
 use crate::error::Error;
 use crate::flags::CloneFlags;
 use crate::procfs;
+
+pub use crate::emulator::emulated;
 
 /// Set once by clonekit's `_start`, before `main`.
 static STARTED_BY_ENTRY: AtomicBool = AtomicBool::new(false);
@@ -151,20 +153,3 @@ pub fn require_single_threaded() -> Result<(), Error> {
 /// answer is no).
 const RECOUNTS: usize = YIELDS + 100;
 const YIELDS: usize = 32;
-
-/// Whether this program runs under an emulator that implements `clone` itself (qemu-user):
-/// `clone3` is missing (`ENOSYS`) although the kernel `uname` reports has it (5.3 and
-/// later). Such an emulator refuses flags the kernel allows and has threads of its own in
-/// the address space; errors and checks take that into account. Asked once, then cached.
-pub fn emulated() -> bool {
-    static KNOWN: AtomicU8 = AtomicU8::new(0);
-    match KNOWN.load(Ordering::Relaxed) {
-        1 => return true,
-        2 => return false,
-        _ => {}
-    }
-    let emulated = crate::KernelVersion::cached() >= crate::KernelVersion::new(5, 3, 0)
-        && crate::sys::process::clone3_probe() == Errno::ENOSYS;
-    KNOWN.store(if emulated { 1 } else { 2 }, Ordering::Relaxed);
-    emulated
-}

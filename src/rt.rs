@@ -134,7 +134,7 @@ fn open_standard_streams() {
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
-        $crate::__clonekit_start!($main);
+        $crate::__clonekit_start!($main, $crate::rt::start);
         $crate::__clonekit_libc_shims!();
     };
 }

@@ -170,7 +170,7 @@ pub(crate) const SIGNAL_RESTORER: Option<unsafe extern "C" fn()> = None;
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __clonekit_start {
-    ($main:path) => {
+    ($main:path, $start:path) => {
         /// The ELF entry point.
         ///
         /// # Safety
@@ -186,7 +186,7 @@ macro_rules! __clonekit_start {
                 "add x1, x1, :lo12:{main}", // ...and offset.
                 "b {start}",            // Into Rust (sp is 16-aligned at entry); never returns.
                 main = sym $main,
-                start = sym $crate::rt::start,
+                start = sym $start,
             )
         }
     };

@@ -4,6 +4,10 @@
 //! `has_thread_pointer`, `set_thread_pointer`, `tls_value`, `STACK_ALIGNMENT`,
 //! `STACK_GUARD_SIZE`, `TCB_TAG_OFFSET`, `SIGNAL_RESTORER` and the `__clonekit_start!` macro (a static binary's `_start`). Adding an architecture means
 //! adding one file with the same names; nothing above this module changes.
+//!
+//! The arch stands at the bottom: it makes its few system calls itself (clone, clone3, the
+//! child's exit, the thread pointer's, and x86_64's read of the aux vector) and uses nothing
+//! else of the crate, so every other room may use it without a loop.
 
 use core::ffi::c_void;
 
@@ -28,5 +32,12 @@ pub(crate) unsafe extern "C" fn child_entry(func: ChildFn, arg: *mut c_void) -> 
     let status = unsafe { func(arg) };
     // SAFETY: this task is done; nothing borrows its stack past this point (the stack's
     // owner waits for CHILD_CLEARTID or for the process to be reaped before freeing it).
-    unsafe { crate::sys::process::exit(status) }
+    // The arch makes its few system calls itself (clone, clone3, this exit, the thread
+    // pointer's): it stands below `sys` and depends on nothing else in the crate.
+    unsafe { sc::syscall1(linux_raw_sys::general::__NR_exit as usize, status as usize) };
+    // exit(2) cannot fail; if it ever returned, the task must not run on.
+    loop {
+        // SAFETY: as above; an integer argument only.
+        unsafe { sc::syscall1(linux_raw_sys::general::__NR_exit as usize, 127) };
+    }
 }

@@ -190,7 +190,7 @@ pub(crate) const SIGNAL_RESTORER: Option<unsafe extern "C" fn()> = None;
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __clonekit_start {
-    ($main:path) => {
+    ($main:path, $start:path) => {
         /// The ELF entry point.
         ///
         /// # Safety
@@ -206,7 +206,7 @@ macro_rules! __clonekit_start {
                 "andi sp, sp, -16",     // Align the stack for the call.
                 "tail {start}",         // Into Rust; never returns.
                 main = sym $main,
-                start = sym $crate::rt::start,
+                start = sym $start,
             )
         }
     };

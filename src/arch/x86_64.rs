@@ -198,16 +198,51 @@ fn fsgsbase_usable() -> bool {
     usable
 }
 
-/// `AT_HWCAP2` from `/proc/self/auxv` (`None` without `/proc`).
+/// `AT_HWCAP2` from `/proc/self/auxv` (`None` without `/proc`). Read with the arch's own
+/// system calls (see the module `arch`: it uses nothing above it).
 fn hwcap2() -> Option<u64> {
     const AT_HWCAP2: u64 = 26;
     let mut buf = [0u8; 1024];
-    let n = crate::procfs::read(c"/proc/self/auxv", &mut buf).ok()?;
+    let n = read_auxv(&mut buf)?;
     buf[..n].chunks_exact(16).find_map(|pair| {
         let key = u64::from_ne_bytes(pair[..8].try_into().ok()?);
         let value = u64::from_ne_bytes(pair[8..].try_into().ok()?);
         (key == AT_HWCAP2).then_some(value)
     })
+}
+
+/// Reads `/proc/self/auxv` into `buf` (one `read` fills it: the vector is a few hundred
+/// bytes); the length read, or `None` if it cannot be opened or read.
+fn read_auxv(buf: &mut [u8]) -> Option<usize> {
+    use linux_raw_sys::general::{
+        __NR_close, __NR_openat, __NR_read, AT_FDCWD, O_CLOEXEC, O_RDONLY,
+    };
+    let path = c"/proc/self/auxv";
+    // SAFETY: a NUL-terminated path; the flags open for reading only.
+    let fd = unsafe {
+        sc::syscall4(
+            __NR_openat as usize,
+            AT_FDCWD as isize as usize,
+            path.as_ptr() as usize,
+            (O_RDONLY | O_CLOEXEC) as usize,
+            0,
+        )
+    } as isize;
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    let n = unsafe {
+        sc::syscall3(
+            __NR_read as usize,
+            fd as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+        )
+    } as isize;
+    // SAFETY: the descriptor was opened above and is used nowhere else.
+    unsafe { sc::syscall1(__NR_close as usize, fd as usize) };
+    usize::try_from(n).ok()
 }
 
 /// `HWCAP2_FSGSBASE`: the kernel lets user mode use `rdfsbase` and friends.
@@ -259,7 +294,7 @@ pub(crate) const SIGNAL_RESTORER: Option<unsafe extern "C" fn()> = Some(restore_
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __clonekit_start {
-    ($main:path) => {
+    ($main:path, $start:path) => {
         /// The ELF entry point.
         ///
         /// # Safety
@@ -275,7 +310,7 @@ macro_rules! __clonekit_start {
                 "push rbp",             // A zero return address (rbp is zero).
                 "jmp {start}",          // Into Rust; never returns.
                 main = sym $main,
-                start = sym $crate::rt::start,
+                start = sym $start,
             )
         }
     };

@@ -196,16 +196,7 @@ pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {
 pub fn close(fd: OwnedFd) -> Result<(), Errno> {
     let raw = fd.into_raw();
     // SAFETY: `fd` owned the descriptor, and gave it up to us alone.
-    unsafe { close_raw(raw) }
-}
-
-/// `close(fd)` on a number: what [`close`] and `OwnedFd`'s drop make.
-///
-/// # Safety
-/// The caller owns `fd` and nothing uses the number afterwards as the descriptor it was.
-pub(crate) unsafe fn close_raw(fd: RawFd) -> Result<(), Errno> {
-    // SAFETY: close takes no pointers; the caller owns `fd`.
-    from_syscall(unsafe { syscall1(g::__NR_close as usize, fd as usize) }).map(drop)
+    unsafe { crate::sys::fd::close_raw(raw) }
 }
 
 /// `pipe2(fds, flags)`: a new pipe, returned as `(read_end, write_end)`.

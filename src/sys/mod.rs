@@ -12,6 +12,7 @@
 //!
 //! | module | concern |
 //! |---|---|
+//! | [`fd`] | `OwnedFd`, `BorrowedFd<'_>` (I/O safety) and the `close` an owner's drop makes; also `clonekit::fd` |
 //! | [`process`] | ids, exit, exec, prctl, capabilities |
 //! | [`wait`] | `wait4`, `waitid`, [`wait::WaitStatus`] |
 //! | [`fs`] | descriptors, files, directories, `poll` |
@@ -21,6 +22,7 @@
 //! | [`time`] | [`time::Timespec`], clocks, sleeping |
 //! | [`futex`] | `futex` wait and wake on an `AtomicU32` |
 
+pub mod fd;
 pub mod fs;
 pub mod futex;
 pub mod mm;

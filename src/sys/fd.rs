@@ -65,7 +65,7 @@ impl OwnedFd {
 impl Drop for OwnedFd {
     fn drop(&mut self) {
         // SAFETY: `self` owns the descriptor (`from_raw`'s contract) and is dropped once.
-        let _ = unsafe { crate::sys::fs::close_raw(self.fd) };
+        let _ = unsafe { close_raw(self.fd) };
     }
 }
 
@@ -112,4 +112,17 @@ impl fmt::Debug for BorrowedFd<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("BorrowedFd").field(&self.fd).finish()
     }
+}
+
+/// `close(fd)` on a number: what [`sys::fs::close`](crate::sys::fs::close) and `OwnedFd`'s
+/// drop make. Here, beside the owner, so that the descriptor types depend on nothing else.
+///
+/// # Safety
+/// The caller owns `fd` and nothing uses the number afterwards as the descriptor it was.
+pub(crate) unsafe fn close_raw(fd: RawFd) -> Result<(), crate::Errno> {
+    // SAFETY: close takes no pointers; the caller owns `fd`.
+    crate::errno::from_syscall(unsafe {
+        sc::syscall1(linux_raw_sys::general::__NR_close as usize, fd as usize)
+    })
+    .map(drop)
 }
