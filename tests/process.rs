@@ -1,45 +1,26 @@
-//! Process children: a thread-like process (CLONE_VM, TLPI 28.2.1's Example 1), fork-like children, exit statuses, shared file
-//! tables, CLONE_PARENT, clone3 requests, the ENOSYS fallback and the API's refusals.
+//! Process children through clonekit's API, in a std program: a fork-like child's return
+//! value as its exit status, `try_wait`, `thread::current()` beside glibc's thread pointer,
+//! which system call a request goes through (`clone3` when asked or needed, the `ENOSYS`
+//! fallback), the waits (`wait_any`, `reap_all_nonblocking`, children with any exit signal)
+//! and the API's refusals. What the kernel makes of the flags (Example 1's shared memory,
+//! shared descriptor tables, `CLONE_PARENT`, `set_tid`, `CLONE_INTO_CGROUP`, a signalled
+//! child's status) is proven once, by the test kit's cases, run by `tests/cases.rs` and in
+//! the QEMU guest.
 //!
 //! Child closures only use clonekit (atomics, `clonekit::sys`, `clonekit::println!`): the
 //! test harness is a multithreaded libc program.
 
 mod common;
 
-use std::sync::atomic::{AtomicI32, Ordering};
-
-use clonekit::fd::{BorrowedFd, OwnedFd, RawFd};
 use clonekit::process::{
     ChildBuilder, ExitStatus, MANAGED_FLAGS, Syscall, fork_unchecked, fork_with_unchecked,
-    reap_all_nonblocking, wait_any, wait_pid,
+    reap_all_nonblocking, wait_any,
 };
-use clonekit::sys::fs::{
-    self, CWD, OFlags, PipeFlags, close, fcntl_getfd, openat, pipe2, read, write,
-};
+use clonekit::sys::fs::{PipeFlags, pipe2};
 use clonekit::sys::process::{getpid, getppid, gettid, sched_yield};
-use clonekit::sys::signal::{Signal, kill};
+use clonekit::sys::signal::Signal;
 use clonekit::sys::wait::{WaitId, WaitOptions, waitid};
 use clonekit::{CloneFlags, Errno, Error, ExitSignal, FlagError, Stack};
-
-/// Reads one native-endian i32 from `fd` (in the test process).
-fn read_i32(fd: BorrowedFd<'_>) -> i32 {
-    let mut buf = [0u8; 4];
-    let mut got = 0;
-    while got < 4 {
-        match read(fd, &mut buf[got..]) {
-            Ok(0) => panic!("pipe closed after {got} bytes"),
-            Ok(n) => got += n,
-            Err(Errno::EINTR) => continue,
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-    i32::from_ne_bytes(buf)
-}
-
-/// Writes one i32 to `fd` (usable in a child: raw syscalls only).
-fn write_i32(fd: BorrowedFd<'_>, value: i32) -> bool {
-    write(fd, &value.to_ne_bytes()) == Ok(4)
-}
 
 /// Spins until child `pid` is a zombie, without reaping it (usable in a child).
 fn wait_zombie(pid: i32) {
@@ -48,49 +29,6 @@ fn wait_zombie(pid: i32) {
     while let Ok(None) = waitid(WaitId::Pid(pid), options) {
         sched_yield();
     }
-}
-
-#[test]
-fn seed_example_1_vm_child_adds_100_to_the_shared_counter() {
-    static SHARED_COUNTER: AtomicI32 = AtomicI32::new(0);
-    SHARED_COUNTER.store(5, Ordering::SeqCst);
-    let flags = CloneFlags::VM | CloneFlags::FILES | CloneFlags::SIGHAND;
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let spawned = unsafe {
-        ChildBuilder::new(flags).spawn_unchecked(|| {
-            let before = SHARED_COUNTER.fetch_add(100, Ordering::SeqCst);
-            clonekit::println!(
-                "[Child]  shared_counter before = {before}, after = {}",
-                before + 100
-            );
-            0
-        })
-    };
-    let child = emulator_may_refuse!(
-        spawned,
-        Errno::EINVAL,
-        "qemu-user refuses CLONE_VM without the full thread flag set"
-    );
-    assert_eq!(child.via(), Syscall::Clone);
-    assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
-    assert_eq!(SHARED_COUNTER.load(Ordering::SeqCst), 105);
-}
-
-#[test]
-fn seed_example_1_without_clone_vm_the_parent_still_sees_5() {
-    static COUNTER: AtomicI32 = AtomicI32::new(0);
-    COUNTER.store(5, Ordering::SeqCst);
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let child = unsafe {
-        ChildBuilder::new(CloneFlags::empty()).spawn_unchecked(|| {
-            COUNTER.fetch_add(100, Ordering::SeqCst);
-            // The child's own copy now holds 105: make that its exit status.
-            COUNTER.load(Ordering::SeqCst)
-        })
-    }
-    .unwrap();
-    assert_eq!(child.wait(), Ok(ExitStatus::Exited(105)));
-    assert_eq!(COUNTER.load(Ordering::SeqCst), 5);
 }
 
 #[test]
@@ -127,34 +65,6 @@ fn fork_child_return_value_is_its_exit_status() {
         unsafe { fork_unchecked(|| 0x1_07) }.unwrap().wait(),
         Ok(ExitStatus::Exited(7))
     );
-}
-
-#[test]
-fn a_child_killed_by_a_signal_is_signaled() {
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let child = unsafe {
-        ChildBuilder::new(CloneFlags::empty()).spawn_unchecked(|| {
-            loop {
-                sched_yield();
-            }
-        })
-    }
-    .unwrap();
-    child.kill(Signal::SIGKILL).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status, ExitStatus::Signaled(Signal::SIGKILL));
-    assert_eq!(status.signal(), Some(Signal::SIGKILL));
-    assert_eq!(status.code(), None);
-
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let child = unsafe {
-        fork_unchecked(|| {
-            let _ = kill(getpid(), Signal::SIGTERM);
-            0
-        })
-    }
-    .unwrap();
-    assert_eq!(child.wait(), Ok(ExitStatus::Signaled(Signal::SIGTERM)));
 }
 
 #[test]
@@ -217,126 +127,6 @@ fn thread_current_follows_whose_thread_pointer_the_child_has() {
     }
     .unwrap();
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
-}
-
-/// A descriptor at a high number, so that no other test's new descriptors take the number
-/// while this test watches it.
-fn high_fd(min: RawFd) -> OwnedFd {
-    let (r, _w) = pipe2(PipeFlags::CLOEXEC).unwrap();
-    fs::fcntl_dupfd_cloexec(r.as_fd(), min).unwrap()
-}
-
-#[test]
-fn clone_files_a_descriptor_closed_by_the_child_is_closed_for_the_parent() {
-    let fd = high_fd(700);
-    assert!(fcntl_getfd(fd.as_fd()).is_ok());
-    // Handed to the child, which closes it in the shared table: nobody owns it here now.
-    let fd = fd.into_raw();
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here
-    // does; with CLONE_FILES it closes only `fd`, whose ownership this test gave it (see
-    // above): no descriptor the parent owns is closed or replaced.
-    let spawned = unsafe {
-        ChildBuilder::new(CloneFlags::FILES).spawn_unchecked(move || {
-            if close(OwnedFd::from_raw(fd)).is_ok() {
-                0
-            } else {
-                1
-            }
-        })
-    };
-    if spawned.is_err() {
-        // SAFETY: no child was created: the number is still this test's alone.
-        close(unsafe { OwnedFd::from_raw(fd) }).unwrap();
-    }
-    let child = emulator_may_refuse!(
-        spawned,
-        Errno::EINVAL,
-        "qemu-user refuses CLONE_FILES without the full thread flag set"
-    );
-    assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
-    assert_eq!(
-        clonekit::sys::fs::fd_is_open(fd),
-        Ok(false),
-        "the parent's {fd} is closed: EBADF"
-    );
-}
-
-#[test]
-fn without_clone_files_the_parents_descriptor_stays_open() {
-    let fd = high_fd(800);
-    let number = fd.as_raw();
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here
-    // does; it has its own copy of the descriptor table (no CLONE_FILES), made while `fd`
-    // was open, and never drops its copy of `fd`: it alone owns the copy it closes.
-    let child = unsafe {
-        ChildBuilder::new(CloneFlags::empty()).spawn_unchecked(move || {
-            if close(OwnedFd::from_raw(number)).is_ok() {
-                0
-            } else {
-                1
-            }
-        })
-    }
-    .unwrap();
-    assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
-    assert!(fcntl_getfd(fd.as_fd()).is_ok());
-    close(fd).unwrap();
-    assert_eq!(clonekit::sys::fs::fd_is_open(number), Ok(false));
-}
-
-#[test]
-fn clone_parent_makes_the_grandchild_a_child_of_the_test_process() {
-    let me = getpid();
-    let (pid_r, pid_w) = pipe2(PipeFlags::CLOEXEC).unwrap();
-    let (ppid_r, ppid_w) = pipe2(PipeFlags::CLOEXEC).unwrap();
-    let (pid_wfd, ppid_wfd) = (pid_w.as_raw(), ppid_w.as_raw());
-    // The intermediate child creates the grandchild with CLONE_PARENT: the grandchild's
-    // parent is the intermediate's parent, this test process.
-    // SAFETY: the children keep to clonekit and core (no libc, no std), as every child here
-    // does; each has its own copy of the descriptor table (no CLONE_FILES), made while both
-    // write ends were open, and nothing there closes them: they may borrow the numbers.
-    let intermediate = unsafe {
-        fork_unchecked(move || {
-            let pid_w = BorrowedFd::borrow_raw(pid_wfd);
-            let grandchild = ChildBuilder::new(CloneFlags::PARENT).spawn_unchecked(move || {
-                if write_i32(BorrowedFd::borrow_raw(ppid_wfd), getppid()) {
-                    42
-                } else {
-                    1
-                }
-            });
-            let grandchild = match grandchild {
-                Ok(grandchild) => grandchild,
-                // The kernel's (or the emulator's) refusal, sent as -errno.
-                Err(Error::Os(errno)) => {
-                    return if write_i32(pid_w, -errno.raw()) { 5 } else { 6 };
-                }
-                Err(_) => return 2,
-            };
-            let gpid = grandchild.pid();
-            if !write_i32(pid_w, gpid) {
-                return 3;
-            }
-            // Not the intermediate's child: it cannot wait for it.
-            match grandchild.wait() {
-                Err(Errno::ECHILD) => 0,
-                _ => 4,
-            }
-        })
-    }
-    .unwrap();
-    // Only the children hold the write ends now: a child that fails closes the pipe.
-    drop((pid_w, ppid_w));
-    let gpid = read_i32(pid_r.as_fd());
-    if gpid < 0 {
-        assert_eq!(intermediate.wait(), Ok(ExitStatus::Exited(5)));
-        let refused = Errno::from_raw(-gpid);
-        skip_if_emulator_refused!(&refused, Errno::EINVAL, "qemu-user refuses CLONE_PARENT");
-        panic!("spawn with CLONE_PARENT: {refused}");
-    }
-    assert_eq!(read_i32(ppid_r.as_fd()), me, "the grandchild's getppid()");
-    assert_eq!(intermediate.wait(), Ok(ExitStatus::Exited(0)));
-    assert_eq!(wait_pid(gpid), Ok(ExitStatus::Exited(42)));
 }
 
 #[test]
@@ -409,18 +199,6 @@ fn flag_rules_are_refused_before_the_syscall() {
 }
 
 #[test]
-fn a_stack_too_small_for_the_closure_is_refused() {
-    let big = [7u8; 24 * 1024];
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let result = unsafe {
-        ChildBuilder::new(CloneFlags::empty())
-            .stack(Stack::new(Stack::MIN_SIZE).unwrap())
-            .spawn_unchecked(move || i32::from(big[0]))
-    };
-    assert!(matches!(result, Err(Error::Stack(_))), "{result:?}");
-}
-
-#[test]
 fn clone3_is_used_when_asked_or_needed() {
     // CLONE_NEWTIME only fits clone3: the fork-like form uses it with no stack. Asked for
     // first because it cannot fall back to clone: where clone3 is refused, that is the
@@ -451,64 +229,6 @@ fn clone3_is_used_when_asked_or_needed() {
     .unwrap();
     assert_eq!(child.via(), Syscall::Clone3);
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(3)));
-}
-
-/// A PID that is free in our namespace now.
-fn free_pid() -> i32 {
-    let last: i32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let max: i32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let mut pid = last + 5000;
-    loop {
-        if pid >= max {
-            pid = 301;
-        }
-        if kill(pid, Signal::SIGCHLD) == Err(Errno::ESRCH)
-            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        {
-            return pid;
-        }
-        pid += 7;
-    }
-}
-
-#[test]
-fn clone3_set_tid_in_a_new_pid_namespace() {
-    // The child is PID 1 in its new namespace and `outer` in ours.
-    let mut attempts = 0;
-    loop {
-        let outer = free_pid();
-        // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-        let result = unsafe {
-            ChildBuilder::new(CloneFlags::NEWPID)
-                .set_tid(&[1, outer])
-                .spawn_unchecked(|| {
-                    // Fork-like: the std program's thread pointer, no clonekit TCB.
-                    if getpid() == 1 && gettid() == 1 && clonekit::thread::current().is_none() {
-                        0
-                    } else {
-                        1
-                    }
-                })
-        };
-        if matches!(result, Err(Error::Os(Errno::EEXIST))) && attempts < 5 {
-            attempts += 1;
-            continue;
-        }
-        // set_tid needs clone3: no fallback.
-        let child = emulator_may_refuse!(result, Errno::ENOSYS, "qemu-user has no clone3");
-        assert_eq!(child.via(), Syscall::Clone3);
-        assert_eq!(child.pid(), outer);
-        assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
-        return;
-    }
 }
 
 /// A seccomp filter that makes `clone3` fail with `ENOSYS`, as old container profiles do.
@@ -706,56 +426,4 @@ fn other_exit_signals_are_waited_for_too() {
         "qemu-user refuses exit signals other than SIGCHLD"
     );
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(13)));
-}
-
-#[test]
-fn clone3_into_cgroup_starts_the_child_in_that_cgroup() {
-    use std::os::unix::ffi::OsStrExt;
-    let root = std::path::Path::new("/sys/fs/cgroup/unified");
-    let root = if root.join("cgroup.procs").exists() {
-        root
-    } else {
-        std::path::Path::new("/sys/fs/cgroup")
-    };
-    let name = format!("clonekit-test-{}", std::process::id());
-    let dir = root.join(&name);
-    std::fs::create_dir(&dir).unwrap();
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let cgroup = openat(CWD, &path, flags, 0).unwrap();
-    let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
-    let (rfd, wfd) = (r.as_raw(), w.as_raw());
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does;
-    // it has its own copy of the descriptor table (no CLONE_FILES), as `child_wait_eof` needs.
-    let spawned = unsafe {
-        ChildBuilder::new(CloneFlags::empty())
-            .cgroup(cgroup.as_fd())
-            .spawn_unchecked(move || {
-                common::child_wait_eof(rfd, wfd);
-                0
-            })
-    };
-    if spawned.is_err() {
-        std::fs::remove_dir(&dir).unwrap();
-    }
-    // CLONE_INTO_CGROUP needs clone3: no fallback.
-    let child = emulator_may_refuse!(spawned, Errno::ENOSYS, "qemu-user has no clone3");
-    assert_eq!(child.via(), Syscall::Clone3);
-    let membership = std::fs::read_to_string(format!("/proc/{}/cgroup", child.pid())).unwrap();
-    drop(w);
-    assert_eq!(child.wait(), Ok(ExitStatus::Exited(0)));
-    std::fs::remove_dir(&dir).unwrap();
-    assert!(
-        membership.lines().any(|l| l == format!("0::/{name}")),
-        "{membership}"
-    );
-
-    // Not a cgroup directory: the kernel's EBADF, nothing created.
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let result = unsafe {
-        ChildBuilder::new(CloneFlags::empty())
-            .cgroup(r.as_fd())
-            .spawn_unchecked(|| 0)
-    };
-    assert_eq!(result.unwrap_err(), Error::Os(Errno::EBADF));
 }

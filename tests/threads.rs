@@ -1,15 +1,21 @@
-//! Threads: a shared TGID (TLPI 28.2.1's Example 2), the SETTID/CLEARTID flags, the thread pointer,
-//! the trampoline's promises (alignment, registers, exit status), and 64 threads at once.
+//! Threads through clonekit's API and trampolines, in a std program: what `join` returns and
+//! how it reclaims the stack, `thread::current()` beside glibc's thread pointer, the
+//! trampoline's promises (stack alignment, callee-saved registers), 64 threads at once, the
+//! refusals before the syscall, and the signal block around a thread's start in a libc
+//! program. What the kernel makes of the thread flags (one TGID, a TID each, the SETTID and
+//! CLEARTID words, SETTLS, a thread's exit ending only its task) is proven once, by the test
+//! kit's cases (`testkit/src/cases/sharing.rs`, `tids_and_tls.rs`), run by `tests/cases.rs`
+//! and in the QEMU guest.
 //!
 //! Every closure that runs in a clonekit thread touches only atomics and clonekit::sys: a
 //! clonekit thread must not call into libc or std. These run natively and under qemu-user
 //! (the NPTL flag set is what qemu-user supports).
 
 use core::ffi::c_void;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use clonekit::sys::futex::{futex_wait, futex_wake};
-use clonekit::sys::process::{getpid, gettid};
+use clonekit::sys::process::gettid;
 use clonekit::thread::{self, Builder, JoinHandle};
 use clonekit::{CloneFlags, Error, ExitSignal, FlagError, Stack, raw};
 
@@ -25,116 +31,12 @@ fn wait_zero(word: &AtomicU32) {
 }
 
 #[test]
-fn example2_thread_shares_tgid_but_has_its_own_tid() {
-    static TGID: AtomicI32 = AtomicI32::new(0);
-    static TID: AtomicI32 = AtomicI32::new(0);
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let handle = unsafe {
-        thread::Builder::new().spawn_unchecked(|| {
-            TGID.store(getpid(), Ordering::SeqCst);
-            TID.store(gettid(), Ordering::SeqCst);
-            0
-        })
-    }
-    .unwrap();
-    let returned_tid = handle.tid();
-    assert_eq!(handle.join(), 0);
-    // [Thread] PID (TGID) via getpid() = SAME as parent; TID via gettid() = different.
-    assert_eq!(TGID.load(Ordering::SeqCst), getpid());
-    assert_ne!(TID.load(Ordering::SeqCst), gettid());
-    assert_eq!(TID.load(Ordering::SeqCst), returned_tid);
-}
-
-#[test]
 fn the_return_value_is_what_join_returns() {
     for value in [0, 1, 42, -7, i32::MAX] {
         // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
         let handle = unsafe { thread::Builder::new().spawn_unchecked(move || value) };
         assert_eq!(handle.unwrap().join(), value);
     }
-}
-
-#[test]
-fn parent_settid_is_written_before_clone_returns() {
-    // The child blocks on `gate` before doing anything, so whatever `ptid` holds when clone
-    // returns was written by the kernel, not by the child.
-    static GATE: AtomicU32 = AtomicU32::new(0);
-    static PTID: AtomicI32 = AtomicI32::new(0);
-    static CTID: AtomicU32 = AtomicU32::new(u32::MAX);
-    unsafe extern "C" fn child(_: *mut c_void) -> i32 {
-        while GATE.load(Ordering::Acquire) == 0 {
-            let _ = futex_wait(&GATE, 0, None, true);
-        }
-        0
-    }
-    let stack = Stack::new(64 * 1024).unwrap();
-    let flags = CloneFlags::NPTL_THREAD - CloneFlags::SETTLS;
-    // SAFETY: the child runs on `stack`, which outlives it (we wait for CLEARTID below), and
-    // touches only statics.
-    let tid = unsafe {
-        raw::clone(
-            flags,
-            ExitSignal::NONE,
-            stack.top(),
-            PTID.as_ptr(),
-            CTID.as_ptr().cast(),
-            0,
-            child,
-            core::ptr::null_mut(),
-        )
-    }
-    .unwrap();
-    assert_eq!(
-        PTID.load(Ordering::SeqCst),
-        tid,
-        "ptid holds the TID as clone returns"
-    );
-    GATE.store(1, Ordering::Release);
-    futex_wake(&GATE, 1, true).unwrap();
-    wait_zero(&CTID);
-    assert_eq!(CTID.load(Ordering::SeqCst), 0, "CLEARTID zeroed ctid");
-    drop(stack);
-}
-
-#[test]
-fn child_settid_writes_the_tid_in_the_childs_memory() {
-    // In legacy clone() one `ctid` pointer serves CHILD_SETTID and CHILD_CLEARTID: the
-    // kernel stores the TID there as the child starts and zeroes it when the child exits.
-    static WORD: AtomicU32 = AtomicU32::new(u32::MAX);
-    static SEEN: AtomicI32 = AtomicI32::new(0);
-    unsafe extern "C" fn child(_: *mut c_void) -> i32 {
-        SEEN.store(WORD.load(Ordering::SeqCst) as i32, Ordering::SeqCst);
-        0
-    }
-    let stack = Stack::new(64 * 1024).unwrap();
-    let flags = (CloneFlags::NPTL_THREAD - CloneFlags::SETTLS - CloneFlags::PARENT_SETTID)
-        | CloneFlags::CHILD_SETTID;
-    // SAFETY: the child runs on `stack`, kept until the kernel clears WORD (it exited), and
-    // touches only statics.
-    let tid = unsafe {
-        raw::clone(
-            flags,
-            ExitSignal::NONE,
-            stack.top(),
-            core::ptr::null_mut(),
-            WORD.as_ptr().cast(),
-            0,
-            child,
-            core::ptr::null_mut(),
-        )
-    }
-    .unwrap();
-    wait_zero(&WORD);
-    assert_eq!(
-        SEEN.load(Ordering::SeqCst),
-        tid,
-        "the child found its own TID at ctid"
-    );
-    assert_eq!(
-        WORD.load(Ordering::SeqCst),
-        0,
-        "and CLEARTID zeroed it on exit"
-    );
 }
 
 #[test]
@@ -186,43 +88,6 @@ fn each_thread_sees_its_own_thread_pointer() {
     for h in handles {
         assert_eq!(h.join(), 1, "current() matched gettid() in the thread");
     }
-}
-
-/// Counts this process's threads in /proc/self/task.
-/// Whether the task `tid` of this process still exists (`/proc/self/task/<tid>`): asked
-/// of one task, since other tests start and end threads of their own meanwhile.
-fn task_exists(tid: i32) -> bool {
-    std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
-}
-
-#[test]
-fn a_threads_exit_leaves_the_process_running() {
-    static RELEASE: AtomicU32 = AtomicU32::new(0);
-    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let handle = unsafe {
-        thread::Builder::new().spawn_unchecked(|| {
-            while RELEASE.load(Ordering::Acquire) == 0 {
-                let _ = futex_wait(&RELEASE, 0, None, true);
-            }
-            3
-        })
-    }
-    .unwrap();
-    let tid = handle.tid();
-    assert!(task_exists(tid), "the running thread is a task of ours");
-    let pid = getpid();
-    RELEASE.store(1, Ordering::Release);
-    futex_wake(&RELEASE, 1, true).unwrap();
-    assert_eq!(handle.join(), 3);
-    // The thread used exit(), not exit_group(): we are still here, same process.
-    assert_eq!(getpid(), pid);
-    // CLONE_CHILD_CLEARTID fires before the task is fully released: wait for it to go.
-    let mut tries = 0;
-    while task_exists(tid) && tries < 10_000 {
-        tries += 1;
-        std::thread::yield_now();
-    }
-    assert!(!task_exists(tid), "the thread is gone from /proc/self/task");
 }
 
 #[test]

@@ -85,16 +85,6 @@ macro_rules! emulator_may_refuse {
     };
 }
 
-/// What `clone3()` did for a child spawned with `.clone3(true)`: `Ok` if it created the
-/// child, `Err(ENOSYS)` if clonekit fell back to legacy `clone()` (it does on `ENOSYS`
-/// only), for [`skip_if_emulator_refused!`].
-pub fn clone3_used(via: clonekit::process::Syscall) -> Result<(), clonekit::Errno> {
-    match via {
-        clonekit::process::Syscall::Clone3 => Ok(()),
-        clonekit::process::Syscall::Clone => Err(clonekit::Errno::ENOSYS),
-    }
-}
-
 /// Blocks until `fd` reports end of file (usable in a child: clonekit only).
 pub fn wait_eof(fd: clonekit::fd::BorrowedFd<'_>) {
     let mut b = [0u8; 1];

@@ -1,11 +1,12 @@
 //! Every case list of the kit, one file per kernel concept, and the report's plan
-//! ([`SECTIONS`]): sharing, namespaces (the chapter's and in depth), TIDs and TLS, clone3, the
-//! validator against the kernel, robustness, PID 1.
+//! ([`SECTIONS`]): sharing, namespaces (the chapter's and in depth), TIDs and TLS, clone3,
+//! pidfds, the validator against the kernel, robustness, PID 1.
 
 pub mod clone3;
 pub mod namespaces;
 pub mod namespaces_in_depth;
 pub mod pid1_duties;
+pub mod pidfds;
 pub mod robustness;
 pub mod sharing;
 pub mod tids_and_tls;
@@ -34,6 +35,10 @@ pub const SECTIONS: &[Section] = &[
     Section {
         name: "clone3",
         cases: clone3::CASES,
+    },
+    Section {
+        name: "pidfds",
+        cases: pidfds::CASES,
     },
     Section {
         name: "validator_vs_kernel",

@@ -580,7 +580,7 @@ fn newuser_capabilities_do_not_reach_outside() -> Outcome {
 }
 
 /// Where cgroup2 is mounted, from `/proc/self/mounts`.
-fn cgroup2_mount(out: &mut [u8; 64]) -> Option<usize> {
+pub(super) fn cgroup2_mount(out: &mut [u8; 64]) -> Option<usize> {
     let mut buf = [0u8; 8192];
     let n = procfs::read(c"/proc/self/mounts", &mut buf).ok()?;
     buf[..n].split(|&b| b == b'\n').find_map(|line| {

@@ -586,6 +586,12 @@ fn fault_sigkill_mid_work_reported() -> Outcome {
         ExitStatus::Signaled(Signal::SIGKILL),
         status,
     )?;
+    eq(
+        "its terminating signal",
+        Some(Signal::SIGKILL.raw()),
+        status.signal().map(Signal::raw),
+    )?;
+    eq("its exit code (none: signalled)", None, status.code())?;
     eq("exit code", 137, init::exit_code(status))?;
     eq("work after the kill (none)", after, slot(0).load(SeqCst))
 }

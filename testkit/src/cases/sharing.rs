@@ -5,11 +5,13 @@
 //! `CLONE_PTRACE`, `CLONE_UNTRACED`, and `CLONE_DETACHED`.
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicI32, Ordering::SeqCst};
+use core::sync::atomic::{AtomicI32, AtomicU32, Ordering::SeqCst};
 
 use clonekit::fd::OwnedFd;
 use clonekit::process::{self, ChildBuilder, ExitStatus};
+use clonekit::procfs::{self, PathBuf};
 use clonekit::sys::fs::{self, PipeFlags};
+use clonekit::sys::futex;
 use clonekit::sys::process::{getpid, getppid, gettid};
 use clonekit::sys::signal::{
     self, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, rt_sigaction,
@@ -39,6 +41,7 @@ pub const CASES: &[Case] = &[
     case!(thread_without_sighand_refused_einval),
     case!(newns_with_fs_refused_einval),
     case!(thread_shares_the_tgid_with_its_own_tid),
+    case!(thread_exit_ends_only_its_own_task),
     case!(nptl_flag_set_thread_spawn_and_join),
     case!(sysvsem_undo_applied_when_last_sharer_exits),
     case!(sysvsem_absent_undo_applied_at_child_exit),
@@ -71,7 +74,12 @@ fn vm_child_writes_land_in_parents_memory() -> Outcome {
             0
         })
         .ctx("clone(VM|FILES|SIGHAND)")?;
+    let via = child.via();
     child_ok("child", child.wait())?;
+    check(
+        via == Syscall::Clone,
+        format_args!("the child was not made by legacy clone(), which these flags fit"),
+    )?;
     eq("[Child] shared_counter before", 5, SEEN_BEFORE.load(SeqCst))?;
     eq("[Parent] shared_counter after", 105, COUNTER.load(SeqCst))
 }
@@ -381,6 +389,82 @@ fn thread_shares_the_tgid_with_its_own_tid() -> Outcome {
     }
     diag!("TGID {leader}, TIDs {} {} {}", tids[0], tids[1], tids[2]);
     Ok(())
+}
+
+static EXIT_GATE: AtomicU32 = AtomicU32::new(0);
+static EXIT_WORD: util::TidWord = util::TidWord::new();
+
+/// Waits until the parent opens `EXIT_GATE`, then returns (the trampoline ends the task).
+///
+/// # Safety
+/// Runs as a thread; touches only statics.
+unsafe extern "C" fn wait_at_exit_gate(_: *mut c_void) -> i32 {
+    while EXIT_GATE.load(SeqCst) == 0 {
+        let _ = futex::futex_wait(&EXIT_GATE, 0, None, true);
+    }
+    3
+}
+
+/// `/proc/self/task/<tid>/stat` read whole: `Ok` while the task exists.
+fn task_stat(tid: clonekit::sys::Pid) -> Result<(), Errno> {
+    let path = PathBuf::format(format_args!("/proc/self/task/{tid}/stat"))?;
+    let mut buf = [0u8; 512];
+    util::read_file(path.as_c_str(), &mut buf).map(drop)
+}
+
+/// A `CLONE_THREAD` task's end ends that task only (clonekit's start code calls `exit`, not
+/// `exit_group`): it is in `/proc/self/task` and in the `Threads:` count while it runs, gone
+/// from both afterwards, and the rest of its thread group runs on.
+fn thread_exit_ends_only_its_own_task() -> Outcome {
+    let leader = getpid();
+    EXIT_GATE.store(0, SeqCst);
+    EXIT_WORD.0.store(0, SeqCst);
+    let threads = procfs::thread_count().ctx("Threads: before")?;
+    let stack = Stack::new(Stack::MIN_SIZE).ctx("stack")?;
+    // SAFETY: the thread runs `wait_at_exit_gate` on its own stack, kept until the kernel
+    // clears EXIT_WORD (the thread is past its last use of the stack then); it touches only
+    // statics.
+    let tid = unsafe {
+        raw::clone(
+            F::VM | F::SIGHAND | F::THREAD | F::PARENT_SETTID | F::CHILD_CLEARTID,
+            ExitSignal::NONE,
+            stack.top(),
+            EXIT_WORD.as_ptr(),
+            EXIT_WORD.as_ptr(),
+            0,
+            wait_at_exit_gate,
+            core::ptr::null_mut(),
+        )
+    }
+    .ctx("clone(VM|SIGHAND|THREAD|PARENT_SETTID|CHILD_CLEARTID)")?;
+    let running = task_stat(tid);
+    let threads_running = procfs::thread_count();
+    EXIT_GATE.store(1, SeqCst);
+    let _ = futex::futex_wake(&EXIT_GATE, 1, true);
+    EXIT_WORD.join();
+    drop(stack);
+    // CHILD_CLEARTID fires before the kernel has released the task: 10 s at most for that.
+    let mut gone = task_stat(tid);
+    for _ in 0..10_000 {
+        if gone.is_err() {
+            break;
+        }
+        util::sleep_ms(1);
+        gone = task_stat(tid);
+    }
+    eq("/proc/self/task/<tid>/stat while it runs", Ok(()), running)?;
+    eq("Threads: while it runs", Ok(threads + 1), threads_running)?;
+    eq(
+        "/proc/self/task/<tid>/stat after it ended",
+        Err(Errno::ENOENT),
+        gone,
+    )?;
+    eq(
+        "Threads: after it ended",
+        Ok(threads),
+        procfs::thread_count(),
+    )?;
+    eq("getpid() (the group runs on)", leader, getpid())
 }
 
 static NPTL_SEEN: [AtomicI32; 3] = [const { AtomicI32::new(0) }; 3];

@@ -88,7 +88,21 @@ unsafe extern "C" fn check_ctid(_: *mut c_void) -> i32 {
     if CTID.load(SeqCst) == gettid() { 0 } else { 1 }
 }
 
-/// Without `CLONE_VM` the kernel writes the TID into the child's copy of the word only.
+static CTID_SEEN: AtomicI32 = AtomicI32::new(0);
+
+/// A `CLONE_VM` child records what its ctid word holds at its first instruction.
+///
+/// # Safety
+/// Runs with `CLONE_VM` on its own stack; touches only statics.
+unsafe extern "C" fn record_ctid(_: *mut c_void) -> i32 {
+    CTID_SEEN.store(CTID.load(SeqCst), SeqCst);
+    if CTID.load(SeqCst) == gettid() { 0 } else { 1 }
+}
+
+/// The kernel writes the child's TID at `ctid` in the child's memory before the child runs:
+/// without `CLONE_VM` into the child's copy of the word only (the parent's stays 0); with
+/// `CLONE_VM` the child's memory is the parent's, so the parent finds the child's TID in its
+/// own word (no `CLONE_CHILD_CLEARTID` clears it).
 fn child_settid_stored_in_childs_memory() -> Outcome {
     CTID.store(0, SeqCst);
     // SAFETY: fork-like (no VM, no stack): the child runs `check_ctid` on a copy of our
@@ -111,7 +125,45 @@ fn child_settid_stored_in_childs_memory() -> Outcome {
         Ok(ExitStatus::Exited(0)),
         process::wait_pid(pid),
     )?;
-    eq("the parent's own ctid word", 0, CTID.load(SeqCst))
+    eq(
+        "the parent's own ctid word (no CLONE_VM)",
+        0,
+        CTID.load(SeqCst),
+    )?;
+    CTID_SEEN.store(-1, SeqCst);
+    let stack = Stack::new(Stack::MIN_SIZE).ctx("stack")?;
+    // SAFETY: the child runs `record_ctid` on its own stack, kept until it is reaped; ctid
+    // is a static word.
+    let pid = unsafe {
+        raw::clone(
+            F::VM | F::CHILD_SETTID,
+            ExitSignal::SIGCHLD,
+            stack.top(),
+            ptr::null_mut(),
+            CTID.as_ptr(),
+            0,
+            record_ctid,
+            ptr::null_mut(),
+        )
+    }
+    .ctx("clone(VM|CHILD_SETTID)")?;
+    let status = process::wait_pid(pid);
+    drop(stack);
+    eq(
+        "CLONE_VM child (its ctid word holds its TID)",
+        Ok(ExitStatus::Exited(0)),
+        status,
+    )?;
+    eq(
+        "ctid at the CLONE_VM child's first instruction",
+        pid,
+        CTID_SEEN.load(SeqCst),
+    )?;
+    eq(
+        "the parent's ctid word after the CLONE_VM child",
+        pid,
+        CTID.load(SeqCst),
+    )
 }
 
 static SLEPT: AtomicI32 = AtomicI32::new(0);
