@@ -2,10 +2,11 @@
 //! guest runs from `init-demo` as PID 1, here in an ordinary std program, as KTAP on stdout.
 //!
 //! `harness = false`: the kit's safe spawners want a single-threaded caller, and libtest runs
-//! every test on a thread of its own. `main` runs the lists in a fork-like child of its own
-//! (which keeps to clonekit and core, as every kit case does) and exits non-zero if a case
-//! failed. A case that needs what only the guest gives (being PID 1, clonekit threads, which
-//! need an `entry!` program) reports SKIP with the reason and runs in the guest.
+//! every test on a thread of its own. `main` runs the lists in a child that is PID 1 of new
+//! PID, mount, network, UTS and IPC namespaces, set up as the guest's PID 1 is
+//! ([`clonekit_testkit::pid1::run`]), and exits non-zero if a case failed. The cases that
+//! start clonekit threads (which need an `entry!` program, as `init-demo` is) report SKIP
+//! with the reason here and run in the guest.
 //!
 //! Under qemu-user (the aarch64 and riscv64 cross runs) the lists are skipped whole when the
 //! emulator refuses the clone flags they are about, which it does (QEMU 7.2 and 10.0 answer
@@ -15,11 +16,11 @@
 
 use std::process::ExitCode;
 
-use clonekit::process::{ChildBuilder, ExitStatus, fork_unchecked};
-use clonekit::sys::process::set_child_subreaper;
+use clonekit::container::Container;
+use clonekit::process::{ChildBuilder, ExitStatus};
+use clonekit::sys::signal::{Signal, signal_default};
 use clonekit::{CloneFlags, Errno, Error};
-use clonekit_testkit::ktap::Ktap;
-use clonekit_testkit::{EXEC_CHILD_ARG, cases, report, run_exec_child, shared};
+use clonekit_testkit::{EXEC_CHILD_ARG, pid1, run_exec_child};
 
 fn main() -> ExitCode {
     // The CLONE_VFORK exec case re-executes this program with EXEC_CHILD_ARG.
@@ -42,22 +43,28 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    shared::map().expect("map the kit's shared page");
-    // SAFETY: the child runs the kit (clonekit and core only: a no_std crate) and prints
-    // with its KTAP writer (clonekit's console): no libc, no std.
-    let runner = unsafe {
-        fork_unchecked(|| {
-            // Orphaned grandchildren of the cases come here (as they would to PID 1), so the
-            // cases that count zombies see every one of their own.
-            let _ = set_child_subreaper(true);
-            let mut k = Ktap::stdout();
-            k.start(cases::SECTIONS.len(), true);
-            report::run(&mut k, cases::SECTIONS);
-            k.summary();
-            i32::from(k.totals().fail > 0)
+    // PID 1 of new PID, mount, network, UTS and IPC namespaces, as in the guest: the PID 1
+    // cases run here too, orphaned grandchildren come to the runner, and what the cases
+    // mount, name or create stays inside.
+    let runner = Container::new()
+        .namespaces(
+            CloneFlags::NEWPID
+                | CloneFlags::NEWNS
+                | CloneFlags::NEWNET
+                | CloneFlags::NEWUTS
+                | CloneFlags::NEWIPC,
+        )
+        // The kit's PID 1 set-up mounts /proc with the rest.
+        .mount_proc(false)
+        .spawn(|| {
+            // A fresh PID 1 has every signal at its default; std installed SIGSEGV and
+            // SIGBUS handlers (its stack-overflow report), which the child inherited.
+            for sig in [Signal::SIGSEGV, Signal::SIGBUS] {
+                let _ = signal_default(sig);
+            }
+            pid1::run("tests/cases.rs")
         })
-    }
-    .expect("fork the kit's runner");
+        .expect("start the kit's runner as PID 1 of new namespaces");
     match runner.wait() {
         Ok(ExitStatus::Exited(0)) => ExitCode::SUCCESS,
         other => {
