@@ -147,8 +147,12 @@ pub fn stat_num_threads(stat: &[u8]) -> Option<u64> {
     parse_u64(threads).filter(|&n| n > 0)
 }
 
-/// The depth of the calling process's PID namespace (0 for the initial one): the number of
-/// entries in `NSpid:` minus one. `None` without `/proc`.
+/// The depth of the calling process's PID namespace below the namespace of the `/proc`
+/// mount (0 when they are the same): the number of entries in `NSpid:` minus one. `None`
+/// without `/proc`. With the initial namespace's `/proc` (what a machine's init mounts) this
+/// is the absolute depth the kernel's 32-level limit counts; a process that mounted its own
+/// namespace's `/proc` sees 0 however deep it is, and the kernel, not the validator, then
+/// reports the limit (`ENOSPC`). A process cannot see above its own PID namespace.
 pub fn pid_ns_level() -> Option<u32> {
     // Large enough for a long `Groups:` line before the fields wanted.
     let mut buf = [0u8; STATUS_BUF];
