@@ -54,7 +54,7 @@ static PROC_HIDES_PID_LEVELS: AtomicU32 = AtomicU32::new(0);
 /// The whole report, as both runners make it: when the caller is PID 1, the mounts and
 /// clonekit's PID 1 duties ([`Init::install`]: handlers for every signal of its table,
 /// SIGCHLD wakes the reaper, SIGTERM/SIGINT/SIGPWR request a shutdown); the shared page;
-/// every section of [`SECTIONS`](crate::cases::SECTIONS) as KTAP on stdout; PID 1's last
+/// every section of [`SECTIONS`] as KTAP on stdout; PID 1's last
 /// reaping; the totals. Returns the exit code: 1 if a case failed (or the shared page could
 /// not be mapped), else 0. `program` names the runner in the report's first line.
 pub fn run(program: &str) -> i32 {
