@@ -1,12 +1,28 @@
 //! The `CLONE_*` flags as a typed set, and the exit signal as a separate typed value.
 //!
-//! Every value comes from `linux-raw-sys` (the kernel's UAPI headers) and is pinned by a
-//! compile-time assertion below, so a wrong constant cannot build.
+//! Every value comes from `linux-raw-sys` (the kernel's UAPI headers), except the four
+//! flags of Linux 7.1 that its newest release (0.12.1) does not have yet, which are defined
+//! here ([`linux7_1`]). Each is pinned by a compile-time assertion below, so a wrong
+//! constant cannot build, and `cargo qemu test` compares the 7.1 ones with the
+//! `include/linux/sched.h` of Debian's newest `linux-libc-dev` (`tests/linux7.rs`).
 
 use linux_raw_sys::general as k;
 use static_assertions::const_assert_eq;
 
 use crate::validate::FlagError;
+
+/// The `clone3()` flags of Linux 7.1, as `include/uapi/linux/sched.h` defines them
+/// (`(1ULL << 34)` to `(1ULL << 37)`): `linux-raw-sys` 0.12.1 predates them.
+pub mod linux7_1 {
+    /// `CLONE_AUTOREAP`: auto-reap the child on exit.
+    pub const CLONE_AUTOREAP: u64 = 1 << 34;
+    /// `CLONE_NNP`: set `no_new_privs` on the child.
+    pub const CLONE_NNP: u64 = 1 << 35;
+    /// `CLONE_PIDFD_AUTOKILL`: kill the child when its clone pidfd is closed.
+    pub const CLONE_PIDFD_AUTOKILL: u64 = 1 << 36;
+    /// `CLONE_EMPTY_MNTNS`: create an empty mount namespace.
+    pub const CLONE_EMPTY_MNTNS: u64 = 1 << 37;
+}
 
 bitflags::bitflags! {
     /// A set of `CLONE_*` flags: what the new task shares with its creator, and what it gets
@@ -117,6 +133,36 @@ bitflags::bitflags! {
         /// `clone_args.cgroup` (an fd). `clone3()` only, with the version-2 (88-byte)
         /// `clone_args`. Linux 5.7.
         const INTO_CGROUP = k::CLONE_INTO_CGROUP;
+        /// `CLONE_AUTOREAP`: the kernel reaps the child the moment it exits. It never
+        /// becomes a zombie, its parent gets no exit signal, and a `wait` for it reports
+        /// `ECHILD` once it has exited (and its PID may be reused at once). Needs exit
+        /// signal 0; excludes `CLONE_THREAD` and `CLONE_PARENT`; a process created with
+        /// it cannot itself pass `CLONE_PARENT`. `clone3()` only. The safe way in is
+        /// [`ChildBuilder::autoreap`](crate::process::ChildBuilder::autoreap), whose
+        /// handle has no `wait`. Linux 7.1.
+        const AUTOREAP = linux7_1::CLONE_AUTOREAP;
+        /// `CLONE_NNP`: the child starts with `no_new_privs` set, as after
+        /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: no `execve` can grant it privileges (setuid
+        /// bits, file capabilities). The caller's own flag is unchanged. Excludes
+        /// `CLONE_THREAD` (a thread group shares its credentials). `clone3()` only.
+        /// Linux 7.1.
+        const NNP = linux7_1::CLONE_NNP;
+        /// `CLONE_PIDFD_AUTOKILL`: the kernel sends the child `SIGKILL` when the pidfd
+        /// `CLONE_PIDFD` returned is closed for the last time (its open file: a `dup` of it,
+        /// or a copy inherited by a fork-like child, keeps it open): kill on drop. Needs
+        /// `CLONE_PIDFD` and `CLONE_AUTOREAP`, excludes `CLONE_THREAD`, and needs
+        /// `CLONE_NNP` or `CAP_SYS_ADMIN` (`EPERM`). `clone3()` only. The safe way in is
+        /// [`AutoreapBuilder::kill_on_drop`](crate::process::AutoreapBuilder::kill_on_drop).
+        /// Linux 7.1.
+        const PIDFD_AUTOKILL = linux7_1::CLONE_PIDFD_AUTOKILL;
+        /// `CLONE_EMPTY_MNTNS`: a new mount namespace that holds one mount, a copy of the
+        /// namespace's root (an empty, immutable `nullfs` directory on Linux 7.2 and 7.3),
+        /// with the child's root and working directory there, instead of a copy of every
+        /// mount of the caller. Implies `CLONE_NEWNS`, so it excludes `CLONE_FS` and needs
+        /// `CAP_SYS_ADMIN` (or `CLONE_NEWUSER`). `clone3()` only; see
+        /// [`Container::empty_mounts`](crate::container::Container::empty_mounts).
+        /// Linux 7.1.
+        const EMPTY_MNTNS = linux7_1::CLONE_EMPTY_MNTNS;
     }
 }
 
@@ -148,7 +194,15 @@ impl CloneFlags {
     /// `CLONE_NEWTIME`, which sits in the legacy exit-signal byte).
     pub const CLONE3_ONLY: CloneFlags = CloneFlags::CLEAR_SIGHAND
         .union(CloneFlags::INTO_CGROUP)
-        .union(CloneFlags::NEWTIME);
+        .union(CloneFlags::NEWTIME)
+        .union(CloneFlags::LINUX_7_1);
+
+    /// The four flags of Linux 7.1: `CLONE_AUTOREAP`, `CLONE_NNP`, `CLONE_PIDFD_AUTOKILL`,
+    /// `CLONE_EMPTY_MNTNS`.
+    pub const LINUX_7_1: CloneFlags = CloneFlags::AUTOREAP
+        .union(CloneFlags::NNP)
+        .union(CloneFlags::PIDFD_AUTOKILL)
+        .union(CloneFlags::EMPTY_MNTNS);
 
     /// Builds a set from raw bits, refusing any bit that is not a known `CLONE_*` flag
     /// (including the exit-signal byte, which is [`ExitSignal`]'s).
@@ -219,6 +273,14 @@ const_assert_eq!(CloneFlags::IO.bits(), 0x8000_0000);
 const_assert_eq!(CloneFlags::NEWTIME.bits(), 0x0000_0080);
 const_assert_eq!(CloneFlags::CLEAR_SIGHAND.bits(), 1 << 32);
 const_assert_eq!(CloneFlags::INTO_CGROUP.bits(), 1 << 33);
+const_assert_eq!(CloneFlags::AUTOREAP.bits(), 1 << 34);
+const_assert_eq!(CloneFlags::NNP.bits(), 1 << 35);
+const_assert_eq!(CloneFlags::PIDFD_AUTOKILL.bits(), 1 << 36);
+const_assert_eq!(CloneFlags::EMPTY_MNTNS.bits(), 1 << 37);
+// The 7.1 flags continue the clone3-only bits after INTO_CGROUP, one bit each: bits 32 to
+// 37 are taken, none above.
+const_assert_eq!(CloneFlags::LINUX_7_1.bits(), 0b1111 << 34);
+const_assert_eq!(CloneFlags::all().bits() >> 32, 0b11_1111);
 const_assert_eq!(k::CSIGNAL, 0xff);
 // No flag but NEWTIME overlaps the exit-signal byte.
 const_assert_eq!(
@@ -235,6 +297,15 @@ mod tests {
         assert_eq!(
             CloneFlags::try_from_bits(1 << 40 | CloneFlags::VM.bits()),
             Err(FlagError::UnknownBits(1 << 40))
+        );
+        // The first bit past Linux 7.1's flags.
+        assert_eq!(
+            CloneFlags::try_from_bits(1 << 38 | CloneFlags::AUTOREAP.bits()),
+            Err(FlagError::UnknownBits(1 << 38))
+        );
+        assert_eq!(
+            CloneFlags::try_from_bits(0b1111 << 34),
+            Ok(CloneFlags::LINUX_7_1)
         );
         assert_eq!(
             CloneFlags::try_from_bits(k::SIGCHLD as u64),
@@ -289,7 +360,10 @@ mod tests {
         ];
         let union = tlpi_table.iter().fold(CloneFlags::empty(), |a, f| a | *f);
         assert_eq!(union.bits().count_ones(), 21);
-        // TLPI's 21, plus PIDFD, DETACHED, NEWCGROUP, NEWTIME, CLEAR_SIGHAND, INTO_CGROUP.
-        assert_eq!(CloneFlags::all().iter().count(), 27);
+        // TLPI's 21, plus PIDFD, DETACHED, NEWCGROUP, NEWTIME, CLEAR_SIGHAND, INTO_CGROUP,
+        // and Linux 7.1's AUTOREAP, NNP, PIDFD_AUTOKILL, EMPTY_MNTNS.
+        assert_eq!(CloneFlags::all().iter().count(), 31);
+        assert_eq!(CloneFlags::LINUX_7_1.iter().count(), 4);
+        assert!(CloneFlags::CLONE3_ONLY.contains(CloneFlags::LINUX_7_1));
     }
 }

@@ -29,11 +29,19 @@ impl KernelVersion {
     pub const V5_6: KernelVersion = KernelVersion::new(5, 6, 0);
     /// Linux 5.7: `CLONE_INTO_CGROUP`.
     pub const V5_7: KernelVersion = KernelVersion::new(5, 7, 0);
+    /// Linux 6.2: a `CLONE_VM` or `CLONE_THREAD` child after `unshare(CLONE_NEWTIME)`
+    /// (the child stays in the caller's time namespace; `execve` moves a task into the one
+    /// for children: upstream 2b5f9dad32ed, "fs/exec: switch timens when a task gets a new
+    /// mm").
+    pub const V6_2: KernelVersion = KernelVersion::new(6, 2, 0);
     /// Linux 6.3: `CLONE_NEWTIME` accepted by `clone3()` (and by some stable kernels before
     /// it: see [`KernelVersion::clone3_takes_newtime`]).
     pub const V6_3: KernelVersion = KernelVersion::new(6, 3, 0);
     /// Linux 6.9: `CLONE_PIDFD` together with `CLONE_THREAD` (a thread pidfd).
     pub const V6_9: KernelVersion = KernelVersion::new(6, 9, 0);
+    /// Linux 7.1: `CLONE_AUTOREAP`, `CLONE_NNP`, `CLONE_PIDFD_AUTOKILL`,
+    /// `CLONE_EMPTY_MNTNS` (`clone3()` only).
+    pub const V7_1: KernelVersion = KernelVersion::new(7, 1, 0);
 
     /// A version from its three numbers.
     pub const fn new(major: u16, minor: u16, patch: u16) -> KernelVersion {

@@ -77,6 +77,14 @@ pub struct Caller {
     /// The caller's children will get another PID namespace than its own (after
     /// `unshare(CLONE_NEWPID)` or `setns` of a PID namespace): it can start no more threads.
     pub pid_ns_for_children_differs: bool,
+    /// The caller's children will get another time namespace than its own (after
+    /// `unshare(CLONE_NEWTIME)` or `setns` of a time namespace): before Linux 6.2 it can
+    /// start no `CLONE_VM` child and no thread.
+    pub time_ns_for_children_differs: bool,
+    /// The caller was itself created with `CLONE_AUTOREAP` (Linux 7.1): it cannot pass
+    /// `CLONE_PARENT`. Nothing in `/proc` shows it, so only a process clonekit started
+    /// knows it of itself; `false` leaves the rule to the kernel.
+    pub autoreaped: bool,
 }
 
 impl Caller {
@@ -89,6 +97,8 @@ impl Caller {
         user_ns_level: None,
         cap_checkpoint_restore: false,
         pid_ns_for_children_differs: false,
+        time_ns_for_children_differs: false,
+        autoreaped: false,
     };
 }
 
@@ -190,7 +200,7 @@ pub enum FlagError {
     StackWithoutSize,
     /// `CLONE_PIDFD` with `CLONE_PARENT_SETTID` writing to the same slot.
     PidfdWithParentSettid,
-    /// `CLONE_NEWNS` together with `CLONE_FS`.
+    /// `CLONE_NEWNS` (or `CLONE_EMPTY_MNTNS`, which implies it) together with `CLONE_FS`.
     NewnsWithFs,
     /// `CLONE_NEWUSER` together with `CLONE_FS`.
     NewuserWithFs,
@@ -208,6 +218,30 @@ pub enum FlagError {
     PidfdWithDetached,
     /// `CLONE_PIDFD` together with `CLONE_THREAD` before Linux 6.9.
     PidfdWithThreadBefore6_9,
+    /// `CLONE_VM` or `CLONE_THREAD` after the caller's time namespace for children changed
+    /// (`unshare(CLONE_NEWTIME)`, `setns` of a time namespace), before Linux 6.2: the child
+    /// would share the caller's memory, with its time-namespace page, from another time
+    /// namespace.
+    VmOrThreadAfterTimeNamespaceChangeBefore6_2,
+    /// `CLONE_AUTOREAP` together with `CLONE_THREAD` (a thread is never reaped on its own).
+    AutoreapWithThread,
+    /// `CLONE_AUTOREAP` together with `CLONE_PARENT` (the child would be the caller's
+    /// parent's, reaped behind that parent's back).
+    AutoreapWithParent,
+    /// `CLONE_AUTOREAP` with a non-zero exit signal (nobody waits, so nobody is signalled).
+    AutoreapWithExitSignal,
+    /// `CLONE_PARENT` from a process that was itself created with `CLONE_AUTOREAP` (its
+    /// sibling would have exit signal 0 and no parent that reaps it).
+    ParentFromAutoreaped,
+    /// `CLONE_NNP` together with `CLONE_THREAD` (a thread group shares its credentials).
+    NnpWithThread,
+    /// `CLONE_PIDFD_AUTOKILL` without `CLONE_PIDFD` (no pidfd to own the child's life).
+    AutokillWithoutPidfd,
+    /// `CLONE_PIDFD_AUTOKILL` without `CLONE_AUTOREAP`.
+    AutokillWithoutAutoreap,
+    /// `CLONE_PIDFD_AUTOKILL` without `CLONE_NNP`, by a caller without `CAP_SYS_ADMIN`
+    /// (the child could gain privileges its killer does not have).
+    AutokillNeedsNnpOrCapSysAdmin,
     /// `CLONE_NEWUSER` from a user namespace already 33 levels deep.
     UserNestingTooDeep,
     /// A `CLONE_NEW*` flag other than `CLONE_NEWUSER`, without `CAP_SYS_ADMIN` and without
@@ -250,9 +284,9 @@ impl FlagError {
         match self {
             FlagError::Clone3Unsupported => Errno::ENOSYS,
             FlagError::Clone3ArgsTooLarge(_) | FlagError::Clone3TrailingBytes => Errno::E2BIG,
-            FlagError::NamespaceNeedsCapSysAdmin(_) | FlagError::SetTidNeedsPrivilege => {
-                Errno::EPERM
-            }
+            FlagError::NamespaceNeedsCapSysAdmin(_)
+            | FlagError::SetTidNeedsPrivilege
+            | FlagError::AutokillNeedsNnpOrCapSysAdmin => Errno::EPERM,
             FlagError::UserNestingTooDeep | FlagError::PidNestingTooDeep => Errno::ENOSPC,
             _ => Errno::EINVAL,
         }
@@ -327,8 +361,9 @@ impl fmt::Display for FlagError {
                  CLONE_PARENT_SETTID also writes",
             ),
             FlagError::NewnsWithFs => f.write_str(
-                "CLONE_NEWNS and CLONE_FS cannot be used together: NEWNS gives a private \
-                 namespace copy, CLONE_FS would share root and cwd back with the parent",
+                "CLONE_NEWNS (or CLONE_EMPTY_MNTNS, which implies it) and CLONE_FS cannot be \
+                 used together: NEWNS gives a private namespace copy, CLONE_FS would share \
+                 root and cwd back with the parent",
             ),
             FlagError::NewuserWithFs => f.write_str(
                 "CLONE_NEWUSER and CLONE_FS cannot be used together: a new user namespace \
@@ -358,6 +393,39 @@ impl fmt::Display for FlagError {
             FlagError::PidfdWithThreadBefore6_9 => {
                 f.write_str("CLONE_PIDFD with CLONE_THREAD needs Linux 6.9 or later")
             }
+            FlagError::VmOrThreadAfterTimeNamespaceChangeBefore6_2 => f.write_str(
+                "CLONE_VM or CLONE_THREAD after unshare(CLONE_NEWTIME) or setns(time) needs \
+                 Linux 6.2 or later (before it, a task sharing the memory could not be in \
+                 another time namespace)",
+            ),
+            FlagError::AutoreapWithThread => {
+                f.write_str("CLONE_AUTOREAP with CLONE_THREAD: a thread is not reaped on its own")
+            }
+            FlagError::AutoreapWithParent => f.write_str(
+                "CLONE_AUTOREAP with CLONE_PARENT: the child would belong to the caller's \
+                 parent, reaped behind its back",
+            ),
+            FlagError::AutoreapWithExitSignal => f.write_str(
+                "CLONE_AUTOREAP takes no exit signal (exit_signal must be 0): nobody waits \
+                 for the child",
+            ),
+            FlagError::ParentFromAutoreaped => f.write_str(
+                "CLONE_PARENT from a process created with CLONE_AUTOREAP: its sibling would \
+                 have no parent that reaps it",
+            ),
+            FlagError::NnpWithThread => f.write_str(
+                "CLONE_NNP with CLONE_THREAD: the threads of a group share their credentials",
+            ),
+            FlagError::AutokillWithoutPidfd => f.write_str(
+                "CLONE_PIDFD_AUTOKILL needs CLONE_PIDFD: the pidfd is what owns the child",
+            ),
+            FlagError::AutokillWithoutAutoreap => {
+                f.write_str("CLONE_PIDFD_AUTOKILL needs CLONE_AUTOREAP")
+            }
+            FlagError::AutokillNeedsNnpOrCapSysAdmin => f.write_str(
+                "CLONE_PIDFD_AUTOKILL needs CLONE_NNP or CAP_SYS_ADMIN: a child that could \
+                 gain privileges must not be killable by an unprivileged owner",
+            ),
             FlagError::UserNestingTooDeep => {
                 f.write_str("user namespaces nest at most 32 levels deep")
             }
@@ -417,13 +485,16 @@ impl core::error::Error for FlagError {}
 const PRIVILEGED_NAMESPACES: CloneFlags =
     CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
 
-/// Flags and the first kernel that has them.
-const FLAG_INTRODUCED: [(CloneFlags, KernelVersion); 5] = [
+/// Flags and the first kernel that has them. A kernel before it answers `EINVAL` for the
+/// bits (`clone3()` refuses unknown bits; legacy `clone()` has none of these above bit 31,
+/// and refuses the others in `copy_process()` or ignores them); the validator names them.
+const FLAG_INTRODUCED: [(CloneFlags, KernelVersion); 6] = [
     (CloneFlags::NEWCGROUP, KernelVersion::V4_6),
     (CloneFlags::PIDFD, KernelVersion::V5_2),
     (CloneFlags::CLEAR_SIGHAND, KernelVersion::V5_5),
     (CloneFlags::NEWTIME, KernelVersion::V5_6),
     (CloneFlags::INTO_CGROUP, KernelVersion::V5_7),
+    (CloneFlags::LINUX_7_1, KernelVersion::V7_1),
 ];
 
 /// Checks `request` against the kernel's rules, in the kernel's order.
@@ -433,14 +504,24 @@ const FLAG_INTRODUCED: [(CloneFlags, KernelVersion); 5] = [
 pub fn validate(request: &Request) -> Result<(), FlagError> {
     let flags = request.flags;
     let kernel = request.kernel;
-    for (flag, since) in FLAG_INTRODUCED {
-        if flags.contains(flag) && kernel < since {
-            return Err(FlagError::NeedsKernel { flags: flag, since });
+    for (introduced, since) in FLAG_INTRODUCED {
+        let newer = flags & introduced;
+        if !newer.is_empty() && kernel < since {
+            return Err(FlagError::NeedsKernel {
+                flags: newer,
+                since,
+            });
         }
     }
     match request.syscall {
         Syscall::Clone => check_legacy_encoding(flags)?,
         Syscall::Clone3 => check_clone3_args(request)?,
+    }
+    // kernel_clone(): an empty mount namespace is a new mount namespace, for every rule
+    // after this point (CLONE_NEWNS|CLONE_FS, the capability).
+    let mut effective = *request;
+    if flags.contains(CloneFlags::EMPTY_MNTNS) {
+        effective.flags |= CloneFlags::NEWNS;
     }
     // kernel_clone(): legacy clone() returns the pidfd through ptid.
     let pidfd_slot_shared =
@@ -448,8 +529,8 @@ pub fn validate(request: &Request) -> Result<(), FlagError> {
     if flags.contains(CloneFlags::PIDFD | CloneFlags::PARENT_SETTID) && pidfd_slot_shared {
         return Err(FlagError::PidfdWithParentSettid);
     }
-    check_copy_process(request)?;
-    check_namespaces(request)
+    check_copy_process(&effective)?;
+    check_namespaces(&effective)
 }
 
 /// What legacy `clone()` can carry in its one word.
@@ -538,16 +619,60 @@ fn check_copy_process(request: &Request) -> Result<(), FlagError> {
     if has(CloneFlags::THREAD) && request.caller.pid_ns_for_children_differs {
         return Err(FlagError::ThreadAfterPidNamespaceChange);
     }
-    // (Kernels from 5.6 also refused CLONE_THREAD/CLONE_VM while the time namespace for
-    // children differed; later ones let a CLONE_VFORK child through, and current ones (6.18
-    // here) accept them all: a rule that changed too often to mirror by version, so it is
-    // left to the kernel.)
+    // 5.6 to 6.1: a task sharing the memory (and with it the time namespace's vvar page)
+    // had to stay in the caller's time namespace. 6.2 (2b5f9dad32ed) lets a CLONE_VM child
+    // stay in the caller's and moves a task into the one for children at execve. (A
+    // CLONE_VFORK exception, 133e2d3e81de, came in 6.0-rc1 and was reverted in 6.0-rc7.)
+    if flags.intersects(CloneFlags::THREAD | CloneFlags::VM)
+        && request.caller.time_ns_for_children_differs
+        && request.kernel < KernelVersion::V6_2
+    {
+        return Err(FlagError::VmOrThreadAfterTimeNamespaceChangeBefore6_2);
+    }
     if has(CloneFlags::PIDFD) {
         if has(CloneFlags::DETACHED) {
             return Err(FlagError::PidfdWithDetached);
         }
         if has(CloneFlags::THREAD) && request.kernel < KernelVersion::V6_9 {
             return Err(FlagError::PidfdWithThreadBefore6_9);
+        }
+    }
+    check_linux_7_1(request)
+}
+
+/// `copy_process()`, Linux 7.1 on (as in 7.2.12 and 7.3.4): the rules of `CLONE_AUTOREAP`,
+/// `CLONE_NNP` and `CLONE_PIDFD_AUTOKILL`, right after the `CLONE_PIDFD` ones.
+fn check_linux_7_1(request: &Request) -> Result<(), FlagError> {
+    let flags = request.flags;
+    let has = |f: CloneFlags| flags.contains(f);
+    if has(CloneFlags::AUTOREAP) {
+        if has(CloneFlags::THREAD) {
+            return Err(FlagError::AutoreapWithThread);
+        }
+        if has(CloneFlags::PARENT) {
+            return Err(FlagError::AutoreapWithParent);
+        }
+        if request.exit_signal.raw() != 0 {
+            return Err(FlagError::AutoreapWithExitSignal);
+        }
+    }
+    if has(CloneFlags::PARENT) && request.caller.autoreaped {
+        return Err(FlagError::ParentFromAutoreaped);
+    }
+    if has(CloneFlags::NNP | CloneFlags::THREAD) {
+        return Err(FlagError::NnpWithThread);
+    }
+    if has(CloneFlags::PIDFD_AUTOKILL) {
+        if !has(CloneFlags::PIDFD) {
+            return Err(FlagError::AutokillWithoutPidfd);
+        }
+        if !has(CloneFlags::AUTOREAP) {
+            return Err(FlagError::AutokillWithoutAutoreap);
+        }
+        // The kernel refuses CLONE_THREAD here too, but CLONE_AUTOREAP, required just
+        // above, already refused it.
+        if !has(CloneFlags::NNP) && !request.caller.cap_sys_admin {
+            return Err(FlagError::AutokillNeedsNnpOrCapSysAdmin);
         }
     }
     Ok(())
@@ -561,8 +686,8 @@ fn check_namespaces(request: &Request) -> Result<(), FlagError> {
         return Err(FlagError::UserNestingTooDeep);
     }
     // Other namespaces are owned by the child's user namespace: a new one grants the
-    // child every capability inside it.
-    let privileged = flags & PRIVILEGED_NAMESPACES;
+    // child every capability inside it. An empty mount namespace is named as asked for.
+    let privileged = flags & (PRIVILEGED_NAMESPACES | CloneFlags::EMPTY_MNTNS);
     let has_cap = caller.cap_sys_admin || flags.contains(CloneFlags::NEWUSER);
     if !privileged.is_empty() && !has_cap {
         return Err(FlagError::NamespaceNeedsCapSysAdmin(privileged));

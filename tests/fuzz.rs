@@ -161,6 +161,8 @@ fn random_caller(rng: &mut Rng, wide: bool) -> Caller {
         user_ns_level: random_level(rng, wide),
         cap_checkpoint_restore: rng.chance(4),
         pid_ns_for_children_differs: rng.chance(8),
+        time_ns_for_children_differs: rng.chance(8),
+        autoreaped: rng.chance(8),
     }
 }
 

@@ -14,10 +14,11 @@
 use core::ffi::c_void;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-use clonekit::sys::futex::{futex_wait, futex_wake};
+use clonekit::sys::futex::futex_wait;
 use clonekit::sys::process::gettid;
 use clonekit::thread::{self, Builder, JoinHandle};
 use clonekit::{CloneFlags, Error, ExitSignal, FlagError, Stack, raw};
+use clonekit_testkit::observe::futex::futex_wake;
 
 /// Waits until `word` is 0 (a CHILD_CLEARTID word), as `JoinHandle::join` does.
 fn wait_zero(word: &AtomicU32) {

@@ -1,6 +1,8 @@
 //! A container-style child in one call: new namespaces (UTS, PID, mount, IPC, network, user,
 //! and optionally cgroup and time), a hostname, id maps, a private `/proc`: the
-//! "Container Isolation Model" as an init system wants it.
+//! "Container Isolation Model" as an init system wants it. On Linux 7.1 and later it can
+//! start from an empty mount namespace ([`Container::empty_mounts`]) and with
+//! `no_new_privs` ([`Container::no_new_privs`]).
 //!
 //! ```no_run
 //! use clonekit::container::Container;
@@ -81,6 +83,8 @@ struct Inside {
     time_offsets: Option<(i64, i64)>,
     /// Switch to uid and gid 0 once the maps are written (both maps map 0).
     become_root: bool,
+    /// The mount namespace starts empty (`CLONE_EMPTY_MNTNS`): a tmpfs becomes the root.
+    empty_mounts: bool,
 }
 
 /// Builder of a container-style child. Start from [`Container::new`].
@@ -91,6 +95,7 @@ pub struct Container {
     gid_map: Option<IdMap>,
     deny_setgroups: bool,
     stack_size: Option<usize>,
+    no_new_privs: bool,
     error: Option<Error>,
 }
 
@@ -112,11 +117,13 @@ impl Container {
                 mount_proc: true,
                 time_offsets: None,
                 become_root: false,
+                empty_mounts: false,
             },
             uid_map: None,
             gid_map: None,
             deny_setgroups: true,
             stack_size: None,
+            no_new_privs: false,
             error: None,
         }
     }
@@ -183,6 +190,47 @@ impl Container {
     pub fn time_offsets(mut self, monotonic_secs: i64, boottime_secs: i64) -> Container {
         self.inside.time_offsets = Some((monotonic_secs, boottime_secs));
         self.inside.namespaces |= CloneFlags::NEWTIME;
+        self
+    }
+
+    /// Starts the container in an empty mount namespace (`CLONE_EMPTY_MNTNS`, Linux 7.1)
+    /// instead of a copy of the caller's mounts, so it holds only what it mounts itself.
+    /// Implies `CLONE_NEWNS`.
+    ///
+    /// The kernel gives the child one mount, an empty read-only root; the set-up mounts a
+    /// tmpfs on it and enters it (the new `/`, writable, mode 755), then, unless
+    /// [`Container::mount_proc`] is off, creates `/proc` and mounts a `proc` there with
+    /// `subset=pid` (only the processes, which a user namespace may mount where no other
+    /// `proc` is visible). `f` starts with exactly those two mounts and adds what it needs.
+    /// On a kernel before 7.1 [`Container::spawn`] gives
+    /// [`FlagError::NeedsKernel`](crate::FlagError::NeedsKernel) naming the flag.
+    ///
+    /// ```no_run
+    /// use clonekit::container::Container;
+    /// use clonekit::mount;
+    ///
+    /// let child = Container::new()
+    ///     .empty_mounts()
+    ///     .spawn(|| {
+    ///         // Nothing of the host's tree is here; make a scratch directory of our own.
+    ///         let made = mount::ensure_dir(c"/scratch")
+    ///             .and_then(|()| mount::mount_tmpfs(c"/scratch", Some(c"size=1m")));
+    ///         if made.is_ok() { 0 } else { 1 }
+    ///     })?;
+    /// assert!(child.wait()?.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn empty_mounts(mut self) -> Container {
+        self.inside.empty_mounts = true;
+        self.inside.namespaces |= CloneFlags::NEWNS;
+        self
+    }
+
+    /// Starts the container's init with `no_new_privs` set (`CLONE_NNP`, Linux 7.1): no
+    /// `execve` inside can grant privileges (setuid bits, file capabilities). The caller's
+    /// own flag is unchanged.
+    pub fn no_new_privs(mut self, on: bool) -> Container {
+        self.no_new_privs = on;
         self
     }
 
@@ -257,11 +305,20 @@ impl Container {
             report_r.as_raw(),
             report_w.as_raw(),
         ];
-        // NEWTIME is entered from inside (see `enter_time_namespace`), not by clone.
-        let clone_flags = inside.namespaces - CloneFlags::NEWTIME;
+        if inside.empty_mounts && !inside.namespaces.contains(CloneFlags::NEWNS) {
+            // `namespaces()` after `empty_mounts()` dropped the mount namespace.
+            return Err(Error::NeedsNamespace(CloneFlags::NEWNS));
+        }
+        // NEWTIME is entered from inside (see `enter_time_namespace`), not by clone; an
+        // empty mount namespace is asked for as such (the kernel adds NEWNS).
+        let mut clone_flags = inside.namespaces - CloneFlags::NEWTIME;
+        if inside.empty_mounts {
+            clone_flags = (clone_flags - CloneFlags::NEWNS) | CloneFlags::EMPTY_MNTNS;
+        }
         let mut builder = ChildBuilder::new(clone_flags)
             .exit_signal(ExitSignal::SIGCHLD)
-            .pidfd(true);
+            .pidfd(true)
+            .no_new_privs(self.no_new_privs);
         if let Some(size) = self.stack_size {
             builder = builder.stack_size(size);
         }
@@ -356,10 +413,14 @@ pub enum SetupStep {
     MountProc,
     /// `unshare(CLONE_NEWTIME)`, its offsets, and entering it.
     TimeNamespace,
+    /// Mounting a tmpfs on the empty root of an empty mount namespace and entering it
+    /// (`EXDEV` if `/` was not that tmpfs afterwards).
+    EmptyRoot,
 }
 
 impl SetupStep {
-    const ALL: [SetupStep; 7] = [
+    /// Every step, in declaration order (the report encodes a step by its position).
+    const ALL: [SetupStep; 8] = [
         SetupStep::WaitForMaps,
         SetupStep::BecomeRoot,
         SetupStep::Hostname,
@@ -367,6 +428,7 @@ impl SetupStep {
         SetupStep::PrivateMounts,
         SetupStep::MountProc,
         SetupStep::TimeNamespace,
+        SetupStep::EmptyRoot,
     ];
 
     /// What the step does, in words.
@@ -377,6 +439,9 @@ impl SetupStep {
             SetupStep::Hostname => "setting the hostname",
             SetupStep::Domainname => "setting the domain name",
             SetupStep::PrivateMounts => "making the mounts private",
+            SetupStep::EmptyRoot => {
+                "mounting and entering a tmpfs root in the empty mount namespace"
+            }
             SetupStep::MountProc => "mounting /proc",
             SetupStep::TimeNamespace => "entering the time namespace with its offsets",
         }
@@ -459,7 +524,12 @@ fn set_up_inside(inside: &Inside, ready: OwnedFd) -> Result<(), (SetupStep, crat
     if let Some(name) = &inside.domainname {
         sysns::setdomainname(name.as_bytes()).map_err(|e| (SetupStep::Domainname, e))?;
     }
-    if inside.namespaces.contains(CloneFlags::NEWNS) {
+    if inside.empty_mounts {
+        enter_tmpfs_root().map_err(at(SetupStep::EmptyRoot))?;
+        if inside.mount_proc {
+            mount_pid_proc().map_err(at(SetupStep::MountProc))?;
+        }
+    } else if inside.namespaces.contains(CloneFlags::NEWNS) {
         mount::make_private().map_err(at(SetupStep::PrivateMounts))?;
         if inside.mount_proc {
             mount::mount_proc(c"/proc").map_err(at(SetupStep::MountProc))?;
@@ -468,6 +538,50 @@ fn set_up_inside(inside: &Inside, ready: OwnedFd) -> Result<(), (SetupStep, crat
     if let Some((mono, boot)) = inside.time_offsets {
         enter_time_namespace(mono, boot).map_err(at(SetupStep::TimeNamespace))?;
     }
+    Ok(())
+}
+
+/// In an empty mount namespace: mounts a tmpfs over the empty root and makes it the root and
+/// working directory.
+///
+/// Looking up `/` gives the process's root itself, not what is mounted on it; `/..` at the
+/// root does step onto the mount on top (as `..` always crosses into covering mounts), so
+/// `chdir("/..")` then `chroot(".")` enters the tmpfs. That it did is checked: `/` must
+/// then be a tmpfs.
+fn enter_tmpfs_root() -> Result<(), Error> {
+    mount::mount_tmpfs(c"/", Some(c"mode=755"))?;
+    fs::chdir(c"/..")?;
+    fs::chroot(c".")?;
+    fs::chdir(c"/")?;
+    let root = fs::openat(
+        fs::CWD,
+        c"/",
+        fs::OFlags::RDONLY | fs::OFlags::DIRECTORY | fs::OFlags::CLOEXEC,
+        0,
+    )?;
+    if fs::fstatfs_type(root.as_fd())? != u64::from(TMPFS_MAGIC) {
+        // Still on the empty root's filesystem: "not the one we mounted".
+        return Err(Error::Os(crate::Errno::EXDEV));
+    }
+    Ok(())
+}
+
+/// `tmpfs`'s `f_type` (include/uapi/linux/magic.h).
+const TMPFS_MAGIC: u32 = linux_raw_sys::general::TMPFS_MAGIC;
+
+/// Creates `/proc` and mounts a `proc` with only the processes (`subset=pid`, Linux 5.8): a
+/// mount namespace owned by a user namespace may mount a full `proc` only where one is
+/// already visible (`mount_too_revealing`), and an empty one has none.
+fn mount_pid_proc() -> Result<(), Error> {
+    mount::ensure_dir(c"/proc")?;
+    let flags = sysns::MountFlags::NOSUID | sysns::MountFlags::NODEV | sysns::MountFlags::NOEXEC;
+    sysns::mount(
+        Some(c"proc"),
+        c"/proc",
+        Some(c"proc"),
+        flags,
+        Some(c"subset=pid"),
+    )?;
     Ok(())
 }
 
@@ -527,7 +641,7 @@ mod tests {
 
     #[test]
     fn setup_reports_round_trip_and_garbage_is_refused() {
-        let mut reports = [SetupReport::Done; 8];
+        let mut reports = [SetupReport::Done; SetupStep::ALL.len() + 1];
         for (i, step) in SetupStep::ALL.iter().enumerate() {
             reports[i + 1] = SetupReport::Failed(*step, crate::Errno::EPERM);
         }

@@ -137,6 +137,8 @@ pub fn caller() -> Caller {
         user_ns_level: user_ns_level(),
         cap_checkpoint_restore: caps.is_some_and(|c| c.has_effective(CAP_CHECKPOINT_RESTORE)),
         pid_ns_for_children_differs: for_children_differs("pid"),
+        time_ns_for_children_differs: for_children_differs("time"),
+        autoreaped: crate::task::autoreap::self_autoreaped(),
     }
 }
 

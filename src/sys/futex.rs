@@ -1,7 +1,8 @@
-//! `futex(2)` wait and wake on an [`AtomicU32`].
+//! `futex(2)` wait on an [`AtomicU32`]: how a thread's join sleeps until the kernel's
+//! `CLONE_CHILD_CLEARTID` wake. The library never wakes a futex itself.
 //!
-//! Taking `&AtomicU32` makes both calls safe: the word is valid, aligned and may be
-//! changed concurrently for as long as the borrow lasts, and the kernel only reads it
+//! Taking `&AtomicU32` makes the call safe: the word is valid, aligned and may be changed
+//! concurrently for as long as the borrow lasts, and the kernel only reads it
 //! (compare-and-sleep) or uses its address as a key.
 //!
 //! `private` selects `FUTEX_PRIVATE_FLAG`: a private futex is keyed by (mm, address)
@@ -55,44 +56,16 @@ pub fn futex_wait(
     .map(drop)
 }
 
-/// `futex(word, FUTEX_WAKE[_PRIVATE], n)`: wakes up to `n` waiters on `word`, returning
-/// how many were woken.
-///
-/// # References
-/// futex(2)
-pub fn futex_wake(word: &AtomicU32, n: u32, private: bool) -> Result<u32, Errno> {
-    // `n` is an `int` to the kernel; larger values mean "all".
-    let n = n.min(i32::MAX as u32);
-    // SAFETY: the kernel uses `word`'s address only as a key.
-    from_syscall(unsafe {
-        syscall6(
-            g::__NR_futex as usize,
-            word.as_ptr() as usize,
-            op(g::FUTEX_WAKE, private),
-            n as usize,
-            0,
-            0,
-            0,
-        )
-    })
-    .map(|v| v as u32)
-}
-
 #[cfg(test)]
 mod tests {
-    extern crate std;
     use super::*;
     use crate::Errno;
-    use core::sync::atomic::Ordering;
-    use std::sync::Arc;
 
     #[test]
-    fn futex_wait_mismatch_is_eagain_and_wake_wakes_none() {
+    fn futex_wait_on_a_changed_word_is_eagain() {
         let w = AtomicU32::new(5);
         assert_eq!(futex_wait(&w, 6, None, true), Err(Errno::EAGAIN));
         assert_eq!(futex_wait(&w, 6, None, false), Err(Errno::EAGAIN));
-        assert_eq!(futex_wake(&w, 1, true), Ok(0));
-        assert_eq!(futex_wake(&w, u32::MAX, false), Ok(0));
     }
 
     #[test]
@@ -100,33 +73,9 @@ mod tests {
         let w = AtomicU32::new(0);
         let t = Timespec::from_millis(5);
         assert_eq!(futex_wait(&w, 0, Some(&t), true), Err(Errno::ETIMEDOUT));
-    }
-
-    #[test]
-    fn futex_wake_wakes_a_waiting_thread() {
-        let w = Arc::new(AtomicU32::new(0));
-        let w2 = Arc::clone(&w);
-        let t = std::thread::spawn(move || {
-            loop {
-                match futex_wait(&w2, 0, None, true) {
-                    Err(Errno::EINTR) => continue,
-                    Ok(()) => return,
-                    Err(e) => panic!("{e}"),
-                }
-            }
-        });
-        // Wake until a wake reports that it found the sleeping waiter.
-        let mut woken = false;
-        for _ in 0..10_000 {
-            if futex_wake(&w, 1, true).unwrap() == 1 {
-                woken = true;
-                break;
-            }
-            assert!(!t.is_finished(), "waiter left without a wake");
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        w.store(1, Ordering::Release);
-        t.join().unwrap();
-        assert!(woken, "futex_wake never found the waiter");
+        assert_eq!(futex_wait(&w, 0, Some(&t), false), Err(Errno::ETIMEDOUT));
+        // A timeout the kernel cannot read as one.
+        let bad = Timespec::new(0, 1_000_000_000);
+        assert_eq!(futex_wait(&w, 0, Some(&bad), true), Err(Errno::EINVAL));
     }
 }

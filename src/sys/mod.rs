@@ -1,4 +1,6 @@
-//! Thin, typed wrappers over the raw Linux syscalls clonekit needs.
+//! Thin, typed wrappers over the raw Linux syscalls clonekit needs: what the library itself
+//! calls. What only tests read from the kernel (a working directory, SysV IPC objects,
+//! ptrace...) is in the test kit, `clonekit-testkit`'s `observe`.
 //!
 //! Each wrapper makes exactly one syscall (through `sc`'s `syscall` / `svc` /
 //! `ecall` instruction with the number from `linux_raw_sys`), never touches libc,
@@ -20,7 +22,7 @@
 //! | [`signal`] | [`signal::Signal`], [`signal::SigSet`], actions, masks, `kill`, pidfds |
 //! | [`ns`] | namespaces, host names, mounts, `pivot_root`, `reboot` |
 //! | [`time`] | [`time::Timespec`], clocks, sleeping |
-//! | [`futex`] | `futex` wait and wake on an `AtomicU32` |
+//! | [`futex`] | `futex` wait on an `AtomicU32` (a join's sleep until the kernel's wake) |
 
 pub mod fd;
 pub mod fs;

@@ -81,20 +81,6 @@ pub fn uname() -> Utsname {
     Utsname(u)
 }
 
-/// The host name (`uname().nodename`), copied into `buf` without its NUL.
-///
-/// `ENAMETOOLONG` if `buf` is too small.
-///
-/// # References
-/// gethostname(2), uname(2)
-pub fn gethostname(buf: &mut [u8]) -> Result<&[u8], Errno> {
-    let u = uname();
-    let name = u.nodename();
-    let out = buf.get_mut(..name.len()).ok_or(Errno::ENAMETOOLONG)?;
-    out.copy_from_slice(name);
-    Ok(out)
-}
-
 /// `sethostname(name, len)`: sets the host name of the caller's UTS namespace (at most
 /// 64 bytes; needs `CAP_SYS_ADMIN` there).
 ///
@@ -150,21 +136,21 @@ pub unsafe fn unshare(flags: u32) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Set once this process may have changed its PID namespace for children (by
+/// Set once this process may have changed its PID or time namespace for children (by
 /// `unshare` or `setns`), so that the validator knows to look (see
 /// [`for_children_may_differ`]). Copied into children, which check afresh.
 static FOR_CHILDREN_MAY_DIFFER: core::sync::atomic::AtomicBool =
     core::sync::atomic::AtomicBool::new(false);
 
 fn note_for_children(nstype: u32) {
-    if nstype == 0 || nstype & g::CLONE_NEWPID != 0 {
+    if nstype == 0 || nstype & (g::CLONE_NEWPID | g::CLONE_NEWTIME) != 0 {
         FOR_CHILDREN_MAY_DIFFER.store(true, core::sync::atomic::Ordering::Relaxed);
     }
 }
 
 /// Whether this process has called `unshare` or `setns` in a way that may have given its
-/// children another PID namespace than its own: only then is it worth comparing
-/// `/proc/self/ns/pid` with `pid_for_children`.
+/// children another PID or time namespace than its own: only then is it worth comparing
+/// `/proc/self/ns/pid` with `pid_for_children` (and `time` with `time_for_children`).
 pub fn for_children_may_differ() -> bool {
     FOR_CHILDREN_MAY_DIFFER.load(core::sync::atomic::Ordering::Relaxed)
 }
@@ -354,8 +340,6 @@ pub fn sync() {
     unsafe { sc::syscall0(g::__NR_sync as usize) };
 }
 
-/// `NS_GET_USERNS`: `_IO(0xb7, 0x1)`.
-const NS_GET_USERNS: usize = 0xb701;
 /// `NS_GET_PARENT`: `_IO(0xb7, 0x2)`.
 const NS_GET_PARENT: usize = 0xb702;
 /// `NS_GET_NSTYPE`: `_IO(0xb7, 0x3)`.
@@ -385,18 +369,6 @@ pub fn ns_get_parent(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw(new as RawFd) })
 }
 
-/// `ioctl(fd, NS_GET_USERNS)`: the user namespace owning a namespace.
-///
-/// # References
-/// ioctl_ns(2)
-pub fn ns_get_userns(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
-    let fd = fd.as_raw() as usize;
-    // SAFETY: NS_GET_USERNS takes no argument pointer and returns a new fd.
-    let new = from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd, NS_GET_USERNS) })?;
-    // SAFETY: the kernel just gave us this fd.
-    Ok(unsafe { OwnedFd::from_raw(new as RawFd) })
-}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -408,7 +380,7 @@ mod tests {
     use crate::sys::wait::{WaitOptions, WaitStatus, wait4};
 
     #[test]
-    fn uname_is_linux_and_gethostname_agrees() {
+    fn uname_is_linux_and_names_this_host() {
         let u = uname();
         assert_eq!(u.sysname(), b"Linux");
         let expected_machine: &[u8] = match std::env::consts::ARCH {
@@ -421,15 +393,7 @@ mod tests {
         assert_eq!(u.release_c_str().to_bytes(), u.release());
         let proc_host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
         assert_eq!(u.nodename(), proc_host.trim_end().as_bytes());
-        let mut buf = [0u8; 65];
-        assert_eq!(
-            gethostname(&mut buf).unwrap(),
-            proc_host.trim_end().as_bytes()
-        );
-        let mut tiny = [0u8; 0];
-        if !u.nodename().is_empty() {
-            assert_eq!(gethostname(&mut tiny), Err(Errno::ENAMETOOLONG));
-        }
+        assert_eq!(u.nodename_c_str().to_bytes(), u.nodename());
     }
 
     /// Exit codes of the namespace children: 0 pass, 77 cannot unshare (skip),

@@ -308,6 +308,16 @@ pub fn set_no_new_privs() -> Result<(), Errno> {
     unsafe { prctl(pr::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.map(drop)
 }
 
+/// `prctl(PR_GET_NO_NEW_PRIVS)`: whether the caller's `no_new_privs` is set (by
+/// [`set_no_new_privs`], by `CLONE_NNP`, or inherited).
+///
+/// # References
+/// prctl(2) PR_GET_NO_NEW_PRIVS
+pub fn get_no_new_privs() -> Result<bool, Errno> {
+    // SAFETY: integer arguments only; the answer is the return value.
+    unsafe { prctl(pr::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) }.map(|v| v == 1)
+}
+
 /// The three capability sets of a thread, one bit per `CAP_*` number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Capabilities {

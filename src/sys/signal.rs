@@ -376,8 +376,7 @@ fn from_kernel(k: &g::kernel_sigaction) -> SigAction {
 /// async-signal-safe (no locks, no allocation, only atomics and raw syscalls) and
 /// must not unwind. Replacing a disposition another component installed (std's stack
 /// overflow handler for `SIGSEGV`, glibc's for 32/33) breaks that component.
-/// `Default`/`Ignore` have no such requirement: see [`signal_default`] and
-/// [`signal_ignore`].
+/// `Default`/`Ignore` have no such requirement (see [`signal_default`]).
 ///
 /// # References
 /// rt_sigaction(2), sigaction(2)
@@ -400,16 +399,6 @@ pub unsafe fn rt_sigaction(sig: Signal, act: Option<&SigAction>) -> Result<SigAc
         )
     })?;
     Ok(from_kernel(&old))
-}
-
-/// Sets `sig` to `SIG_IGN`, returning the previous disposition.
-///
-/// # References
-/// rt_sigaction(2)
-pub fn signal_ignore(sig: Signal) -> Result<SigAction, Errno> {
-    let act = SigAction::new(SigHandler::Ignore, SaFlags::empty(), SigSet::empty());
-    // SAFETY: SIG_IGN runs no code.
-    unsafe { rt_sigaction(sig, Some(&act)) }
 }
 
 /// Sets `sig` to `SIG_DFL`, returning the previous disposition.
@@ -468,15 +457,6 @@ pub fn kill(pid: Pid, sig: Signal) -> Result<(), Errno> {
     // SAFETY: kill takes no pointers.
     from_syscall(unsafe { syscall2(g::__NR_kill as usize, pid as usize, sig.raw() as usize) })
         .map(drop)
-}
-
-/// `kill(pid, 0)`: checks that `pid` exists and may be signalled (`ESRCH`, `EPERM`).
-///
-/// # References
-/// kill(2)
-pub fn kill_probe(pid: Pid) -> Result<(), Errno> {
-    // SAFETY: kill takes no pointers.
-    from_syscall(unsafe { syscall2(g::__NR_kill as usize, pid as usize, 0) }).map(drop)
 }
 
 /// `tgkill(tgid, tid, sig)`: sends `sig` to one thread `tid` of thread group `tgid`.
@@ -607,16 +587,21 @@ mod tests {
     }
 
     #[test]
-    fn sigaction_ignore_round_trip() {
+    fn sigaction_ignore_and_default_round_trip() {
         // SIGWINCH: default action is "ignore", so the process is never at risk.
-        let old = signal_ignore(Signal::SIGWINCH).unwrap();
+        let ignore = SigAction::new(SigHandler::Ignore, SaFlags::empty(), SigSet::empty());
+        // SAFETY: SIG_IGN runs no code.
+        let old = unsafe { rt_sigaction(Signal::SIGWINCH, Some(&ignore)) }.unwrap();
         let mut cur = signal_default(Signal::SIGWINCH).unwrap();
         assert_eq!(cur.handler, SigHandler::Ignore);
         cur = signal_default(Signal::SIGWINCH).unwrap();
         assert_eq!(cur.handler, SigHandler::Default);
         // SAFETY: restores what was there (a default or ignore disposition).
         unsafe { rt_sigaction(Signal::SIGWINCH, Some(&old)) }.unwrap();
-        assert_eq!(signal_ignore(Signal::SIGKILL), Err(Errno::EINVAL));
+        // SAFETY: SIG_IGN runs no code (and is refused for SIGKILL).
+        let kill = unsafe { rt_sigaction(Signal::SIGKILL, Some(&ignore)) };
+        assert_eq!(kill, Err(Errno::EINVAL));
+        assert_eq!(signal_default(Signal::SIGSTOP), Err(Errno::EINVAL));
     }
 
     static SEEN: AtomicI32 = AtomicI32::new(0);
@@ -647,12 +632,16 @@ mod tests {
     }
 
     #[test]
-    fn kill_probe_and_esrch() {
-        assert_eq!(kill_probe(getpid()), Ok(()));
-        // pid_max is at most 2^22.
-        assert_eq!(kill_probe(1 << 23), Err(Errno::ESRCH));
+    fn kill_and_tgkill_to_a_missing_task_are_esrch() {
+        // pid_max is at most 2^22: no process or thread has this number.
+        assert_eq!(kill(1 << 23, Signal::SIGUSR1), Err(Errno::ESRCH));
         assert_eq!(
             tgkill(getpid(), 1 << 23, Signal::SIGUSR1),
+            Err(Errno::ESRCH)
+        );
+        // A thread of this process, named under another thread group.
+        assert_eq!(
+            tgkill(1 << 23, gettid(), Signal::SIGUSR1),
             Err(Errno::ESRCH)
         );
     }

@@ -112,6 +112,12 @@ impl Child {
         }
     }
 
+    /// Whether the child runs in the parent's memory (`CLONE_VM` without a completed
+    /// `CLONE_VFORK`).
+    pub(crate) fn shares_vm(&self) -> bool {
+        self.shares_vm
+    }
+
     /// Whether the child certainly no longer runs on its stack in our memory.
     fn stack_is_free(&self) -> bool {
         if self.status.is_some() || !self.shares_vm {

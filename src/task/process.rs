@@ -40,6 +40,7 @@ use crate::flags::{CloneFlags, ExitSignal};
 use crate::pidfd::PidFd;
 use crate::stack::Stack;
 use crate::sys::Pid;
+pub use crate::task::autoreap::{AutokillBuilder, AutokillChild, AutoreapBuilder, AutoreapChild};
 pub use crate::task::child::{Child, reap_all_nonblocking, wait_any, wait_pid};
 pub use crate::task::exit_status::ExitStatus;
 use crate::task::start::Tcb;
@@ -50,15 +51,18 @@ pub use crate::validate::Syscall;
 ///
 /// `SETTLS` (the child's own control block), `PARENT_SETTID`, `CHILD_SETTID` and
 /// `CHILD_CLEARTID` (pointers the API would have to vouch for), `THREAD` (use
-/// [`thread::spawn`](crate::thread::spawn)), `PIDFD` (use [`ChildBuilder::pidfd`]) and
-/// `INTO_CGROUP` (use [`ChildBuilder::cgroup`]).
+/// [`thread::spawn`](crate::thread::spawn)), `PIDFD` (use [`ChildBuilder::pidfd`]),
+/// `INTO_CGROUP` (use [`ChildBuilder::cgroup`]), and `AUTOREAP` and `PIDFD_AUTOKILL` (use
+/// [`ChildBuilder::autoreap`]: a [`Child`] would offer a `wait` that can only fail).
 pub const MANAGED_FLAGS: CloneFlags = CloneFlags::SETTLS
     .union(CloneFlags::PARENT_SETTID)
     .union(CloneFlags::CHILD_SETTID)
     .union(CloneFlags::CHILD_CLEARTID)
     .union(CloneFlags::THREAD)
     .union(CloneFlags::PIDFD)
-    .union(CloneFlags::INTO_CGROUP);
+    .union(CloneFlags::INTO_CGROUP)
+    .union(CloneFlags::AUTOREAP)
+    .union(CloneFlags::PIDFD_AUTOKILL);
 
 /// The most `set_tid` entries the kernel takes (`MAX_PID_NS_LEVEL`).
 pub const MAX_SET_TID: usize = 32;
@@ -114,6 +118,9 @@ pub struct ChildBuilder<'fd> {
     set_tid_len: usize,
     cgroup: Option<BorrowedFd<'fd>>,
     prefer_clone3: bool,
+    /// `CLONE_AUTOREAP` (and `CLONE_PIDFD_AUTOKILL`), set only by the builders of
+    /// [`crate::task::autoreap`], whose handles have no `wait`.
+    kernel_reaps: CloneFlags,
 }
 
 impl<'fd> ChildBuilder<'fd> {
@@ -130,6 +137,7 @@ impl<'fd> ChildBuilder<'fd> {
             set_tid_len: 0,
             cgroup: None,
             prefer_clone3: false,
+            kernel_reaps: CloneFlags::empty(),
         }
     }
 
@@ -200,6 +208,51 @@ impl<'fd> ChildBuilder<'fd> {
         self
     }
 
+    /// Starts the child with `no_new_privs` set (`CLONE_NNP`, Linux 7.1; `clone3()` only):
+    /// no `execve` in it or its descendants can grant privileges (setuid bits, file
+    /// capabilities); the caller's own flag is unchanged. The same as putting
+    /// [`CloneFlags::NNP`] into the flags. On a kernel before 7.1 the validator refuses it
+    /// by name ([`FlagError::NeedsKernel`](crate::FlagError::NeedsKernel)).
+    ///
+    /// ```no_run
+    /// use clonekit::process::ChildBuilder;
+    /// use clonekit::sys::process::get_no_new_privs;
+    /// # fn main() -> Result<(), clonekit::Error> {
+    /// let child = ChildBuilder::new(clonekit::CloneFlags::empty())
+    ///     .no_new_privs(true)
+    ///     .spawn(|| if get_no_new_privs() == Ok(true) { 0 } else { 1 })?;
+    /// assert!(child.wait()?.success());
+    /// assert_eq!(get_no_new_privs(), Ok(false)); // the parent's is unchanged
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn no_new_privs(mut self, on: bool) -> ChildBuilder<'fd> {
+        self.flags.set(CloneFlags::NNP, on);
+        self
+    }
+
+    /// Makes the child one the kernel reaps when it exits (`CLONE_AUTOREAP`, Linux 7.1):
+    /// it never becomes a zombie and needs no `wait`, which its handle,
+    /// [`AutoreapChild`], does not have. The exit signal becomes none and a pidfd is
+    /// returned; [`AutoreapBuilder::kill_on_drop`] also ties the child's life to that pidfd.
+    pub fn autoreap(self) -> AutoreapBuilder<'fd> {
+        AutoreapBuilder::new(self)
+    }
+
+    /// Set by the builders of [`crate::task::autoreap`]: `flags` (`CLONE_AUTOREAP`, and
+    /// `CLONE_PIDFD_AUTOKILL`) at the clone, no exit signal, a pidfd.
+    pub(crate) fn reaped_by_the_kernel(mut self, flags: CloneFlags) -> ChildBuilder<'fd> {
+        self.kernel_reaps = flags;
+        self.exit_signal = ExitSignal::NONE;
+        self.pidfd = true;
+        self
+    }
+
+    /// Whether the child will share the caller's memory (`CLONE_VM`).
+    pub(crate) fn shares_vm(&self) -> bool {
+        self.flags.contains(CloneFlags::VM)
+    }
+
     /// Prefer `clone3()` even when legacy `clone()` could carry the request. If `clone3()`
     /// gives `ENOSYS`, the child is created with `clone()` and [`Child::via`] says so.
     pub fn clone3(mut self, prefer: bool) -> ChildBuilder<'fd> {
@@ -219,6 +272,7 @@ impl<'fd> ChildBuilder<'fd> {
     /// Whether only `clone3()` can carry this request.
     fn needs_clone3(&self) -> bool {
         self.flags.intersects(CloneFlags::CLONE3_ONLY)
+            || !self.kernel_reaps.is_empty()
             || self.set_tid_len > 0
             || self.cgroup.is_some()
     }
@@ -375,7 +429,7 @@ impl<'fd> ChildBuilder<'fd> {
         func: crate::raw::ChildFn,
         pidfd_slot: &mut i32,
     ) -> crate::Result<(Pid, Syscall)> {
-        let mut flags = self.flags;
+        let mut flags = self.flags | self.kernel_reaps;
         if tls.is_some() {
             flags |= CloneFlags::SETTLS;
         }
@@ -470,6 +524,9 @@ where
     F: FnOnce() -> i32,
 {
     crate::task::start::refresh_current_tid();
+    // The parent's "created with CLONE_AUTOREAP" is not ours (an autoreaped child's own
+    // closure records it again).
+    crate::task::autoreap::forget_inherited_mark();
     // SAFETY: see above: this is the one read of the child's copy.
     let f = unsafe { ptr::read(arg.cast::<F>()) };
     end_process(f())

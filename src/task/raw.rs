@@ -36,8 +36,12 @@ use crate::validate::{Caller, Request, Syscall, validate};
 /// The caller state the rules in `flags` depend on, with only the syscalls those rules need
 /// (none for a plain thread).
 pub(crate) fn caller_for(flags: CloneFlags, set_tid: bool) -> Caller {
-    let namespaces = CloneFlags::ALL_NAMESPACES.difference(CloneFlags::NEWUSER);
-    let caps = (flags.intersects(namespaces) || set_tid)
+    let namespaces = CloneFlags::ALL_NAMESPACES
+        .difference(CloneFlags::NEWUSER)
+        .union(CloneFlags::EMPTY_MNTNS);
+    // CLONE_PIDFD_AUTOKILL without CLONE_NNP needs CAP_SYS_ADMIN too.
+    let autokill = flags.contains(CloneFlags::PIDFD_AUTOKILL) && !flags.contains(CloneFlags::NNP);
+    let caps = (flags.intersects(namespaces) || set_tid || autokill)
         .then(|| crate::sys::process::capget(0).ok())
         .flatten();
     let has = |cap: u32| caps.is_some_and(|c| c.has_effective(cap));
@@ -50,6 +54,10 @@ pub(crate) fn caller_for(flags: CloneFlags, set_tid: bool) -> Caller {
         cap_checkpoint_restore: has(40),
         pid_ns_for_children_differs: flags.contains(CloneFlags::THREAD)
             && crate::namespace::for_children_differs("pid"),
+        time_ns_for_children_differs: flags.intersects(CloneFlags::THREAD | CloneFlags::VM)
+            && KernelVersion::cached() < KernelVersion::V6_2
+            && crate::namespace::for_children_differs("time"),
+        autoreaped: flags.contains(CloneFlags::PARENT) && crate::task::autoreap::self_autoreaped(),
     }
 }
 

@@ -363,11 +363,11 @@ fn exit_signal_out_of_range() {
 #[test]
 fn unknown_bits() {
     assert_eq!(
-        CloneFlags::try_from_bits(1 << 34),
-        Err(FlagError::UnknownBits(1 << 34))
+        CloneFlags::try_from_bits(1 << 38),
+        Err(FlagError::UnknownBits(1 << 38))
     );
-    assert_eq!(FlagError::UnknownBits(1 << 34).errno(), Errno::EINVAL);
-    assert!(CloneFlags::try_from_bits(1 << 33).is_ok());
+    assert_eq!(FlagError::UnknownBits(1 << 38).errno(), Errno::EINVAL);
+    assert!(CloneFlags::try_from_bits(1 << 37).is_ok());
 }
 
 #[test]
@@ -551,4 +551,245 @@ fn unshare_rules() {
             since: KernelVersion::V5_6
         })
     );
+}
+
+// --- Linux 6.2: CLONE_VM / CLONE_THREAD after unshare(CLONE_NEWTIME) ---
+
+#[test]
+fn vm_or_thread_after_a_time_namespace_change_needs_6_2() {
+    let vm = CloneFlags::VM | CloneFlags::FILES;
+    let thread = CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::VM;
+    let after_newtime = |flags: CloneFlags, kernel: KernelVersion| {
+        let mut r = Request::legacy(flags, ExitSignal::NONE, kernel);
+        r.caller.time_ns_for_children_differs = true;
+        r
+    };
+    let last_refusing = KernelVersion::new(6, 1, 176);
+    for flags in [vm, thread] {
+        pair(
+            FlagError::VmOrThreadAfterTimeNamespaceChangeBefore6_2,
+            Errno::EINVAL,
+            after_newtime(flags, last_refusing),
+            after_newtime(flags, KernelVersion::V6_2),
+        );
+    }
+    // A fork-like child on the same kernel is moved into the new time namespace: accepted.
+    assert_eq!(
+        validate(&after_newtime(CloneFlags::empty(), last_refusing)),
+        Ok(())
+    );
+    // Without the change, the old kernel takes the thread.
+    let mut unchanged = after_newtime(thread, last_refusing);
+    unchanged.caller.time_ns_for_children_differs = false;
+    assert_eq!(validate(&unchanged), Ok(()));
+    // The PID namespace rule comes first in copy_process().
+    let mut both = after_newtime(thread, last_refusing);
+    both.caller.pid_ns_for_children_differs = true;
+    assert_eq!(
+        validate(&both),
+        Err(FlagError::ThreadAfterPidNamespaceChange)
+    );
+}
+
+// --- Linux 7.1: CLONE_AUTOREAP, CLONE_NNP, CLONE_PIDFD_AUTOKILL, CLONE_EMPTY_MNTNS ---
+
+const V7_1: KernelVersion = KernelVersion::V7_1;
+const NO_SIGNAL: ExitSignal = ExitSignal::NONE;
+
+fn clone3_7_1(flags: CloneFlags) -> Request {
+    Request::clone3(flags, NO_SIGNAL, V7_1)
+}
+
+#[test]
+fn linux_7_1_flags_need_7_1_and_are_named() {
+    let before = KernelVersion::new(6, 18, 44);
+    for flag in CloneFlags::LINUX_7_1.iter() {
+        // The closest accepted combination of each on 7.1.
+        let accepted = match flag {
+            f if f == CloneFlags::PIDFD_AUTOKILL => {
+                f | CloneFlags::PIDFD | CloneFlags::AUTOREAP | CloneFlags::NNP
+            }
+            f => f,
+        };
+        let rule = FlagError::NeedsKernel {
+            flags: flag,
+            since: KernelVersion::V7_1,
+        };
+        let mut old = clone3_7_1(flag);
+        old.kernel = before;
+        pair(rule, Errno::EINVAL, old, clone3_7_1(accepted));
+    }
+    // Every 7.1 flag asked for is named, and nothing else.
+    let mut several = clone3_7_1(CloneFlags::NNP | CloneFlags::EMPTY_MNTNS | CloneFlags::NEWUTS);
+    several.kernel = before;
+    assert_eq!(
+        validate(&several),
+        Err(FlagError::NeedsKernel {
+            flags: CloneFlags::NNP | CloneFlags::EMPTY_MNTNS,
+            since: KernelVersion::V7_1
+        })
+    );
+    // Legacy clone() cannot carry them, on any kernel.
+    for flag in CloneFlags::LINUX_7_1.iter() {
+        let legacy = Request::legacy(flag, NO_SIGNAL, V7_1);
+        assert_eq!(validate(&legacy), Err(FlagError::Clone3OnlyFlags(flag)));
+    }
+}
+
+#[test]
+fn autoreap_with_thread() {
+    let thread = CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::VM;
+    pair(
+        FlagError::AutoreapWithThread,
+        Errno::EINVAL,
+        clone3_7_1(thread | CloneFlags::AUTOREAP),
+        // A CLONE_VM process child (no thread group) may be autoreaped.
+        clone3_7_1((thread - CloneFlags::THREAD) | CloneFlags::AUTOREAP),
+    );
+}
+
+#[test]
+fn autoreap_with_parent() {
+    pair(
+        FlagError::AutoreapWithParent,
+        Errno::EINVAL,
+        clone3_7_1(CloneFlags::PARENT | CloneFlags::AUTOREAP),
+        clone3_7_1(CloneFlags::AUTOREAP),
+    );
+}
+
+#[test]
+fn autoreap_with_an_exit_signal() {
+    pair(
+        FlagError::AutoreapWithExitSignal,
+        Errno::EINVAL,
+        Request::clone3(CloneFlags::AUTOREAP, SIGCHLD, V7_1),
+        clone3_7_1(CloneFlags::AUTOREAP),
+    );
+    // clone3_args_valid() refuses an exit signal with CLONE_PARENT before copy_process().
+    let parent = Request::clone3(CloneFlags::AUTOREAP | CloneFlags::PARENT, SIGCHLD, V7_1);
+    assert_eq!(
+        validate(&parent),
+        Err(FlagError::ExitSignalWithThreadOrParent)
+    );
+}
+
+#[test]
+fn parent_from_an_autoreaped_process() {
+    let mut autoreaped = clone3_7_1(CloneFlags::PARENT);
+    autoreaped.caller.autoreaped = true;
+    let mut child_of_its_own = autoreaped;
+    child_of_its_own.flags = CloneFlags::empty();
+    pair(
+        FlagError::ParentFromAutoreaped,
+        Errno::EINVAL,
+        autoreaped,
+        child_of_its_own,
+    );
+    // The init rule comes first.
+    let mut init = autoreaped;
+    init.caller.is_ns_init = true;
+    assert_eq!(validate(&init), Err(FlagError::ParentFromNsInit));
+}
+
+#[test]
+fn nnp_with_thread() {
+    let thread = CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::VM;
+    pair(
+        FlagError::NnpWithThread,
+        Errno::EINVAL,
+        clone3_7_1(thread | CloneFlags::NNP),
+        clone3_7_1((thread - CloneFlags::THREAD) | CloneFlags::NNP),
+    );
+}
+
+#[test]
+fn autokill_needs_a_pidfd() {
+    let reaped = CloneFlags::AUTOREAP | CloneFlags::NNP;
+    pair(
+        FlagError::AutokillWithoutPidfd,
+        Errno::EINVAL,
+        clone3_7_1(reaped | CloneFlags::PIDFD_AUTOKILL),
+        clone3_7_1(reaped | CloneFlags::PIDFD_AUTOKILL | CloneFlags::PIDFD),
+    );
+}
+
+#[test]
+fn autokill_needs_autoreap() {
+    let owned = CloneFlags::PIDFD | CloneFlags::NNP | CloneFlags::PIDFD_AUTOKILL;
+    pair(
+        FlagError::AutokillWithoutAutoreap,
+        Errno::EINVAL,
+        clone3_7_1(owned),
+        clone3_7_1(owned | CloneFlags::AUTOREAP),
+    );
+    // With CLONE_THREAD, CLONE_AUTOREAP's own rule is the one the kernel trips.
+    let thread = CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::VM;
+    let r = clone3_7_1(owned | CloneFlags::AUTOREAP | thread);
+    assert_eq!(validate(&r), Err(FlagError::AutoreapWithThread));
+}
+
+#[test]
+fn autokill_needs_nnp_or_cap_sys_admin() {
+    let autokill = CloneFlags::PIDFD | CloneFlags::AUTOREAP | CloneFlags::PIDFD_AUTOKILL;
+    let mut unprivileged = clone3_7_1(autokill);
+    unprivileged.caller.cap_sys_admin = false;
+    let mut with_nnp = unprivileged;
+    with_nnp.flags |= CloneFlags::NNP;
+    pair(
+        FlagError::AutokillNeedsNnpOrCapSysAdmin,
+        Errno::EPERM,
+        unprivileged,
+        with_nnp,
+    );
+    // CAP_SYS_ADMIN is enough without CLONE_NNP.
+    assert_eq!(validate(&clone3_7_1(autokill)), Ok(()));
+}
+
+#[test]
+fn empty_mntns_is_a_new_mount_namespace_for_the_rules() {
+    // kernel_clone() adds CLONE_NEWNS, so CLONE_FS is refused as with CLONE_NEWNS.
+    pair(
+        FlagError::NewnsWithFs,
+        Errno::EINVAL,
+        clone3_7_1(CloneFlags::EMPTY_MNTNS | CloneFlags::FS),
+        clone3_7_1(CloneFlags::EMPTY_MNTNS | CloneFlags::FILES),
+    );
+    // And it needs CAP_SYS_ADMIN unless a user namespace comes with it.
+    let mut unprivileged = clone3_7_1(CloneFlags::EMPTY_MNTNS);
+    unprivileged.caller.cap_sys_admin = false;
+    let mut with_user = unprivileged;
+    with_user.flags |= CloneFlags::NEWUSER;
+    pair(
+        FlagError::NamespaceNeedsCapSysAdmin(CloneFlags::NEWNS | CloneFlags::EMPTY_MNTNS),
+        Errno::EPERM,
+        unprivileged,
+        with_user,
+    );
+    // Redundant CLONE_NEWNS is fine.
+    assert_eq!(
+        validate(&clone3_7_1(CloneFlags::EMPTY_MNTNS | CloneFlags::NEWNS)),
+        Ok(())
+    );
+}
+
+#[test]
+fn linux_7_1_rules_in_the_kernels_order() {
+    // copy_process() checks NEWNS|FS (from EMPTY_MNTNS) before any 7.1 rule.
+    let thread = CloneFlags::THREAD | CloneFlags::SIGHAND | CloneFlags::VM;
+    let r = clone3_7_1(CloneFlags::EMPTY_MNTNS | CloneFlags::FS | CloneFlags::AUTOREAP | thread);
+    assert_eq!(validate(&r), Err(FlagError::NewnsWithFs));
+    // CLONE_PIDFD|CLONE_DETACHED is refused by clone3_args_valid() (DETACHED) first.
+    let r = clone3_7_1(CloneFlags::PIDFD | CloneFlags::DETACHED | CloneFlags::AUTOREAP);
+    assert_eq!(validate(&r), Err(FlagError::Clone3Detached));
+    // AUTOREAP's rules come before NNP's.
+    let r = clone3_7_1(CloneFlags::AUTOREAP | CloneFlags::NNP | thread);
+    assert_eq!(validate(&r), Err(FlagError::AutoreapWithThread));
+    // The namespace capability (copy_namespaces()) comes after the 7.1 rules.
+    let mut r = clone3_7_1(CloneFlags::EMPTY_MNTNS | CloneFlags::PIDFD_AUTOKILL);
+    r.caller.cap_sys_admin = false;
+    assert_eq!(validate(&r), Err(FlagError::AutokillWithoutPidfd));
+    // All four together, as a kill-on-drop child in an empty mount namespace: accepted.
+    let all = CloneFlags::LINUX_7_1 | CloneFlags::PIDFD;
+    assert_eq!(validate(&clone3_7_1(all)), Ok(()));
 }

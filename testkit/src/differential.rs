@@ -54,10 +54,11 @@ pub struct Env<'fd> {
 pub struct ComboGenerator {
     state: u64,
     with_cgroup: bool,
+    with_linux_7_1: bool,
 }
 
 /// Each flag with its chance of being drawn, in 256ths.
-const FLAG_ODDS: [(CloneFlags, u32); 27] = [
+const FLAG_ODDS: [(CloneFlags, u32); 31] = [
     (CloneFlags::VM, 128),
     (CloneFlags::FS, 64),
     (CloneFlags::FILES, 64),
@@ -85,15 +86,29 @@ const FLAG_ODDS: [(CloneFlags, u32); 27] = [
     (CloneFlags::NEWTIME, 32),
     (CloneFlags::CLEAR_SIGHAND, 40),
     (CloneFlags::INTO_CGROUP, 32),
+    (CloneFlags::AUTOREAP, 48),
+    (CloneFlags::NNP, 40),
+    (CloneFlags::PIDFD_AUTOKILL, 40),
+    (CloneFlags::EMPTY_MNTNS, 32),
 ];
 
 impl ComboGenerator {
-    /// A generator from `seed`; `with_cgroup` lets it draw `CLONE_INTO_CGROUP`.
+    /// A generator from `seed`; `with_cgroup` lets it draw `CLONE_INTO_CGROUP`. It draws
+    /// Linux 7.1's flags when the running kernel has them (see
+    /// [`ComboGenerator::with_linux_7_1`]).
     pub fn new(seed: u64, with_cgroup: bool) -> ComboGenerator {
         ComboGenerator {
             state: seed | 1,
             with_cgroup,
+            with_linux_7_1: KernelVersion::cached() >= KernelVersion::V7_1,
         }
+    }
+
+    /// Whether to draw `CLONE_AUTOREAP`, `CLONE_NNP`, `CLONE_PIDFD_AUTOKILL` and
+    /// `CLONE_EMPTY_MNTNS` (on a kernel before 7.1 every one is the same unknown-bit EINVAL).
+    pub fn with_linux_7_1(mut self, on: bool) -> ComboGenerator {
+        self.with_linux_7_1 = on;
+        self
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -128,6 +143,12 @@ impl ComboGenerator {
         }
         if !self.with_cgroup {
             flags -= CloneFlags::INTO_CGROUP;
+        }
+        if !self.with_linux_7_1 {
+            flags -= CloneFlags::LINUX_7_1;
+        } else if flags.contains(CloneFlags::PIDFD_AUTOKILL) && self.chance(192) {
+            // Kill-on-drop needs both of these: make the accepted case common too.
+            flags |= CloneFlags::PIDFD | CloneFlags::AUTOREAP;
         }
         // SIGURG's default action is to ignore it, so the runner survives receiving it.
         let exit_signal = match self.next_u64() % 3 {
@@ -388,7 +409,7 @@ pub fn reap(pid: Pid) {
 /// kernel once it has exited, after which it can no longer touch its stack).
 fn wait_thread_gone(tid: Pid) {
     // kill(tid, 0) finds a thread by its TID until the kernel releases it.
-    while clonekit::sys::signal::kill_probe(tid).is_ok() {
+    while crate::observe::signal::kill_probe(tid).is_ok() {
         clonekit::sys::process::sched_yield();
     }
 }
@@ -403,12 +424,25 @@ mod tests {
             .iter()
             .fold(CloneFlags::empty(), |a, (f, _)| a | *f);
         assert_eq!(union, CloneFlags::all());
-        let mut generator = ComboGenerator::new(1, true);
+        let mut generator = ComboGenerator::new(1, true).with_linux_7_1(true);
         let mut seen = CloneFlags::empty();
         for _ in 0..2000 {
             seen |= generator.next_combo().flags;
         }
         assert_eq!(seen, CloneFlags::all());
+    }
+
+    #[test]
+    fn linux_7_1_flags_are_drawn_only_when_asked() {
+        let mut generator = ComboGenerator::new(3, true).with_linux_7_1(false);
+        for _ in 0..2000 {
+            assert!(
+                !generator
+                    .next_combo()
+                    .flags
+                    .intersects(CloneFlags::LINUX_7_1)
+            );
+        }
     }
 
     #[test]

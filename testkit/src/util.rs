@@ -39,7 +39,7 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// Waits until thread `tid` of this process is gone (`kill(tid, 0)` finds it until the
 /// kernel releases it, after which it no longer touches its stack).
 pub fn wait_thread_gone(tid: Pid) {
-    while clonekit::sys::signal::kill_probe(tid).is_ok() {
+    while crate::observe::signal::kill_probe(tid).is_ok() {
         sleep_ms(1);
     }
 }

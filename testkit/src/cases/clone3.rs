@@ -22,6 +22,8 @@ use super::namespaces_in_depth::cgroup2_mount;
 use super::sharing::{install_usr1_handler, take_usr1_hits};
 use super::validator_vs_kernel::{expect, refusal};
 use crate::case::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq, is_true};
+use crate::observe::fs::unlinkat;
+use crate::observe::signal::{kill_probe, signal_ignore};
 use crate::shared::{reset_slots, slot};
 use crate::util::{read_file, sleep_ms};
 
@@ -133,7 +135,7 @@ fn clone3_exit_signal_sigusr1_delivered_to_parent() -> Outcome {
 /// A PID free in this namespace, from `from` up (4000 at the least).
 fn free_pid(from: i32) -> i32 {
     (from.max(4000)..32000)
-        .find(|&p| signal::kill_probe(p) == Err(clonekit::Errno::ESRCH))
+        .find(|&p| kill_probe(p) == Err(clonekit::Errno::ESRCH))
         .unwrap_or(4000)
 }
 
@@ -180,7 +182,7 @@ fn clear_sighand_case(flags: F, want: &'static str) -> Outcome {
         install_usr1_handler(),
         format_args!("installing a SIGUSR1 handler"),
     )?;
-    let _ = signal::signal_ignore(Signal::SIGUSR2);
+    let _ = signal_ignore(Signal::SIGUSR2);
     let child = process::fork_with(flags, ExitSignal::SIGCHLD, move || {
         // SAFETY: reading dispositions installs nothing.
         let (usr1, usr2) = unsafe {
@@ -295,7 +297,7 @@ fn into_cgroup_child_starts_in_that_cgroup() -> Outcome {
             refused,
         )
     })();
-    let _ = fs::unlinkat(CWD, dir.as_c_str(), true);
+    let _ = unlinkat(CWD, dir.as_c_str(), true);
     outcome
 }
 

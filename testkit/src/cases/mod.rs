@@ -1,8 +1,9 @@
 //! Every case list of the kit, one file per kernel concept, and the report's plan
 //! ([`SECTIONS`]): sharing, namespaces (the chapter's and in depth), TIDs and TLS, clone3,
-//! pidfds, the validator against the kernel, robustness, PID 1.
+//! pidfds, Linux 7.1's clone3 flags, the validator against the kernel, robustness, PID 1.
 
 pub mod clone3;
+pub mod linux7;
 pub mod namespaces;
 pub mod namespaces_in_depth;
 pub mod pid1_duties;
@@ -39,6 +40,10 @@ pub const SECTIONS: &[Section] = &[
     Section {
         name: "pidfds",
         cases: pidfds::CASES,
+    },
+    Section {
+        name: "linux7",
+        cases: linux7::CASES,
     },
     Section {
         name: "validator_vs_kernel",

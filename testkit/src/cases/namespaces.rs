@@ -7,12 +7,14 @@ use core::sync::atomic::Ordering::SeqCst;
 use clonekit::fd::OwnedFd;
 use clonekit::process::{self, ChildBuilder};
 use clonekit::sys::fs::{self, CWD, OFlags, PipeFlags};
-use clonekit::sys::ns::{gethostname, sethostname};
+use clonekit::sys::ns::sethostname;
 use clonekit::sys::process::{getgid, getpid, getppid, getuid};
 use clonekit::{CloneFlags as F, Errno, ExitSignal, mount, namespace};
 
 use crate::case::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq, eq_bytes};
+use crate::observe::fs::fcntl_getfd;
 use crate::observe::ipc;
+use crate::observe::ns::gethostname;
 use crate::shared::{reset_slots, slot};
 use crate::show::Text;
 use crate::util::{contains, read_file};
@@ -295,7 +297,7 @@ fn unshare_files_child_close_stays_private() -> Outcome {
     eq(
         "the parent's fd after the child unshared and closed it",
         Ok(()),
-        fs::fcntl_getfd(r.as_fd()).map(drop),
+        fcntl_getfd(r.as_fd()).map(drop),
     )
 }
 

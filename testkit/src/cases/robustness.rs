@@ -18,6 +18,7 @@ use clonekit::sys::wait::{WaitId, WaitOptions, waitid};
 use clonekit::{CloneFlags, Errno, ExitSignal, Stack, thread};
 
 use crate::case::{Case, Ctx, Fail, Outcome, case, check, diag, eq, need_entry, need_pid1};
+use crate::observe::fs::count_dir_entries;
 use crate::shared::{reset_slots, slot};
 use crate::show::Text;
 use crate::util::{read_file, sleep_ms};
@@ -601,7 +602,7 @@ fn fd_count() -> Result<usize, Fail> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let dir = fs::openat(CWD, c"/proc/self/fd", flags, 0).ctx("open /proc/self/fd")?;
     let mut buf = [0u8; 1024];
-    fs::count_dir_entries(dir.as_fd(), &mut buf).ctx("count /proc/self/fd")
+    count_dir_entries(dir.as_fd(), &mut buf).ctx("count /proc/self/fd")
 }
 
 /// Lines of a `/proc` file of any length.

@@ -22,6 +22,8 @@ use clonekit::{CloneFlags as F, Errno, ExitSignal, FlagError, Stack, raw, thread
 
 use super::validator_vs_kernel::refusal;
 use crate::case::{Case, Ctx, Fail, Outcome, case, check, child_ok, code, diag, eq, eq_bytes};
+use crate::observe::fs::{getcwd, umask};
+use crate::observe::futex::futex_wake;
 use crate::observe::ioprio::{IoPriority, IoprioClass, IoprioWho, ioprio_get, ioprio_set};
 use crate::observe::ipc::{self, Sembuf};
 use crate::observe::ptrace;
@@ -162,17 +164,17 @@ fn files_absent_close_in_child_stays_private() -> Outcome {
 
 fn fs_case(flags: F, shared: bool) -> Outcome {
     fs::chdir(c"/").ctx("chdir /")?;
-    let before = fs::umask(0o022);
+    let before = umask(0o022);
     let child = process::fork_with(flags, ExitSignal::SIGCHLD, || {
         let moved = fs::chdir(c"/tmp").is_ok();
-        fs::umask(0o077);
+        umask(0o077);
         if moved { 0 } else { 1 }
     })
     .ctx("clone")?;
     let waited = child_ok("child (chdir /tmp, umask 077)", child.wait());
     let mut buf = [0u8; 64];
     let mut cwd = [0u8; 64];
-    let cwd_len = match fs::getcwd(&mut buf) {
+    let cwd_len = match getcwd(&mut buf) {
         Ok(c) => {
             let b = c.to_bytes();
             cwd[..b.len()].copy_from_slice(b);
@@ -180,7 +182,7 @@ fn fs_case(flags: F, shared: bool) -> Outcome {
         }
         Err(_) => 0,
     };
-    let mask = fs::umask(before);
+    let mask = umask(before);
     let _ = fs::chdir(c"/");
     waited?;
     let (want_cwd, want_mask): (&[u8], u32) = if shared {
@@ -440,7 +442,7 @@ fn thread_exit_ends_only_its_own_task() -> Outcome {
     let running = task_stat(tid);
     let threads_running = procfs::thread_count();
     EXIT_GATE.store(1, SeqCst);
-    let _ = futex::futex_wake(&EXIT_GATE, 1, true);
+    let _ = futex_wake(&EXIT_GATE, 1, true);
     EXIT_WORD.join();
     drop(stack);
     // CHILD_CLEARTID fires before the kernel has released the task: 10 s at most for that.
