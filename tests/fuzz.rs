@@ -14,11 +14,11 @@ use std::fmt::{self, Write};
 use std::time::{Duration, Instant};
 
 use clonekit::errno::Errno;
-use clonekit_testkit::ktap::{Ktap, LINE_MAX, MAX_DEPTH, Totals, Verdict};
 use clonekit::validate::{
     Caller, Clone3Shape, Request, Syscall, UNSHARE_FLAGS, validate, validate_unshare,
 };
 use clonekit::{CloneFlags, ExitSignal, FlagError, KernelVersion};
+use clonekit_testkit::ktap::{Ktap, LINE_MAX, MAX_DEPTH, Totals, Verdict};
 
 const DEFAULT_SEED: u64 = 0x00c1_0e4b_17f0_2025;
 /// Iterations per test (Miri, a thousand times slower, runs a sample).
@@ -310,6 +310,10 @@ fn check_request(request: &Request) {
             (CloneFlags::CLEAR_SIGHAND, KernelVersion::V5_5),
             (CloneFlags::NEWTIME, KernelVersion::V5_6),
             (CloneFlags::INTO_CGROUP, KernelVersion::V5_7),
+            (CloneFlags::AUTOREAP, KernelVersion::V7_1),
+            (CloneFlags::NNP, KernelVersion::V7_1),
+            (CloneFlags::PIDFD_AUTOKILL, KernelVersion::V7_1),
+            (CloneFlags::EMPTY_MNTNS, KernelVersion::V7_1),
         ] {
             assert!(
                 !flags.contains(flag) || request.kernel >= since,
