@@ -234,7 +234,7 @@ unsafe extern "C" fn exit_at_once(_: *mut c_void) -> i32 {
 /// Its callers vouch for the contract below in `unsafe` code:
 ///
 /// ```no_run
-/// use crate::differential::{Combo, Env, try_in_kernel};
+/// use clonekit_testkit::differential::{Combo, Env, try_in_kernel};
 /// use clonekit::validate::{Caller, Syscall};
 /// use clonekit::{CloneFlags, ExitSignal, KernelVersion};
 /// let combo = Combo {
@@ -250,7 +250,7 @@ unsafe extern "C" fn exit_at_once(_: *mut c_void) -> i32 {
 /// and without `unsafe` it does not compile:
 ///
 /// ```compile_fail,E0133
-/// use crate::differential::{Combo, Env, try_in_kernel};
+/// use clonekit_testkit::differential::{Combo, Env, try_in_kernel};
 /// use clonekit::validate::{Caller, Syscall};
 /// use clonekit::{CloneFlags, ExitSignal, KernelVersion};
 /// let combo = Combo {
