@@ -128,7 +128,7 @@ mod tests {
         let pid = raw_fork();
         if pid == 0 {
             let code = (|| {
-                super::super::syscalls::setpgid(0, 0).map_err(|_| 1)?;
+                crate::sys::process::setpgid(0, 0).map_err(|_| 1)?;
                 let me = getpid();
                 let grandchild = crate::sys::testutil::try_raw_fork().map_err(|_| 2)?;
                 if grandchild == 0 {

@@ -10,7 +10,7 @@ use crate::sys::Pid;
 use crate::sys::fs::{PipeFlags, pipe2, read_full, write_all};
 use crate::sys::process::{execve, exit_group, getpid};
 
-use super::syscalls::{fork, setpgid, tcsetpgrp};
+use crate::sys::process::{fork, setpgid, tcsetpgrp};
 use super::takeover::SignalsTaken;
 
 /// `PATH` when the environment has none: glibc's `execvp` default (`_CS_PATH`).

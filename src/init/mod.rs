@@ -108,7 +108,6 @@ mod handlers;
 mod machine;
 mod main_program;
 mod supervisor;
-mod syscalls;
 mod table;
 mod takeover;
 

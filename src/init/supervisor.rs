@@ -9,7 +9,7 @@ use crate::sys::wait::WaitOptions;
 
 use super::exit_code::SuccessCodes;
 use super::forward::Target;
-use super::syscalls::sigtimedwait;
+use crate::sys::signal::sigtimedwait;
 use super::takeover::SignalsTaken;
 
 /// The longest wait for a signal before the loop reaps anyway (tini's one second).

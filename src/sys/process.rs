@@ -2,6 +2,7 @@
 //! `set_tid_address`.
 
 use crate::errno::from_syscall;
+use crate::fd::BorrowedFd;
 use crate::sys::signal::Signal;
 use crate::sys::{Gid, Pid, Uid};
 use crate::{Errno, Result};
@@ -375,6 +376,57 @@ pub fn capget(pid: Pid) -> Result<Capabilities, Errno> {
     })
 }
 
+/// `setpgid(pid, pgid)`: moves process `pid` (0: the caller) into process group `pgid`
+/// (0: a new group numbered as the process).
+///
+/// # References
+/// setpgid(2)
+pub fn setpgid(pid: Pid, pgid: Pid) -> Result<(), Errno> {
+    // SAFETY: setpgid takes no pointers.
+    from_syscall(unsafe { syscall2(g::__NR_setpgid as usize, pid as usize, pgid as usize) })
+        .map(drop)
+}
+
+/// `TIOCSPGRP` from asm-generic/ioctls.h: the same number on x86_64, aarch64 and riscv64
+/// (clonekit does not enable `linux-raw-sys`'s `ioctl` module for one constant).
+const TIOCSPGRP: usize = 0x5410;
+
+/// `tcsetpgrp(fd, pgrp)` (`ioctl(fd, TIOCSPGRP, &pgrp)`): makes `pgrp` the foreground
+/// process group of the terminal `fd`. `ENOTTY` when `fd` is not the caller's controlling
+/// terminal.
+///
+/// # References
+/// tcsetpgrp(3), ioctl_tty(2)
+pub fn tcsetpgrp(fd: BorrowedFd<'_>, pgrp: Pid) -> Result<(), Errno> {
+    // SAFETY: the kernel reads one pid_t from the local `pgrp`.
+    from_syscall(unsafe {
+        syscall3(
+            g::__NR_ioctl as usize,
+            fd.as_raw() as usize,
+            TIOCSPGRP,
+            &pgrp as *const Pid as usize,
+        )
+    })
+    .map(drop)
+}
+
+/// `clone(SIGCHLD, 0, 0, 0, 0)`: `fork(2)`. Returns the child's pid in the parent and 0 in
+/// the child, which runs on a copy of the caller's memory (and stack) and thread pointer.
+///
+/// # Safety
+/// As after `fork(2)`: in a process with other threads (or `CLONE_VM` sharers), the child
+/// may only make system calls and end with `execve` or `exit_group` (a lock another thread
+/// held is held for ever in the copy). The child must not return into frames that would
+/// hand it the parent's resources to free twice in a way visible outside the process
+/// (its copies of descriptors are its own).
+pub unsafe fn fork() -> Result<Pid, Errno> {
+    // SAFETY: a fork-like clone (no CLONE_VM, no stack, no pointer flags): the kernel
+    // duplicates the calling thread into a new process with a copy of this memory, and
+    // both return here; the caller's contract covers what the child does next.
+    let ret = unsafe { syscall5(g::__NR_clone as usize, g::SIGCHLD as usize, 0, 0, 0, 0) };
+    from_syscall(ret).map(|pid| pid as Pid)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -479,5 +531,52 @@ mod tests {
             exit_group(0x1_2a); // only the low 8 bits survive
         }
         assert_eq!(wait_exit_code(pid), 0x2a);
+    }
+
+    #[test]
+    fn setpgid_makes_a_group_and_tcsetpgrp_needs_a_terminal() {
+        let pid = raw_fork();
+        if pid == 0 {
+            let code = if setpgid(0, 0).is_err() {
+                1
+            } else {
+                // A pipe is no terminal.
+                match crate::sys::fs::pipe2(crate::sys::fs::PipeFlags::CLOEXEC) {
+                    Ok((r, _w)) if tcsetpgrp(r.as_fd(), getpid()) == Err(Errno::ENOTTY) => {
+                        if own_pgrp() == Some(getpid() as u64) {
+                            0
+                        } else {
+                            3
+                        }
+                    }
+                    _ => 2,
+                }
+            };
+            exit_group(code);
+        }
+        assert_eq!(wait_exit_code(pid), 0);
+    }
+
+    /// `getpgid(0)`: the caller's process group (asked of the kernel: qemu-user's stand-in
+    /// `/proc/self/stat` has no process group in it).
+    fn own_pgrp() -> Option<u64> {
+        // SAFETY: getpgid takes no pointers.
+        let ret = unsafe { sc::syscall1(g::__NR_getpgid as usize, 0) };
+        from_syscall(ret).ok().map(|pgrp| pgrp as u64)
+    }
+
+    #[test]
+    fn fork_returns_the_child_pid_and_zero_in_the_child() {
+        // SAFETY: the child makes only system calls and ends with exit_group.
+        let pid = unsafe { fork() }.unwrap();
+        if pid == 0 {
+            exit_group(if crate::sys::process::getppid() > 0 {
+                9
+            } else {
+                8
+            });
+        }
+        assert!(pid > 0);
+        assert_eq!(wait_exit_code(pid), 9);
     }
 }
