@@ -1,9 +1,9 @@
 //! The error every spawning entry point returns: a refused flag rule, a bad stack, or the
-//! kernel's errno.
+//! kernel's errno; and the container set-up step it names when a container's child fails
+//! ([`SetupStep`], here so that the error names it without depending on the container).
 
 use core::fmt;
 
-use crate::container::SetupStep;
 use crate::errno::Errno;
 use crate::flags::CloneFlags;
 use crate::stack::StackError;
@@ -70,6 +70,61 @@ pub enum Error {
     EmulatorRefused(CloneFlags),
     /// The kernel refused.
     Os(Errno),
+}
+
+/// One step of the container's set-up inside the child, as [`Error::ContainerSetup`]
+/// names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetupStep {
+    /// Waiting for the parent to write the id maps (the parent gave up, or the pipe failed).
+    WaitForMaps,
+    /// `setresgid`/`setresuid` to 0 over the maps.
+    BecomeRoot,
+    /// `sethostname`.
+    Hostname,
+    /// `setdomainname`.
+    Domainname,
+    /// Making every mount private (`MS_REC | MS_PRIVATE` on `/`).
+    PrivateMounts,
+    /// Mounting the new `/proc`.
+    MountProc,
+    /// `unshare(CLONE_NEWTIME)`, its offsets, and entering it.
+    TimeNamespace,
+    /// Mounting a tmpfs on the empty root of an empty mount namespace and entering it
+    /// (`EXDEV` if `/` was not that tmpfs afterwards).
+    EmptyRoot,
+}
+
+impl SetupStep {
+    /// Every step, in declaration order (the container's report to its parent encodes a
+    /// step by its position).
+    pub(crate) const ALL: [SetupStep; 8] = [
+        SetupStep::WaitForMaps,
+        SetupStep::BecomeRoot,
+        SetupStep::Hostname,
+        SetupStep::Domainname,
+        SetupStep::PrivateMounts,
+        SetupStep::MountProc,
+        SetupStep::TimeNamespace,
+        SetupStep::EmptyRoot,
+    ];
+
+    /// What the step does, in words.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            SetupStep::WaitForMaps => "waiting for the id maps",
+            SetupStep::BecomeRoot => "becoming root over the id maps",
+            SetupStep::Hostname => "setting the hostname",
+            SetupStep::Domainname => "setting the domain name",
+            SetupStep::PrivateMounts => "making the mounts private",
+            SetupStep::EmptyRoot => {
+                "mounting and entering a tmpfs root in the empty mount namespace"
+            }
+            SetupStep::MountProc => "mounting /proc",
+            SetupStep::TimeNamespace => "entering the time namespace with its offsets",
+        }
+    }
 }
 
 impl Error {

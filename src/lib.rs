@@ -74,6 +74,8 @@
 // `clonekit::container`), re-exported from their rooms below.
 
 // Without unsafe code, which the compiler holds them to (`deny(unsafe_code)` above).
+/// The calling process as the kernel's rules see it (its public items are in `namespace`).
+mod caller;
 pub mod clone_args;
 pub mod errno;
 pub mod error;

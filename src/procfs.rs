@@ -165,6 +165,18 @@ pub fn pid_ns_level() -> Option<u32> {
     u32::try_from(levels.checked_sub(1)?).ok()
 }
 
+/// The inode a namespace link names (`uts:[4026531838]` -> 4026531838); `EINVAL` if the
+/// link is not of that form.
+pub(crate) fn ns_link_inode(path: &PathBuf) -> Result<u64, Errno> {
+    let mut buf = [0u8; 64];
+    let link = fs::readlinkat(CWD, path.as_c_str(), &mut buf)?;
+    let open = link.iter().position(|&b| b == b'[').ok_or(Errno::EINVAL)?;
+    let digits = link
+        .get(open + 1..link.len().saturating_sub(1))
+        .ok_or(Errno::EINVAL)?;
+    parse_u64(digits).ok_or(Errno::EINVAL)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
 //! Namespaces: `unshare`, `setns`, opening `/proc/<pid>/ns/*`, and the caller state their
-//! rules depend on. The kernel's rules are checked first and refused with a named
-//! [`FlagError`].
+//! rules depend on ([`caller`], [`user_ns_level`]: defined below both the task and the
+//! namespace modules, since every clone asks about the caller too). The kernel's rules are
+//! checked first and refused with a named [`FlagError`].
 
-use crate::errno::Errno;
+pub use crate::caller::{caller, user_ns_level};
 use crate::error::Error;
 use crate::fd::{BorrowedFd, OwnedFd};
 use crate::flags::CloneFlags;
@@ -11,8 +12,7 @@ use crate::procfs::{self, PathBuf};
 use crate::sys::Pid;
 use crate::sys::fs::{self, CWD, OFlags};
 use crate::sys::ns as sysns;
-use crate::sys::process::{CAP_SYS_ADMIN, capget, getpid};
-use crate::validate::{Caller, FlagError, validate_unshare};
+use crate::validate::{FlagError, validate_unshare};
 
 /// A kind of namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,92 +107,7 @@ pub fn id(pid: Option<Pid>, kind: Namespace) -> Result<u64, Error> {
         Some(pid) => PathBuf::format(format_args!("/proc/{pid}/ns/{name}"))?,
         None => PathBuf::format(format_args!("/proc/self/ns/{name}"))?,
     };
-    Ok(link_inode(&path)?)
-}
-
-/// The inode a namespace link names (`uts:[4026531838]` -> 4026531838); `EINVAL` if the
-/// link is not of that form.
-fn link_inode(path: &PathBuf) -> Result<u64, crate::Errno> {
-    let mut buf = [0u8; 64];
-    let link = fs::readlinkat(CWD, path.as_c_str(), &mut buf)?;
-    let open = link
-        .iter()
-        .position(|&b| b == b'[')
-        .ok_or(crate::Errno::EINVAL)?;
-    let digits = link
-        .get(open + 1..link.len().saturating_sub(1))
-        .ok_or(crate::Errno::EINVAL)?;
-    procfs::parse_u64(digits).ok_or(crate::Errno::EINVAL)
-}
-
-/// The calling process as the namespace rules see it: PID 1 of its namespace or not,
-/// `CAP_SYS_ADMIN` or not, and its PID and user namespace depths (read from `/proc`; unknown
-/// without it).
-pub fn caller() -> Caller {
-    let caps = capget(0).ok();
-    Caller {
-        is_ns_init: getpid() == 1,
-        cap_sys_admin: caps.is_some_and(|c| c.has_effective(CAP_SYS_ADMIN)),
-        pid_ns_level: procfs::pid_ns_level(),
-        user_ns_level: user_ns_level(),
-        cap_checkpoint_restore: caps.is_some_and(|c| c.has_effective(CAP_CHECKPOINT_RESTORE)),
-        pid_ns_for_children_differs: for_children_differs("pid"),
-        time_ns_for_children_differs: for_children_differs("time"),
-        autoreaped: crate::task::autoreap::self_autoreaped(),
-    }
-}
-
-/// `CAP_CHECKPOINT_RESTORE` (40).
-const CAP_CHECKPOINT_RESTORE: u32 = 40;
-
-/// Whether `/proc/self/ns/<kind>_for_children` names another namespace than
-/// `/proc/self/ns/<kind>`; only looked at after this process called `unshare`/`setns`.
-pub(crate) fn for_children_differs(kind: &str) -> bool {
-    if !sysns::for_children_may_differ() {
-        return false;
-    }
-    let inode = |name: core::fmt::Arguments<'_>| {
-        PathBuf::format(name)
-            .ok()
-            .and_then(|path| link_inode(&path).ok())
-    };
-    let own = inode(format_args!("/proc/self/ns/{kind}"));
-    let children = PathBuf::format(format_args!("/proc/self/ns/{kind}_for_children"))
-        .map_err(|_| Errno::ENAMETOOLONG)
-        .and_then(|path| link_inode(&path));
-    match (own, children) {
-        (Some(a), Ok(b)) => a != b,
-        // Right after unshare(CLONE_NEWPID) the namespace for children exists but has no
-        // process yet, and its link reads ENOENT until its PID 1 is born: it differs.
-        (Some(_), Err(Errno::ENOENT)) => true,
-        _ => false,
-    }
-}
-
-/// The inode number of the initial user namespace (`PROC_USER_INIT_INO`).
-const INIT_USER_NS_INO: u64 = 0xEFFF_FFFD;
-
-/// The depth of the caller's user namespace below the initial one, by walking
-/// `NS_GET_PARENT` up from `/proc/self/ns/user`. The kernel stops the walk at the top the
-/// caller may see (`EPERM`), which is the initial namespace only if the caller can see it:
-/// from inside a nested namespace the depth cannot be known, and this returns `None`.
-pub fn user_ns_level() -> Option<u32> {
-    let mut fd = open(None, Namespace::User).ok()?;
-    let mut level = 0;
-    while let Ok(parent) = sysns::ns_get_parent(fd.as_fd()) {
-        fd = parent;
-        level += 1;
-        if level > 64 {
-            return None;
-        }
-    }
-    (ns_inode(fd.as_fd()) == Some(INIT_USER_NS_INO)).then_some(level)
-}
-
-/// The inode number of a namespace fd, from its `/proc/self/fd` link (`user:[4026531837]`).
-fn ns_inode(fd: BorrowedFd<'_>) -> Option<u64> {
-    let path = PathBuf::format(format_args!("/proc/self/fd/{}", fd.as_raw())).ok()?;
-    link_inode(&path).ok()
+    Ok(procfs::ns_link_inode(&path)?)
 }
 
 /// `unshare(flags)`: moves the caller into new namespaces, or stops sharing its fd table

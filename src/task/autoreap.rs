@@ -1,7 +1,9 @@
 //! Children the kernel reaps (Linux 7.1): [`AutoreapChild`] (`CLONE_AUTOREAP`: no zombie,
 //! nothing to wait for) and [`AutokillChild`] (`CLONE_PIDFD_AUTOKILL`: the child dies when
 //! its pidfd is closed, so the handle owns its life), with the builders that make them from
-//! a [`ChildBuilder`].
+//! a [`ChildBuilder`], and [`ChildBuilder::autoreap`] itself, which is defined here: the
+//! spawning code never names these types, so this module depends on it and not the other
+//! way round.
 //!
 //! An autoreaped child is released by the kernel the moment it exits: its PID is free for
 //! the next process at once, and a `wait` for it reports `ECHILD`. So its handle has no
@@ -22,39 +24,26 @@
 //! `copy_process()`, kernel/signal.c `do_notify_parent()`, fs/pidfs.c
 //! `pidfs_file_release()`
 
-use core::sync::atomic::{AtomicI32, Ordering};
 use core::time::Duration;
 
 use crate::Errno;
+use crate::caller::mark_self_autoreaped;
 use crate::flags::CloneFlags;
 use crate::pidfd::PidFd;
-use crate::process::{Child, ChildBuilder, Syscall};
 use crate::sys::Pid;
 use crate::sys::signal::Signal;
+use crate::task::child::Child;
+use crate::task::spawn::ChildBuilder;
+use crate::validate::Syscall;
 
-/// The PID this process had when a clonekit builder started it with `CLONE_AUTOREAP`
-/// (0: not known to be autoreaped). Only a fork-like child records it, in its own copy of
-/// memory; comparing with `getpid()` keeps a descendant that inherits the copy from taking
-/// it for its own (and clonekit's fork-like children clear it when they start).
-static AUTOREAPED_AS: AtomicI32 = AtomicI32::new(0);
-
-/// Records that the calling process was created with `CLONE_AUTOREAP`.
-fn mark_self_autoreaped() {
-    AUTOREAPED_AS.store(crate::sys::process::getpid(), Ordering::Relaxed);
-}
-
-/// Whether the calling process is known to have been created with `CLONE_AUTOREAP` (by a
-/// clonekit builder, without `CLONE_VM`): the kernel then refuses it `CLONE_PARENT`.
-/// `false` when unknown (no `/proc` file tells), which leaves that rule to the kernel.
-pub(crate) fn self_autoreaped() -> bool {
-    let marked = AUTOREAPED_AS.load(Ordering::Relaxed);
-    marked != 0 && marked == crate::sys::process::getpid()
-}
-
-/// Forgets an inherited mark: called by every fork-like child clonekit starts (a child is
-/// autoreaped only if it was itself created so).
-pub(crate) fn forget_inherited_mark() {
-    AUTOREAPED_AS.store(0, Ordering::Relaxed);
+impl<'fd> ChildBuilder<'fd> {
+    /// Makes the child one the kernel reaps when it exits (`CLONE_AUTOREAP`, Linux 7.1):
+    /// it never becomes a zombie and needs no `wait`, which its handle,
+    /// [`AutoreapChild`], does not have. The exit signal becomes none and a pidfd is
+    /// returned; [`AutoreapBuilder::kill_on_drop`] also ties the child's life to that pidfd.
+    pub fn autoreap(self) -> AutoreapBuilder<'fd> {
+        AutoreapBuilder::new(self)
+    }
 }
 
 /// A [`ChildBuilder`] for a child the kernel reaps when it exits (`CLONE_AUTOREAP`,
@@ -95,7 +84,7 @@ pub struct AutoreapBuilder<'fd> {
 impl<'fd> AutoreapBuilder<'fd> {
     /// `builder`, set to be reaped by the kernel: exit signal none, a pidfd, and
     /// `CLONE_AUTOREAP` at the clone.
-    pub(crate) fn new(builder: ChildBuilder<'fd>) -> Self {
+    fn new(builder: ChildBuilder<'fd>) -> Self {
         AutoreapBuilder {
             inner: builder.reaped_by_the_kernel(CloneFlags::AUTOREAP),
         }

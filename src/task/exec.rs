@@ -254,7 +254,7 @@ fn spawn_reporting(
 
 /// The exec child: resets signal handlers, restores the mask, `execve`s, and on failure
 /// stores its errno in the request (and writes it to the pipe, if there is one) and exits with [`EXEC_FAILED_STATUS`] (through
-/// `exit_group`, see [`end_process`](crate::process::end_process)).
+/// `exit_group`, see [`end_process`](crate::task::spawn::end_process)).
 ///
 /// # Safety
 /// `arg` points at the [`ExecRequest`] `spawn` built, whose pointers are valid.
@@ -298,7 +298,7 @@ unsafe extern "C" fn exec_child(arg: *mut c_void) -> i32 {
         let err_fd = unsafe { BorrowedFd::borrow_raw(request.err_fd) };
         let _ = write(err_fd, &bytes);
     }
-    crate::process::end_process(EXEC_FAILED_STATUS)
+    crate::task::spawn::end_process(EXEC_FAILED_STATUS)
 }
 
 #[cfg(test)]

@@ -25,41 +25,14 @@ use core::ffi::c_void;
 
 use crate::arch;
 pub use crate::arch::ChildFn;
+use crate::caller::caller_for;
 use crate::clone_args::{CloneArgs, SIZE_VER2};
 use crate::errno::from_syscall;
 use crate::error::Error;
 use crate::flags::{CloneFlags, ExitSignal};
 use crate::kernel_version::KernelVersion;
 use crate::sys::Pid;
-use crate::validate::{Caller, Request, Syscall, validate};
-
-/// The caller state the rules in `flags` depend on, with only the syscalls those rules need
-/// (none for a plain thread).
-pub(crate) fn caller_for(flags: CloneFlags, set_tid: bool) -> Caller {
-    let namespaces = CloneFlags::ALL_NAMESPACES
-        .difference(CloneFlags::NEWUSER)
-        .union(CloneFlags::EMPTY_MNTNS);
-    // CLONE_PIDFD_AUTOKILL without CLONE_NNP needs CAP_SYS_ADMIN too.
-    let autokill = flags.contains(CloneFlags::PIDFD_AUTOKILL) && !flags.contains(CloneFlags::NNP);
-    let caps = (flags.intersects(namespaces) || set_tid || autokill)
-        .then(|| crate::sys::process::capget(0).ok())
-        .flatten();
-    let has = |cap: u32| caps.is_some_and(|c| c.has_effective(cap));
-    Caller {
-        is_ns_init: flags.contains(CloneFlags::PARENT) && crate::sys::process::getpid() == 1,
-        // Only the rules these flags trigger need the real answer.
-        cap_sys_admin: caps.is_none() || has(crate::sys::process::CAP_SYS_ADMIN),
-        pid_ns_level: None,
-        user_ns_level: None,
-        cap_checkpoint_restore: has(40),
-        pid_ns_for_children_differs: flags.contains(CloneFlags::THREAD)
-            && crate::namespace::for_children_differs("pid"),
-        time_ns_for_children_differs: flags.intersects(CloneFlags::THREAD | CloneFlags::VM)
-            && KernelVersion::cached() < KernelVersion::V6_2
-            && crate::namespace::for_children_differs("time"),
-        autoreaped: flags.contains(CloneFlags::PARENT) && crate::task::autoreap::self_autoreaped(),
-    }
-}
+use crate::validate::{Request, Syscall, validate};
 
 /// Validates a legacy `clone()` request for this process on this kernel.
 pub(crate) fn check_legacy(
