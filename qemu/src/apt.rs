@@ -18,8 +18,9 @@ use anyhow::{Context, Result, bail};
 use crate::arch::Arch;
 use crate::workspace;
 
-/// The keyring that signs every Debian suite the tool uses (bookworm, its backports,
-/// trixie).
+/// The keyring that signs every Debian suite the tool uses (bullseye, bookworm and its
+/// backports, trixie and its backports, sid): Debian 12's debian-archive-keyring holds
+/// the keys of all of them.
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
 /// The private apt invocation for one suite and architecture.

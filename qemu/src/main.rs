@@ -7,7 +7,8 @@
 //! Where things are:
 //! - [`arch`]: the three architectures and every fact that differs between them;
 //! - the commands: [`setup`], [`steps`] (`test`), [`stress`], [`demo`]; `kernel`, `build`
-//!   and `boot` are parsed here and run by the two rooms below;
+//!   and `boot` are parsed here and run by the two rooms below; [`matrix`]: several
+//!   arch × kernel boots at a time and their table (`demo`, `test`);
 //! - [`kernel`]: Debian's kernels, fetched and cached ([`kernel::image`]: image formats);
 //! - [`guest`]: the init's initramfs, the boot in qemu-system, the KTAP report and the
 //!   verdict;
@@ -19,14 +20,20 @@ mod apt;
 mod arch;
 mod cargo;
 mod demo;
+mod elf;
 mod guest;
+mod init_build;
+mod init_check;
 mod kernel;
 mod limit;
+mod matrix;
+mod peers;
 mod progress;
 mod qemu_user;
 mod setup;
 mod steps;
 mod stress;
+mod uapi;
 mod workspace;
 
 use std::path::PathBuf;
@@ -36,6 +43,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::arch::Arch;
 use crate::guest::{BootOptions, boot, initramfs};
+use crate::kernel::release::Pair;
 
 const USAGE: &str = "\
 usage: cargo qemu <command> [options]
@@ -45,27 +53,42 @@ commands:
   test [--fresh]
           setup, then every check: fmt, clippy, doc, host tests, cross tests under
           QEMU 7.2 and 10.0 user-mode, no_std builds, Miri, quick benches and the
-          guest boots (3 arches on 6.12, x86_64 and aarch64 on 6.1); --fresh runs it
-          all against empty caches in a temporary directory, removed afterwards
+          guest boots of the whole kernel matrix (see demo --kernel all), in
+          parallel; --fresh runs it all against empty caches in a temporary
+          directory, removed afterwards
   stress [--rounds N] [--test-threads N] [--limit SECS]
           run clonekit's host test binaries N times (default 300) at N test threads
           (default 8), each run killed and counted as a hang past SECS (default 60)
-  demo    setup, then build and boot init-demo on every architecture; shows a table
-  kernel [<arch>...|all] [--kernel 6.12|6.1] [--refresh]
-          fetch (or find in the cache) Debian kernels (default: all of the release);
-          --refresh asks apt for the release's current version again
+  demo [--kernel K|all] [--jobs N]
+          setup, then build and boot init-demo on every architecture that has
+          kernel K (default 6.12); shows a table. --kernel all boots the whole
+          arch x kernel matrix, N boots at a time (default: one per core)
+  kernel [<arch>...|all] [--kernel K|all] [--refresh]
+          fetch (or find in the cache) Debian kernels (default: 6.12 on every
+          arch); --refresh asks apt for the release's current version again
   build <arch>
           build init-demo for <arch> and pack target/qemu/<arch>/initramfs.cpio
-  boot <arch> [--kernel 6.12|6.1] [--timeout SECS] [--kvm] [--allow-skip] [--smp N]
+  boot <arch> [--kernel K] [--timeout SECS] [--kvm] [--allow-skip] [--smp N]
               [--init PATH] [--append WORDS]
           build, boot in qemu-system-<arch> and check the KTAP report; the console
           is saved to target/qemu/<arch>-<kernel>.log. --timeout defaults to 120,
-          TCG unless --kvm, a SKIP fails unless --allow-skip, --init boots any
+          TCG unless --kvm, a SKIP without a reason fails unless --allow-skip
+          (a SKIP with one passes and is listed), --init boots any
           static init binary instead of init-demo, --append adds
           kernel command line words (k=v reaches init's environment)
+  uapi [--refresh]
+          check CloneFlags against include/linux/sched.h of Debian's newest
+          linux-libc-dev (fetched into the cache; --refresh asks apt again)
+  init [sizes|scenarios|boots]
+          clonekit-init: its stripped size on each arch next to Debian's tini and
+          dumb-init, its scenarios natively against Debian's tini, its boot as PID 1
+          of each arch's guest with the scenario suite as its program (default: all)
   help    this text
 
-<arch> is x86_64, aarch64 or riscv64.
+<arch> is x86_64, aarch64 or riscv64. K, the kernel, is 5.10 (Debian bullseye;
+x86_64 and aarch64), 6.1 (bookworm; x86_64 and aarch64), 6.12 (trixie) or latest
+(the newer of trixie-backports' and sid's: 7.3 on x86_64 and aarch64 and 7.2 on
+riscv64 when written; the version booted is shown).
 ";
 
 fn main() {
@@ -112,13 +135,12 @@ fn run(args: &[String]) -> Result<()> {
             }
             Ok(())
         }
-        "demo" => {
-            no_args("demo")?;
-            demo::run()
-        }
+        "demo" => demo::run(&demo::parse_args(rest)?),
         "kernel" => kernel_command(rest),
         "build" => build_command(rest),
         "boot" => boot_command(rest),
+        "uapi" => uapi_command(rest),
+        "init" => init_check::command(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -130,19 +152,21 @@ fn run(args: &[String]) -> Result<()> {
     }
 }
 
-/// `kernel [<arch>...|all] [--kernel NAME]`: fetches and prints the cached kernels.
+/// `kernel [<arch>...|all] [--kernel K|all] [--refresh]`: fetches and prints the cached
+/// kernels.
 fn kernel_command(args: &[String]) -> Result<()> {
-    let (release, archs, refresh) = parse_kernel_args(args)?;
-    for arch in archs {
+    let (pairs, refresh) = parse_kernel_args(args)?;
+    for Pair { arch, release } in pairs {
         if refresh {
             kernel::forget(release, arch)?;
         }
         let k = kernel::get(release, arch)?;
         println!(
-            "{arch} {}: {} {} -> {} ({:?})",
+            "{arch} {}: {} {} (Linux {}) -> {} ({:?})",
             release.name,
             k.package,
             k.version,
+            kernel::linux_version(&k.version),
             k.image.display(),
             k.format
         );
@@ -153,16 +177,16 @@ fn kernel_command(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The arguments of `kernel`: the release, its architectures (all of them by default), and
-/// whether to resolve the meta package again.
-fn parse_kernel_args(args: &[String]) -> Result<(&'static kernel::KernelRelease, Vec<Arch>, bool)> {
-    let mut release = kernel::DEFAULT.to_string();
+/// The arguments of `kernel`: the arch × kernel pairs (every arch the kernel has by
+/// default), and whether to resolve the meta packages again.
+fn parse_kernel_args(args: &[String]) -> Result<(Vec<Pair>, bool)> {
+    let mut name = kernel::DEFAULT.to_string();
     let mut archs: Vec<Arch> = Vec::new();
     let mut refresh = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--kernel" => release = value(&mut it, "--kernel")?,
+            "--kernel" => name = value(&mut it, "--kernel")?,
             "--refresh" => refresh = true,
             "all" => archs.clear(),
             other if other.starts_with('-') => {
@@ -171,14 +195,15 @@ fn parse_kernel_args(args: &[String]) -> Result<(&'static kernel::KernelRelease,
             other => archs.push(other.parse()?),
         }
     }
-    let release = kernel::release(&release)?;
+    let choice = kernel::release::Choice::parse(&name)?;
     if archs.is_empty() {
-        archs = release.packages.iter().map(|(a, _)| *a).collect();
+        archs = Arch::ALL.to_vec();
+    } else if let kernel::release::Choice::One(_) = choice {
+        for &arch in &archs {
+            kernel::release_for(&name, arch)?;
+        }
     }
-    for &arch in &archs {
-        release.package(arch)?;
-    }
-    Ok((release, archs, refresh))
+    Ok((kernel::release::pairs(&archs, choice), refresh))
 }
 
 /// The argument of `build`: one architecture.
@@ -217,10 +242,10 @@ fn parse_boot_args(args: &[String]) -> Result<BootOptions> {
         .next()
         .context("usage: cargo qemu boot <arch> [options] (see cargo qemu help)")?
         .parse()?;
-    let mut opts = BootOptions::new(arch, kernel::release(kernel::DEFAULT)?);
+    let mut opts = BootOptions::new(arch, kernel::release_for(kernel::DEFAULT, arch)?);
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--kernel" => opts.kernel = kernel::release(&value(&mut it, "--kernel")?)?,
+            "--kernel" => opts.kernel = kernel::release_for(&value(&mut it, "--kernel")?, arch)?,
             "--timeout" => {
                 let secs = value(&mut it, "--timeout")?;
                 let secs: u64 = secs
@@ -243,7 +268,6 @@ fn parse_boot_args(args: &[String]) -> Result<BootOptions> {
             other => bail!("unknown option `{other}` for boot (see cargo qemu help)"),
         }
     }
-    opts.kernel.package(arch)?;
     Ok(opts)
 }
 
@@ -252,6 +276,32 @@ fn value<'a>(it: &mut impl Iterator<Item = &'a String>, option: &str) -> Result<
     it.next()
         .cloned()
         .with_context(|| format!("{option} needs a value"))
+}
+
+/// `uapi [--refresh]`: fetches (or finds) the newest uapi `sched.h` and runs the header test.
+fn uapi_command(args: &[String]) -> Result<()> {
+    let refresh = match args {
+        [] => false,
+        [flag] if flag == "--refresh" => true,
+        [other, ..] => bail!("unknown option `{other}` for uapi (see cargo qemu help)"),
+    };
+    let header = uapi::get(refresh)?;
+    println!(
+        "{} {} -> {}",
+        uapi::PACKAGE,
+        header.version,
+        header.path.display()
+    );
+    let plan = uapi::plan(&header)?;
+    let status = plan
+        .command()
+        .current_dir(workspace::root())
+        .status()
+        .with_context(|| format!("running {}", plan.program))?;
+    if !status.success() {
+        bail!("the header test failed ({status})");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -326,6 +376,16 @@ mod tests {
         assert!(e.contains("has no riscv64 kernel"), "{e}");
         let e = error(parse_kernel_args(&args(&["riscv64", "--kernel", "6.1"])));
         assert!(e.contains("has no riscv64 kernel"), "{e}");
+        // The refusal lists what the arch has, 5.10 and latest included.
+        let e = error(parse_boot_args(&args(&["aarch64", "--kernel", "7.3"])));
+        assert!(
+            e.contains("unknown kernel `7.3` for aarch64")
+                && e.contains("5.10 (Debian bullseye)")
+                && e.contains("latest (Debian trixie-backports or sid)"),
+            "{e}"
+        );
+        let e = error(parse_kernel_args(&args(&["--kernel", "7"])));
+        assert!(e.contains("unknown kernel `7`: known are 5.10"), "{e}");
     }
 
     #[test]
@@ -336,8 +396,18 @@ mod tests {
             (opts.arch, opts.smp, opts.allow_skip),
             (Arch::Riscv64, 2, true)
         );
-        let (release, archs, refresh) =
-            parse_kernel_args(&args(&["--kernel", "6.1", "--refresh"])).unwrap();
-        assert_eq!((release.name, archs.len(), refresh), ("6.1", 2, true));
+        let (pairs, refresh) = parse_kernel_args(&args(&["--kernel", "6.1", "--refresh"])).unwrap();
+        let arches: Vec<Arch> = pairs.iter().map(|p| p.arch).collect();
+        assert_eq!(arches, [Arch::X86_64, Arch::Aarch64]);
+        assert!(pairs.iter().all(|p| p.release.name == "6.1") && refresh);
+        let opts = parse_boot_args(&args(&["x86_64", "--kernel", "5.10"])).unwrap();
+        assert_eq!(opts.kernel.suites, ["bullseye"]);
+        let opts = parse_boot_args(&args(&["riscv64", "--kernel", "latest"])).unwrap();
+        assert_eq!(opts.kernel.name, "latest");
+        let (pairs, _) = parse_kernel_args(&args(&["--kernel", "all"])).unwrap();
+        assert_eq!(pairs.len(), 10);
+        let (pairs, _) = parse_kernel_args(&args(&["riscv64", "--kernel", "all"])).unwrap();
+        let names: Vec<&str> = pairs.iter().map(|p| p.release.name).collect();
+        assert_eq!(names, ["6.12", "latest"]);
     }
 }

@@ -8,9 +8,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::arch::Arch;
 use crate::cargo::{self, Outer, Plan, Toolchain};
-use crate::guest::{self, BootOptions};
+use crate::kernel::release::{self, Choice};
 use crate::qemu_user::{self, Emulator};
-use crate::{kernel, limit, progress, setup, stress, workspace};
+use crate::{init_check, limit, matrix, progress, setup, stress, uapi, workspace};
 
 /// What a step does.
 pub enum Action {
@@ -30,9 +30,20 @@ pub enum Action {
     /// `cargo qemu stress --rounds <rounds>`: the host test binaries again and again at 8
     /// test threads; any hang or failure fails the step.
     Stress { rounds: u32 },
-    /// `cargo qemu boot <arch> --kernel <kernel>`: build init-demo, boot it, check the
-    /// KTAP report.
-    Boot { arch: Arch, kernel: &'static str },
+    /// `cargo qemu demo --kernel all`: build init-demo and boot it on every arch × kernel
+    /// pair of the matrix, several at a time (see [`crate::matrix`]), checking each KTAP
+    /// report.
+    BootMatrix,
+    /// clonekit's uapi header test against `include/linux/sched.h` of Debian's newest
+    /// `linux-libc-dev`, fetched into the cache (see [`crate::uapi`]).
+    UapiHeader,
+    /// clonekit-init for every arch, stripped, next to Debian's tini and dumb-init; fails
+    /// over 12 KiB or with formatting code linked in (see [`crate::init_check::sizes`]).
+    InitSizes,
+    /// clonekit-init's scenario test, natively, against it and Debian's tini.
+    InitVersusTini,
+    /// clonekit-init as the guest's PID 1 on every arch, the scenario suite its program.
+    InitBoots,
 }
 
 /// One check of `cargo qemu test`.
@@ -79,13 +90,6 @@ const fn cross_test(name: &'static str, arch: Arch, emulator: &'static Emulator)
     }
 }
 
-const fn boot(name: &'static str, arch: Arch, kernel: &'static str) -> Step {
-    Step {
-        name,
-        action: Action::Boot { arch, kernel },
-    }
-}
-
 /// Every step of `cargo qemu test`, in order.
 ///
 /// The cross tests run under QEMU 7.2 and 10.0 user-mode, each with the runner of
@@ -110,6 +114,18 @@ pub const STEPS: &[Step] = &[
         &[("RUSTDOCFLAGS", "-D warnings")],
     ),
     cargo("test (host x86_64)", &["test", "--workspace"]),
+    Step {
+        name: "uapi header (CloneFlags vs Debian's newest linux-libc-dev)",
+        action: Action::UapiHeader,
+    },
+    Step {
+        name: "clonekit-init size (3 arches) vs tini, dumb-init",
+        action: Action::InitSizes,
+    },
+    Step {
+        name: "clonekit-init scenarios vs Debian's tini (native)",
+        action: Action::InitVersusTini,
+    },
     cargo(
         "build no_std x86_64",
         &["build", "-p", "clonekit", "--target", Arch::X86_64.triple()],
@@ -216,11 +232,16 @@ pub const STEPS: &[Step] = &[
         ],
         &[("CLONEKIT_BENCH_QUICK", "1")],
     ),
-    boot("boot x86_64 6.12", Arch::X86_64, "6.12"),
-    boot("boot aarch64 6.12", Arch::Aarch64, "6.12"),
-    boot("boot riscv64 6.12", Arch::Riscv64, "6.12"),
-    boot("boot x86_64 6.1", Arch::X86_64, "6.1"),
-    boot("boot aarch64 6.1", Arch::Aarch64, "6.1"),
+    // init-demo on every arch × kernel pair: 5.10 and 6.1 on x86_64 and aarch64, 6.12 and
+    // latest on all three.
+    Step {
+        name: "boot matrix (10 arch x kernel pairs)",
+        action: Action::BootMatrix,
+    },
+    Step {
+        name: "clonekit-init as PID 1 (3 arches, 6.12)",
+        action: Action::InitBoots,
+    },
 ];
 
 /// The outcome of one step.
@@ -356,7 +377,23 @@ fn describe(action: &Action) -> String {
             emulator.binary(*arch)
         ),
         Action::Stress { rounds } => format!("cargo qemu stress --rounds {rounds}"),
-        Action::Boot { arch, kernel } => format!("cargo qemu boot {arch} --kernel {kernel}"),
+        Action::BootMatrix => format!(
+            "cargo qemu demo --kernel all --jobs {}",
+            matrix::default_jobs()
+        ),
+        Action::InitSizes => init_check::describe_sizes(),
+        Action::InitVersusTini => format!(
+            "{}=<Debian's tini, cached> cargo {}",
+            init_check::TINI_ENV,
+            init_check::SCENARIO_ARGS.join(" ")
+        ),
+        Action::InitBoots => init_check::describe_boots(),
+        Action::UapiHeader => format!(
+            "{}=<sched.h of {}, cached> cargo {}",
+            uapi::ENV,
+            uapi::PACKAGE,
+            uapi::TEST_ARGS.join(" ")
+        ),
     }
 }
 
@@ -386,9 +423,25 @@ fn run_action(action: &Action) -> Result<()> {
                 n => bail!("{n} runs hung or failed"),
             }
         }
-        Action::Boot { arch, kernel } => {
-            let boot = guest::boot::run(&BootOptions::new(*arch, kernel::release(kernel)?))?;
-            boot.verdict.map_err(anyhow::Error::msg)
+        Action::BootMatrix => {
+            let pairs = release::pairs(&Arch::ALL, Choice::All);
+            let outcomes = matrix::run(&pairs, matrix::default_jobs());
+            println!();
+            print!("{}", matrix::table(&outcomes));
+            matrix::verdict(&outcomes)
+        }
+        Action::InitSizes => init_check::sizes(),
+        Action::InitVersusTini => run_cargo(&init_check::versus_tini_plan()?),
+        Action::InitBoots => init_check::boots(),
+        Action::UapiHeader => {
+            let header = uapi::get(false)?;
+            progress::line(format_args!(
+                "uapi: {} {} at {}",
+                uapi::PACKAGE,
+                header.version,
+                header.path.display()
+            ));
+            run_cargo(&uapi::plan(&header)?)
         }
     }
 }
@@ -527,19 +580,30 @@ mod tests {
     }
 
     #[test]
-    fn every_boot_step_names_a_kernel_that_has_its_arch() {
-        let mut boots = 0;
-        for step in STEPS {
-            if let Action::Boot { arch, kernel } = &step.action {
-                boots += 1;
-                assert!(
-                    kernel::release(kernel).unwrap().package(*arch).is_ok(),
-                    "{}",
-                    step.name
-                );
-            }
+    fn the_boot_step_boots_the_whole_matrix_once() {
+        let boots: Vec<&Step> = STEPS
+            .iter()
+            .filter(|s| matches!(s.action, Action::BootMatrix))
+            .collect();
+        assert_eq!(boots.len(), 1);
+        let pairs = release::pairs(&Arch::ALL, Choice::All);
+        assert!(
+            boots[0]
+                .name
+                .contains(&format!("{} arch x kernel pairs", pairs.len()))
+        );
+        for arch in Arch::ALL {
+            let kernels: Vec<&str> = pairs
+                .iter()
+                .filter(|p| p.arch == arch)
+                .map(|p| p.release.name)
+                .collect();
+            let expected: &[&str] = match arch {
+                Arch::Riscv64 => &["6.12", "latest"],
+                _ => &["5.10", "6.1", "6.12", "latest"],
+            };
+            assert_eq!(kernels, expected, "{arch}");
         }
-        assert_eq!(boots, 5);
     }
 
     #[test]

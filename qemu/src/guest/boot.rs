@@ -1,7 +1,8 @@
 //! `boot <arch>`: one boot from start to verdict. Gets the kernel, builds (or packs) the
 //! initramfs, runs qemu-system with the console captured, judges the KTAP report, and
-//! prints the result.
+//! prints the result (with every skipped case and its reason).
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,29 +10,46 @@ use anyhow::{Context, Result, bail};
 
 use crate::arch::Arch;
 use crate::guest::console::{self, Console, printable};
+use crate::guest::initramfs::{self, Initramfs};
 use crate::guest::ktap::Report;
 use crate::guest::qemu_args::{qemu_args, shell_words};
-use crate::guest::{BootOptions, initramfs, verdict};
-use crate::{kernel, progress, workspace};
+use crate::guest::{BootOptions, verdict};
+use crate::kernel::{self, Kernel, linux_version};
+use crate::{progress, workspace};
 
 /// How many lines of console output to show when a boot fails.
 const TAIL_LINES: usize = 20;
 
 /// The result of one boot.
 pub struct Boot {
+    /// The Debian version of the kernel booted (`7.3.4-1~bpo13+1`).
+    pub kernel_version: String,
     pub report: Report,
     /// From starting QEMU to the line that completed the report.
     pub to_end_of_report: Option<Duration>,
     /// From starting QEMU to QEMU's exit.
     pub total: Duration,
-    pub init_size: u64,
     pub log: PathBuf,
     /// `Ok` if the boot passed; otherwise why not.
     pub verdict: Result<(), String>,
+    /// Why the first attempt was not used, when the kernel crashed before the init ran
+    /// and the boot was run a second time (see [`verdict::crashed_before_init`]).
+    pub retried: Option<String>,
 }
 
 /// Gets the kernel, builds (or packs) the initramfs, boots, and judges the report.
 pub fn run(opts: &BootOptions) -> Result<Boot> {
+    check_kvm(opts)?;
+    let kernel = kernel_for(opts)?;
+    let initramfs = match &opts.init {
+        Some(init) => initramfs::pack_custom(opts.arch, init)?,
+        None => initramfs::build(opts.arch)?,
+    };
+    boot(opts, &kernel, &initramfs)
+}
+
+/// Refuses `--kvm` where it cannot work.
+pub fn check_kvm(opts: &BootOptions) -> Result<()> {
     let arch = opts.arch;
     if opts.kvm {
         if arch != Arch::NATIVE {
@@ -44,6 +62,12 @@ pub fn run(opts: &BootOptions) -> Result<Boot> {
             bail!("--kvm: this machine has no /dev/kvm");
         }
     }
+    Ok(())
+}
+
+/// The kernel `opts` names, from the cache or fetched, if it can boot an initramfs.
+pub fn kernel_for(opts: &BootOptions) -> Result<Kernel> {
+    let arch = opts.arch;
     let kernel = kernel::get(opts.kernel, arch).with_context(|| {
         format!(
             "the {arch} kernel {} is not cached and could not be fetched",
@@ -56,14 +80,49 @@ pub fn run(opts: &BootOptions) -> Result<Boot> {
             kernel.package
         );
     }
-    let initramfs = match &opts.init {
-        Some(init) => initramfs::pack_custom(arch, init)?,
-        None => initramfs::build(arch)?,
-    };
-    let log = workspace::qemu_dir().join(format!("{arch}-{}.log", opts.kernel.name));
+    Ok(kernel)
+}
+
+/// Boots `kernel` with `initramfs` (both at hand: a matrix prepares them all first, then
+/// boots several at a time) and judges the report. A kernel crash before the init ran
+/// (not the init's fault, see [`verdict::crashed_before_init`]) gets one more boot; the
+/// first attempt's console is kept as `<arch>-<kernel>.attempt1.log` and the result says
+/// so.
+pub fn boot(opts: &BootOptions, kernel: &Kernel, initramfs: &Initramfs) -> Result<Boot> {
+    let label = format!("{} {}", opts.arch, opts.kernel.name);
+    let log = workspace::qemu_dir().join(format!("{}-{}.log", opts.arch, opts.kernel.name));
+    let kept = log.with_extension("attempt1.log");
+    // An earlier run's first attempt would pass for this run's.
+    let _ = fs::remove_file(&kept);
+    let (mut boot, mut console) = attempt(opts, kernel, initramfs, &label, &log)?;
+    if let Some(why) = verdict::crashed_before_init(&boot.report, &console) {
+        fs::rename(&log, &kept).with_context(|| format!("keeping {}", log.display()))?;
+        progress::line(format_args!(
+            "boot: {label}: the kernel crashed before the init ran ({why}; console in {}); \
+             booting it once more",
+            kept.display()
+        ));
+        (boot, console) = attempt(opts, kernel, initramfs, &label, &log)?;
+        boot.retried = Some(format!(
+            "the first boot's kernel crashed before the init ran: {why}"
+        ));
+    }
+    print_result(&label, &boot, &console);
+    Ok(boot)
+}
+
+/// One run of QEMU and the verdict on its console.
+fn attempt(
+    opts: &BootOptions,
+    kernel: &Kernel,
+    initramfs: &Initramfs,
+    label: &str,
+    log: &Path,
+) -> Result<(Boot, Console)> {
+    let arch = opts.arch;
     let args = qemu_args(opts, &kernel.image, &initramfs.path);
     progress::line(format_args!(
-        "boot: {arch} with {} {} ({}), timeout {} s: {} {}",
+        "boot: {label} with {} {} ({}), timeout {} s: {} {}",
         kernel.package,
         kernel.version,
         if opts.kvm { "KVM" } else { "TCG" },
@@ -71,7 +130,7 @@ pub fn run(opts: &BootOptions) -> Result<Boot> {
         arch.qemu_system_binary(),
         shell_words(&args)
     ));
-    let console = console::capture(arch, &args, opts.timeout, &log)?;
+    let console = console::capture(arch, label, &args, opts.timeout, log)?;
     let report = verdict::report(&console);
     let to_end_of_report = report
         .end_line
@@ -79,36 +138,46 @@ pub fn run(opts: &BootOptions) -> Result<Boot> {
         .map(|(t, _)| *t);
     let verdict = verdict::judge(&report, opts.allow_skip, &console);
     let boot = Boot {
+        kernel_version: kernel.version.clone(),
         report,
         to_end_of_report,
         total: console.total,
-        init_size: initramfs.init_size,
-        log,
+        log: log.to_path_buf(),
         verdict,
+        retried: None,
     };
-    print_result(arch, opts.kernel.name, &boot, &console);
-    Ok(boot)
+    Ok((boot, console))
 }
 
-fn print_result(arch: Arch, kernel: &str, boot: &Boot, console: &Console) {
+fn print_result(label: &str, boot: &Boot, console: &Console) {
     let counts = boot.report.counts();
     let to_end = boot
         .to_end_of_report
         .map(progress::human)
         .unwrap_or_else(|| "-".into());
     progress::line(format_args!(
-        "boot: {arch} {kernel}: {} ok, {} not ok, {} skip; report done at {to_end}, QEMU ran {}; log {}",
+        "boot: {label} (Linux {}): {} ok, {} not ok, {} skip; report done at {to_end}, QEMU ran {}; log {}",
+        linux_version(&boot.kernel_version),
         counts.ok,
         counts.not_ok,
         counts.skip,
         progress::human(boot.total),
         boot.log.display()
     ));
+    for (path, reason) in verdict::skips(&boot.report) {
+        eprintln!(
+            "    skip: {path}: {}",
+            reason.unwrap_or("(no reason given)")
+        );
+    }
     for (path, t) in boot.report.failures(true) {
         for d in &t.diagnostics {
             eprintln!("    # {d}");
         }
         eprintln!("    not ok: {path}");
+    }
+    if let Some(why) = &boot.retried {
+        eprintln!("    retried: {why}");
     }
     if let Err(why) = &boot.verdict {
         let incomplete = !boot.report.is_complete() || console.timed_out;
@@ -119,12 +188,12 @@ fn print_result(arch: Arch, kernel: &str, boot: &Boot, console: &Console) {
             );
             let skip = console.lines.len().saturating_sub(TAIL_LINES);
             for (_, line) in &console.lines[skip..] {
-                eprintln!("{arch}| {}", printable(line));
+                eprintln!("{label}| {}", printable(line));
             }
             eprintln!("---");
         }
-        progress::line(format_args!("boot: {arch} {kernel} FAILED: {why}"));
+        progress::line(format_args!("boot: {label} FAILED: {why}"));
     } else {
-        progress::line(format_args!("boot: {arch} {kernel} passed"));
+        progress::line(format_args!("boot: {label} passed"));
     }
 }

@@ -25,9 +25,16 @@ pub struct Console {
     pub cut_mid_line: bool,
 }
 
-/// Runs `arch`'s qemu-system with `args`, streaming its serial output (prefixed with the
-/// arch) to the terminal and saving it raw to `log`; kills it after `timeout`.
-pub fn capture(arch: Arch, args: &[String], timeout: Duration, log: &Path) -> Result<Console> {
+/// Runs `arch`'s qemu-system with `args`, streaming its serial output (each line prefixed
+/// with `label`, e.g. `x86_64 6.12`, which tells apart boots that run at the same time) to
+/// the terminal and saving it raw to `log`; kills it after `timeout`.
+pub fn capture(
+    arch: Arch,
+    label: &str,
+    args: &[String],
+    timeout: Duration,
+    log: &Path,
+) -> Result<Console> {
     let binary = arch.qemu_system_binary();
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
@@ -48,6 +55,7 @@ pub fn capture(arch: Arch, args: &[String], timeout: Duration, log: &Path) -> Re
         })?;
     let stdout = child.stdout.take().context("no stdout")?;
     let (tx, rx) = mpsc::channel::<(Duration, String)>();
+    let label = label.to_string();
     let reader = std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
         let mut buf = Vec::new();
@@ -58,7 +66,7 @@ pub fn capture(arch: Arch, args: &[String], timeout: Duration, log: &Path) -> Re
             let line = String::from_utf8_lossy(&buf)
                 .trim_end_matches(['\n', '\r'])
                 .replace('\r', "");
-            println!("{arch}| {}", printable(&line));
+            println!("{label}| {}", printable(&line));
             if tx.send((started.elapsed(), line)).is_err() {
                 break;
             }

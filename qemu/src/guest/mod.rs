@@ -13,6 +13,7 @@ pub mod boot;
 pub mod console;
 pub mod initramfs;
 pub mod ktap;
+pub mod machine;
 pub mod newc;
 pub mod qemu_args;
 pub mod verdict;

@@ -1,63 +1,46 @@
 //! Guest kernels: real Debian kernel packages, fetched with apt into a private apt
 //! directory and cached outside the checkout, keyed by package version.
 //!
+//! - [`release`]: which kernels exist (`--kernel 5.10|6.1|6.12|latest`) and the matrix of
+//!   architecture × kernel pairs;
+//! - [`packages`]: how Debian packages a kernel (the 7.x packages split it in two);
+//! - [`debian_version`]: which of two package versions is newer (`latest` keeps the newest
+//!   of several suites);
+//! - [`image`]: what a good image of each architecture looks like;
+//! - this module: the cache, and fetching into it.
+//!
 //! The cache (`$XDG_CACHE_HOME/clonekit` or `~/.cache/clonekit`):
 //! - `apt/<suite>-<arch>/`: the private apt state ([`crate::apt`]);
-//! - `kernels/<package>_<version>/`: the package's `/boot/vmlinu*` and `config`, plus
-//!   `vmlinux.elf` for amd64 (the uncompressed kernel from the bzImage, which QEMU boots
-//!   directly in about half the time);
-//! - `kernels/<release>-<meta package>.resolved`: which `<package>_<version>` the meta
-//!   package resolved to, so a second run finds the kernel without any network.
+//! - `kernels/<package>_<version>/`: the kernel image (`vmlinu*`, as the package names it)
+//!   and `config`, plus `vmlinux.elf` for amd64 (the uncompressed kernel from the bzImage,
+//!   which QEMU boots directly in about half the time), and `package` (`<name> <version>`);
+//! - `kernels/<release>-<meta package>.resolved` (`6.12-linux-image-cloud-amd64.resolved`):
+//!   which `<package>_<version>` the meta package resolved to, so a second run finds the
+//!   kernel without any network.
 //!
-//! A cached kernel that is missing, empty, truncated or has a bad magic is fetched again;
-//! what a good image of each architecture looks like is [`image`]'s business.
+//! A cached kernel that is missing, empty, truncated or has a bad magic is fetched again.
 
+pub mod debian_version;
 pub mod image;
+pub mod packages;
+pub mod release;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::apt::{PrivateApt, clear_dir, file_safe};
 use crate::arch::Arch;
+pub use crate::kernel::debian_version::linux_version;
 use crate::kernel::image::Format;
+use crate::kernel::packages::Layout;
+pub use crate::kernel::release::{DEFAULT, KernelRelease, release_for};
+// Other modules' tests name a release without an architecture.
+#[cfg(test)]
+pub use crate::kernel::release::release;
 use crate::{progress, workspace};
-
-/// A Debian release whose kernels the guests boot.
-pub struct KernelRelease {
-    /// The name used on the command line (`--kernel 6.12`).
-    pub name: &'static str,
-    /// The Debian suite the packages come from.
-    pub suite: &'static str,
-    /// The package per architecture: meta packages that depend on the current versioned
-    /// `linux-image-<abi>-<flavour>`.
-    pub packages: &'static [(Arch, &'static str)],
-}
-
-/// Every kernel the tool knows: the names are pinned here and nowhere else.
-pub const RELEASES: &[KernelRelease] = &[
-    KernelRelease {
-        name: "6.12",
-        suite: "trixie",
-        packages: &[
-            (Arch::X86_64, "linux-image-cloud-amd64"),
-            (Arch::Aarch64, "linux-image-cloud-arm64"),
-            (Arch::Riscv64, "linux-image-riscv64"),
-        ],
-    },
-    KernelRelease {
-        name: "6.1",
-        suite: "bookworm",
-        packages: &[
-            (Arch::X86_64, "linux-image-cloud-amd64"),
-            (Arch::Aarch64, "linux-image-cloud-arm64"),
-        ],
-    },
-];
-
-/// The kernel used when none is named.
-pub const DEFAULT: &str = "6.12";
 
 /// Kernel config options the guest tests rely on: the initramfs, devtmpfs and every
 /// namespace a clone flag can create.
@@ -78,6 +61,7 @@ pub const REQUIRED_CONFIG: &[&str] = &[
 pub struct Kernel {
     /// `linux-image-6.12.57+deb13-cloud-amd64` and the like.
     pub package: String,
+    /// The Debian package version (`7.3.4-1~bpo13+1`); [`linux_version`] gives Linux's.
     pub version: String,
     /// The file given to `qemu -kernel`.
     pub image: PathBuf,
@@ -86,39 +70,12 @@ pub struct Kernel {
     pub missing_config: Vec<&'static str>,
 }
 
-/// Finds a release by its name.
-pub fn release(name: &str) -> Result<&'static KernelRelease> {
-    RELEASES.iter().find(|r| r.name == name).with_context(|| {
-        let names: Vec<&str> = RELEASES.iter().map(|r| r.name).collect();
-        format!("unknown kernel `{name}`: known are {}", names.join(", "))
-    })
-}
-
-impl KernelRelease {
-    /// The package for `arch`, or an error naming the architectures this release has.
-    pub fn package(&self, arch: Arch) -> Result<&'static str> {
-        self.packages
-            .iter()
-            .find(|(a, _)| *a == arch)
-            .map(|(_, p)| *p)
-            .with_context(|| {
-                let have: Vec<&str> = self.packages.iter().map(|(a, _)| a.name()).collect();
-                format!(
-                    "Debian {} (kernel {}) has no {arch} kernel; it has {}",
-                    self.suite,
-                    self.name,
-                    have.join(", ")
-                )
-            })
-    }
-}
-
 /// The file that records which versioned package a meta package resolved to.
 fn pointer_file(release: &KernelRelease, arch: Arch) -> Result<PathBuf> {
     let meta = release.package(arch)?;
     Ok(workspace::cache_dir()?
         .join("kernels")
-        .join(format!("{}-{meta}.resolved", release.suite)))
+        .join(format!("{}-{meta}.resolved", release.name)))
 }
 
 /// Forgets what the meta package resolved to, so the next [`get`] asks apt again (and
@@ -231,56 +188,160 @@ pub fn missing_config(arch: Arch, config: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// The versioned kernel package a meta package depends on: the first `linux-image-*` of
-/// its `Depends` (alternatives and version constraints dropped).
-pub fn kernel_dependency(depends: &str) -> Option<String> {
-    depends
-        .split([',', '|'])
-        .map(|d| d.split_whitespace().next().unwrap_or(""))
-        .find(|name| name.starts_with("linux-image-"))
-        .map(String::from)
+/// One suite's answer to "which kernel does the meta package stand for".
+struct Candidate {
+    suite: &'static str,
+    apt: PrivateApt,
+    /// The versioned image package (`linux-image-<abi>`) and its Debian version.
+    package: String,
+    version: String,
 }
 
-fn fetch(release: &KernelRelease, arch: Arch, meta: &str, kernels: &Path) -> Result<Kernel> {
+/// Resolves `meta` in `suite`: updates the private apt lists, then follows the meta
+/// package to its versioned image package.
+fn resolve_in(suite: &'static str, arch: Arch, meta: &str) -> Result<Candidate> {
     progress::line(format_args!(
-        "kernel: resolving {meta} ({} {}) with a private apt",
-        release.suite,
+        "kernel: resolving {meta} ({suite} {}) with a private apt",
         arch.debian()
     ));
-    let apt = PrivateApt::new(release.suite, arch)?;
+    let apt = PrivateApt::new(suite, arch)?;
     apt.update()?;
     let depends = apt.field(meta, "Depends")?;
-    let package = kernel_dependency(&depends)
+    let package = packages::kernel_dependency(&depends)
         .with_context(|| format!("{meta} depends on no linux-image-*: {depends}"))?;
     let version = apt.field(&package, "Version")?;
+    Ok(Candidate {
+        suite,
+        apt,
+        package,
+        version,
+    })
+}
+
+/// Resolves `meta` in every suite of `release` and keeps the newest version (the first
+/// suite's on a tie). A suite that cannot be read (a mirror caught mid-sync answers with
+/// index files of the wrong size) is passed over with its reason when another suite
+/// answers; with one suite, or none answering, its error is the error.
+fn resolve(release: &KernelRelease, arch: Arch, meta: &str) -> Result<Candidate> {
+    let mut candidates = Vec::new();
+    let mut failures = Vec::new();
+    for &suite in release.suites {
+        match resolve_in(suite, arch, meta) {
+            Ok(candidate) => candidates.push(candidate),
+            Err(e) if release.suites.len() == 1 => return Err(e),
+            Err(e) => failures.push(format!("{suite}: {}", first_error_line(&e))),
+        }
+    }
+    let versions: Vec<&str> = candidates.iter().map(|c| c.version.as_str()).collect();
+    let Some(newest) = newest(&versions) else {
+        bail!(
+            "no suite of {} answered for {arch}: {}",
+            release.source(),
+            failures.join("; ")
+        );
+    };
+    let chosen = candidates.swap_remove(newest);
+    if release.suites.len() > 1 {
+        let mut seen: Vec<String> = candidates
+            .iter()
+            .map(|c| format!("{} has {}", c.suite, c.version))
+            .collect();
+        seen.extend(failures.iter().map(|f| format!("{f} (passed over)")));
+        progress::line(format_args!(
+            "kernel: {} for {arch} is {} {} from {}{}",
+            release.name,
+            chosen.package,
+            chosen.version,
+            chosen.suite,
+            if seen.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", seen.join("; "))
+            }
+        ));
+    }
+    Ok(chosen)
+}
+
+/// The index of the newest of `versions` (the first of equals), `None` when empty.
+fn newest(versions: &[&str]) -> Option<usize> {
+    (0..versions.len()).reduce(|best, i| {
+        if debian_version::compare(versions[i], versions[best]).is_gt() {
+            i
+        } else {
+            best
+        }
+    })
+}
+
+/// The line of an apt error that says what went wrong (`E: Failed to fetch ...`), or the
+/// error's first line.
+fn first_error_line(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    text.lines()
+        .find(|l| l.starts_with("E: "))
+        .or_else(|| text.lines().next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Resolves the meta package to its versioned image package (in the newest suite, for
+/// `latest`), downloads the package(s) holding the image and the config (one or two, by
+/// [`Layout`]) and caches the kernel.
+fn fetch(release: &KernelRelease, arch: Arch, meta: &str, kernels: &Path) -> Result<Kernel> {
+    let started = Instant::now();
+    let Candidate {
+        apt,
+        package,
+        version,
+        ..
+    } = resolve(release, arch, meta)?;
     let dir = kernels.join(format!("{package}_{}", file_safe(&version)));
     if let Ok(kernel) = load(arch, &dir) {
         return Ok(kernel); // resolved to a version already cached
     }
-    progress::line(format_args!(
-        "kernel: downloading {package} {version} (only /boot is kept)"
-    ));
-    // Only /boot, not the modules.
-    let unpacked = apt.download_and_extract(&package, &["./boot"])?;
+    let layout = Layout::of(
+        &package,
+        &apt.field(&package, "Depends").unwrap_or_default(),
+    )?;
 
     let staging = kernels.join(format!(".staging-{package}"));
     clear_dir(&staging)?;
-    for entry in fs::read_dir(unpacked.join("boot")).context("package has no /boot")? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        if name.starts_with("vmlinu") {
-            fs::rename(&path, staging.join(&name))?;
-        } else if name.starts_with("config-") {
-            fs::rename(&path, staging.join("config"))?;
+    let mut bytes = 0u64;
+    for (download, members) in layout.downloads() {
+        let size: u64 = apt.field(download, "Size")?.parse().unwrap_or(0);
+        bytes += size;
+        progress::line(format_args!(
+            "kernel: downloading {download} {version} ({:.1} MB; only {} is kept)",
+            megabytes(size),
+            members.join(" ")
+        ));
+        let unpacked = apt.download_and_extract(download, members)?;
+        let found = packages::find(&unpacked);
+        if let Some(image) = found.image {
+            let name = image.file_name().context("an image without a name")?;
+            fs::rename(&image, staging.join(name))?;
         }
+        if let Some(config) = found.config {
+            fs::rename(&config, staging.join("config"))?;
+        }
+        let _ = fs::remove_dir_all(&unpacked);
     }
-    let _ = fs::remove_dir_all(&unpacked);
+    if !staging.join("config").exists() {
+        bail!(
+            "no kernel .config in {} (looked in /boot/config-* and \
+             /usr/lib/modules/<abi>/config): without it the kernel's options cannot be checked",
+            names(&layout)
+        );
+    }
     fs::write(staging.join("package"), format!("{package} {version}\n"))?;
-    let (original, format) = validate(arch, &staging)?;
+    let (original, format) = validate(arch, &staging).with_context(|| {
+        format!(
+            "no bootable image in {} (looked for /boot/vmlinu* and \
+             /usr/lib/modules/<abi>/vmlinu*)",
+            names(&layout)
+        )
+    })?;
     if format == Format::BzImage {
         unpack_vmlinux(&original, &staging.join("vmlinux.elf"));
     }
@@ -290,11 +351,23 @@ fn fetch(release: &KernelRelease, arch: Arch, meta: &str, kernels: &Path) -> Res
     fs::rename(&staging, &dir)?;
     let kernel = load(arch, &dir)?;
     progress::line(format_args!(
-        "kernel: cached {} ({:?})",
+        "kernel: cached {} ({:?}): {:.1} MB fetched and unpacked in {}",
         kernel.image.display(),
-        kernel.format
+        kernel.format,
+        megabytes(bytes),
+        progress::human(started.elapsed())
     ));
     Ok(kernel)
+}
+
+/// The packages a layout downloads, for messages.
+fn names(layout: &Layout) -> String {
+    let names: Vec<&str> = layout.downloads().iter().map(|(p, _)| *p).collect();
+    names.join(" and ")
+}
+
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
 }
 
 /// Writes the uncompressed kernel of a bzImage to `elf` if it can be booted directly
@@ -324,30 +397,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_release_names_known_packages_and_the_default_exists() {
-        assert!(release(DEFAULT).is_ok());
-        let default = release(DEFAULT).unwrap();
-        for arch in Arch::ALL {
-            assert!(default.package(arch).is_ok(), "default kernel lacks {arch}");
-        }
-        assert!(release("6.1").unwrap().package(Arch::Riscv64).is_err());
-        assert!(release("5.10").is_err());
+    fn the_newest_version_wins_and_the_first_of_equals() {
+        // latest on riscv64, 2026-11-30: trixie-backports 7.2.11, sid 7.2.13.
+        assert_eq!(newest(&["7.2.11-1~bpo13+1", "7.2.13-1"]), Some(1));
+        // latest on x86_64: trixie-backports 7.3.4, sid 7.2.13.
+        assert_eq!(newest(&["7.3.4-1~bpo13+1", "7.2.13-1"]), Some(0));
+        assert_eq!(newest(&["7.3.4-1", "7.3.4-1"]), Some(0));
+        assert_eq!(newest(&["7.3.4-1"]), Some(0));
+        assert_eq!(newest(&[]), None);
     }
 
     #[test]
-    fn meta_package_resolves_to_its_versioned_image() {
-        let depends = "linux-image-6.12.57+deb13-cloud-amd64 (= 6.12.57-1)";
+    fn an_apt_error_is_summed_up_by_its_e_line() {
+        let e = anyhow::anyhow!(
+            "apt-get -q update failed (exit status: 100):\nE: Failed to fetch http://m/debian/dists/trixie-backports/main/binary-riscv64/Packages.xz  File has unexpected size (248120 != 255660). Mirror sync in progress?\n   Hashes of expected file:"
+        )
+        .context("private apt-get update");
+        let line = first_error_line(&e);
+        assert!(line.starts_with("E: Failed to fetch"), "{line}");
+        assert!(line.ends_with("Mirror sync in progress?"), "{line}");
         assert_eq!(
-            kernel_dependency(depends).as_deref(),
-            Some("linux-image-6.12.57+deb13-cloud-amd64")
+            first_error_line(&anyhow::anyhow!("no network")),
+            "no network"
         );
-        let several =
-            "initramfs-tools | linux-initramfs-tool, linux-image-6.1.0-56-arm64 (= 6.1.192-1)";
-        assert_eq!(
-            kernel_dependency(several).as_deref(),
-            Some("linux-image-6.1.0-56-arm64")
-        );
-        assert_eq!(kernel_dependency("libc6 (>= 2.36)"), None);
     }
 
     #[test]
