@@ -105,19 +105,19 @@ fn main() {
     // The child runs on a copy of our stack (no CLONE_VM): the same clone the floor makes,
     // plus clonekit's checks before it.
     let mut clonekit_child = || {
-        let child = fork_with(CLASSIC_NAMESPACES, ExitSignal::SIGCHLD, || 0).unwrap();
+        let mut child = fork_with(CLASSIC_NAMESPACES, ExitSignal::SIGCHLD, || 0).unwrap();
         black_box(child.wait().unwrap());
     };
     // On a stack of its own, as `ChildBuilder` gives every child by default.
     let mut clonekit_own_stack = || {
-        let child = ChildBuilder::new(CLASSIC_NAMESPACES)
+        let mut child = ChildBuilder::new(CLASSIC_NAMESPACES)
             .stack_size(64 * 1024)
             .spawn(|| 0)
             .unwrap();
         black_box(child.wait().unwrap());
     };
     let mut container = || {
-        let child = Container::new().spawn(|| 0).unwrap();
+        let mut child = Container::new().spawn(|| 0).unwrap();
         black_box(child.wait().unwrap());
     };
     let mut floor = raw_clone_floor;

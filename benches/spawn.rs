@@ -208,21 +208,22 @@ fn main() {
         // SAFETY: the thread only calls black_box (core): no libc, no std.
         unsafe { Builder::new().spawn_unchecked(|| black_box(1)) }
             .unwrap()
-            .join();
+            .join()
+            .unwrap();
     };
     let mut fork_wait = || {
-        let child = clonekit::process::fork(|| 0).unwrap();
+        let mut child = clonekit::process::fork(|| 0).unwrap();
         black_box(child.wait().unwrap());
     };
     let mut own_stack_wait = || {
-        let child = clonekit::process::ChildBuilder::new(clonekit::CloneFlags::empty())
+        let mut child = clonekit::process::ChildBuilder::new(clonekit::CloneFlags::empty())
             .stack_size(64 * 1024)
             .spawn(|| 0)
             .unwrap();
         black_box(child.wait().unwrap());
     };
     let mut exec_wait = || {
-        let child = clonekit::exec::spawn(c"/bin/true", &[c"true"], &[]).unwrap();
+        let mut child = clonekit::exec::spawn(c"/bin/true", &[c"true"], &[]).unwrap();
         assert!(child.wait().unwrap().success());
     };
     for pinned in [false, true] {

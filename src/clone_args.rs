@@ -1,4 +1,16 @@
 //! `struct clone_args`, the argument of `clone3()`, with its layout pinned at compile time.
+//!
+//! ```
+//! use clonekit::{CloneArgs, CloneFlags, ExitSignal};
+//! use clonekit::clone_args::{SIZE_VER0, SIZE_VER2};
+//!
+//! let flags = CloneFlags::PIDFD | CloneFlags::CLEAR_SIGHAND;
+//! let args = CloneArgs::new(flags, ExitSignal::SIGCHLD);
+//! assert_eq!(args.clone_flags(), Ok(flags));
+//! assert_eq!(args.signal(), Ok(ExitSignal::SIGCHLD));
+//! assert_eq!((SIZE_VER0, SIZE_VER2), (64, 88)); // Linux 5.3's struct, and 5.7's
+//! assert_eq!(size_of::<CloneArgs>(), SIZE_VER2);
+//! ```
 
 use core::mem::{offset_of, size_of};
 

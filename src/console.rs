@@ -11,6 +11,20 @@
 //! thread that does not exist in its copy of the address space, or may corrupt when it
 //! shares the memory. Each `write!` piece is one or more `write(2)` calls, so output
 //! from concurrent writers can interleave between pieces.
+//!
+//! ```
+//! use core::fmt::Write;
+//! use clonekit::console::Console;
+//!
+//! clonekit::println!("{} and {}: no lock, no buffer", "stdout", "write(2)");
+//! clonekit::eprintln!("to standard error");
+//!
+//! let mut out = Console::stdout();
+//! write!(out, "a piece ")?;
+//! writeln!(out, "at a time")?;
+//! assert_eq!(out.last_error(), None);
+//! # Ok::<(), core::fmt::Error>(())
+//! ```
 
 use crate::fd::BorrowedFd;
 use crate::{Errno, sys};
@@ -46,6 +60,14 @@ impl StdStream {
         unsafe { BorrowedFd::borrow_raw(raw) }
     }
 }
+
+impl crate::fd::AsFd for StdStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd()
+    }
+}
+
+crate::sys::fd::std_fd_traits!(StdStream);
 
 /// A writer to a file descriptor (borrowed for `'fd`) through `write(2)`, for
 /// `core::fmt::Write`.
@@ -94,6 +116,14 @@ impl<'fd> Console<'fd> {
         sys::fs::write_all(self.fd, bytes).inspect_err(|e| self.last_error = Some(*e))
     }
 }
+
+impl crate::fd::AsFd for Console<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd
+    }
+}
+
+crate::sys::fd::std_fd_traits!(Console<'_>);
 
 impl fmt::Write for Console<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {

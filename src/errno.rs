@@ -6,6 +6,16 @@
 //!
 //! The values come from `linux_raw_sys::errno` (the asm-generic numbering, shared by
 //! x86_64, aarch64 and riscv64).
+//!
+//! ```
+//! use clonekit::Errno;
+//! use clonekit::errno::from_syscall;
+//!
+//! assert_eq!(Errno::ENOENT.raw(), 2);
+//! assert_eq!(Errno::ENOENT.to_string(), "ENOENT: no such file or directory");
+//! assert_eq!(from_syscall(-22isize as usize), Err(Errno::EINVAL)); // a raw -EINVAL
+//! assert_eq!(from_syscall(3), Ok(3));
+//! ```
 
 use core::fmt;
 use linux_raw_sys::errno as e;

@@ -1,6 +1,20 @@
 //! The error every spawning entry point returns: a refused flag rule, a bad stack, or the
 //! kernel's errno; and the container set-up step it names when a container's child fails
 //! ([`SetupStep`], here so that the error names it without depending on the container).
+//!
+//! ```
+//! use clonekit::{CloneFlags, Errno, Error, FlagError};
+//! use clonekit::process::ChildBuilder;
+//! # if clonekit::program::emulated() {
+//! #     return; // qemu-user 7.2 gives no thread count: the single-thread check refuses first
+//! # }
+//!
+//! // A refused rule is named before any system call; nothing starts.
+//! let refused = ChildBuilder::new(CloneFlags::SIGHAND).spawn(|| 0).unwrap_err();
+//! assert_eq!(refused, Error::Flags(FlagError::SighandRequiresVm));
+//! assert_eq!(FlagError::SighandRequiresVm.errno(), Errno::EINVAL); // what the kernel would say
+//! println!("{refused}");
+//! ```
 
 use core::fmt;
 

@@ -5,6 +5,23 @@
 //! here ([`linux7_1`]). Each is pinned by a compile-time assertion below, so a wrong
 //! constant cannot build, and `cargo qemu test` compares the 7.1 ones with the
 //! `include/linux/sched.h` of Debian's newest `linux-libc-dev` (`tests/linux7.rs`).
+//!
+//! ```
+//! use clonekit::{CloneFlags, ExitSignal};
+//!
+//! let thread_like = CloneFlags::VM | CloneFlags::FS | CloneFlags::FILES | CloneFlags::SIGHAND;
+//! assert!(CloneFlags::NPTL_THREAD.contains(thread_like));
+//! assert_eq!(
+//!     format!("{:?}", CloneFlags::NEWUTS | CloneFlags::NEWPID),
+//!     "CloneFlags(NEWUTS | NEWPID)"
+//! );
+//! assert_eq!(CloneFlags::NEWPID.bits(), 0x2000_0000); // the kernel's CLONE_NEWPID
+//! assert!(CloneFlags::try_from_bits(1 << 50).is_err()); // a bit the kernel does not define
+//!
+//! // The exit signal is not a flag: its own type, 0 (none) to 64.
+//! assert_eq!(ExitSignal::SIGCHLD.raw(), 17);
+//! assert!(ExitSignal::new(65).is_err());
+//! ```
 
 use linux_raw_sys::general as k;
 use static_assertions::const_assert_eq;

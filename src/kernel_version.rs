@@ -1,4 +1,13 @@
 //! The running kernel's version, for the rules that changed over time.
+//!
+//! ```
+//! use clonekit::KernelVersion;
+//!
+//! let debian = KernelVersion::parse(b"6.12.38+deb13-amd64").unwrap();
+//! assert_eq!(debian, KernelVersion::new(6, 12, 38));
+//! assert!(debian >= KernelVersion::V5_6); // time namespaces, for instance
+//! println!("running {:?}", KernelVersion::current());
+//! ```
 
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};

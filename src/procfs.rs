@@ -1,5 +1,16 @@
 //! Small, allocation-free reads and writes of `/proc` files: what namespaces, id maps and
 //! the caller-state checks need.
+//!
+//! ```
+//! use clonekit::procfs::{self, PathBuf};
+//!
+//! let path = PathBuf::proc(None, "status")?; // this process's /proc/self/status
+//! let mut buf = [0u8; 4096];
+//! let n = procfs::read(path.as_c_str(), &mut buf)?;
+//! let threads = procfs::status_field(&buf[..n], "Threads").and_then(procfs::parse_u64);
+//! assert!(threads >= Some(1));
+//! # Ok::<(), clonekit::Errno>(())
+//! ```
 
 use core::ffi::CStr;
 use core::fmt::{self, Write};

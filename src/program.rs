@@ -51,6 +51,19 @@
 //! [`Error::AddressSpaceShared`]: crate::Error::AddressSpaceShared
 //! [`Error::FilesWithoutVm`]: crate::Error::FilesWithoutVm
 //! [`Error::VmWithoutFiles`]: crate::Error::VmWithoutFiles
+//!
+//! ```
+//! use clonekit::program;
+//!
+//! // This doc test is a std program: a libc owns the thread pointer.
+//! assert!(!program::started_by_entry());
+//! if !program::emulated() {
+//!     // Natively, each doc test is a process of one thread, so fork-like children are sound.
+//!     assert_eq!(program::address_space_private(), Ok(true));
+//!     program::require_single_threaded()?;
+//! }
+//! # Ok::<(), clonekit::Error>(())
+//! ```
 
 use core::sync::atomic::{AtomicBool, Ordering};
 

@@ -1,12 +1,45 @@
-//! Program start for a static `#![no_std] #![no_main]` binary: `_start` glue, arguments,
+//! Program start for a static `#![no_std]` `#![no_main]` binary: `_start` glue, arguments,
 //! and a main-thread control block so [`thread::current`](crate::thread::current) works.
 //!
-//! ```ignore
+//! [`entry!`](crate::entry) defines the program's `_start`: it gives the main thread its
+//! control block, opens `/dev/null` on any of descriptors 0-2 the kernel left closed, calls
+//! your `main` with the command line and environment ([`Args`]) and exits with what it
+//! returns. Such a program has no libc, so clonekit's threads and `CLONE_VM` children are sound
+//! in it with any closure (see [`program`](crate::program)), and it supplies the few C symbols
+//! the compiler's output needs without one. The program brings its own panic handler:
+//!
+//! ```no_run
 //! #![no_std]
 //! #![no_main]
+//! # extern crate std; // a doc test is built with std's unwinding panics; a program is not
+//! # macro_rules! as_a_doc_test {
+//! #     (#[panic_handler] $handler:item) => { #[allow(dead_code)] $handler };
+//! # }
+//!
 //! clonekit::entry!(main);
-//! fn main(args: &clonekit::rt::Args) -> i32 { 0 }
+//!
+//! fn main(args: &clonekit::rt::Args) -> i32 {
+//!     clonekit::println!("{} arguments", args.len());
+//!     for variable in args.env() {
+//!         clonekit::println!("{}", variable.to_str().unwrap_or("(not UTF-8)"));
+//!     }
+//!     // A thread, sound here: no libc owns the thread pointer.
+//!     let Ok(handle) = clonekit::thread::spawn(|| 6 * 7) else { return 1 };
+//!     if handle.join() == Ok(42) { 0 } else { 1 }
+//! }
+//!
+//! # as_a_doc_test! {
+//! #[panic_handler]
+//! fn panic(_: &core::panic::PanicInfo) -> ! {
+//!     clonekit::sys::process::exit_group(101)
+//! }
+//! # }
 //! ```
+//!
+//! This example is compiled by `cargo test` (a doc test cannot be linked into a static
+//! program, so it is not run here); the crate docs' [static PID 1](crate#a-static-pid-1) is the
+//! same kind of program with the exact build recipe (a `.cargo/config.toml` and
+//! `panic = "abort"`), which clonekit's tests build and run on all three arches.
 
 use core::ffi::{CStr, c_char};
 
@@ -68,6 +101,29 @@ impl Args {
     }
 }
 
+/// The kernel's `envp` array of an `entry!` program, set once by [`start`] before `main`.
+static ENVP: core::sync::atomic::AtomicPtr<*const c_char> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+/// The process's environment now, as the NULL-terminated array `execve` takes (null: none):
+/// in an `entry!` program the kernel's, which nothing changes; in a program with a libc
+/// what the libc's `environ` holds (`setenv` and std's `set_var` included).
+///
+/// A libc's array may be changed by `setenv` in another thread while it is read; std makes
+/// that the `set_var` caller's to rule out (its `unsafe` contract: no other thread reads
+/// the environment meanwhile), as it is for glibc's own `getenv`.
+pub(crate) fn environ() -> *const *const c_char {
+    if crate::program::started_by_entry() {
+        return ENVP.load(core::sync::atomic::Ordering::Relaxed);
+    }
+    let slot = crate::arch::libc_environ();
+    if slot.is_null() {
+        return core::ptr::null();
+    }
+    // SAFETY: the libc's `environ` variable, a pointer; read as the libc's getenv does.
+    unsafe { slot.read_volatile() }
+}
+
 /// The main thread's control block (threads get theirs on their stacks).
 static mut MAIN_TCB: core::mem::MaybeUninit<Tcb> = core::mem::MaybeUninit::uninit();
 
@@ -91,6 +147,7 @@ pub unsafe extern "C" fn start(sp: *const usize, main: fn(&Args) -> i32) -> ! {
             envp: argv.add(argc + 1),
         }
     };
+    ENVP.store(args.envp.cast_mut(), core::sync::atomic::Ordering::Relaxed);
     let tid = crate::sys::process::gettid() as u32;
     // SAFETY: single-threaded start: nothing else refers to MAIN_TCB yet; it is static, so
     // it outlives the main thread.
@@ -130,7 +187,10 @@ fn open_standard_streams() {
 
 /// Defines the `_start` of a static `no_main` binary that runs `$main(&Args) -> i32` and
 /// exits with its return value, and the few C symbols such a binary needs without a libc
-/// ([`__clonekit_libc_shims!`](crate::__clonekit_libc_shims)).
+/// (`memcpy`, `memmove`, `memset`, `memcmp`, `bcmp`, `strlen`, on aarch64 `getauxval`, and
+/// `rust_eh_personality`, never called since the program aborts on panic). An example and
+/// the build recipe: the [`rt`](crate::rt) module and the crate docs'
+/// [static PID 1](crate#a-static-pid-1).
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {

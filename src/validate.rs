@@ -9,6 +9,29 @@
 //! A few refusals are not the kernel's but the encoding's: a flag legacy `clone()` cannot
 //! carry ([`FlagError::Clone3OnlyFlags`]) would otherwise be dropped silently, and a flag
 //! older than the running kernel ([`FlagError::NeedsKernel`]) would be ignored by it.
+//!
+//! ```
+//! use clonekit::{CloneFlags, ExitSignal, FlagError, KernelVersion};
+//! use clonekit::validate::{Caller, Request, validate, validate_unshare};
+//!
+//! // A flag legacy clone() cannot carry is refused rather than dropped; clone3 takes it.
+//! let flags = CloneFlags::CLEAR_SIGHAND;
+//! let legacy = Request::legacy(flags, ExitSignal::SIGCHLD, KernelVersion::V6_9);
+//! assert_eq!(validate(&legacy), Err(FlagError::Clone3OnlyFlags(flags)));
+//! let clone3 = Request::clone3(flags, ExitSignal::SIGCHLD, KernelVersion::V6_9);
+//! assert_eq!(validate(&clone3), Ok(()));
+//!
+//! // A flag newer than the kernel, which would ignore it, is refused by name.
+//! let old = Request::clone3(flags, ExitSignal::SIGCHLD, KernelVersion::new(5, 4, 0));
+//! let refused = validate(&old).unwrap_err();
+//! assert!(matches!(refused, FlagError::NeedsKernel { .. }));
+//! println!("{refused} ({})", refused.errno()); // in plain words, with the kernel's errno
+//!
+//! // unshare(2) has rules of its own.
+//! let (caller, threads) = (Caller::PRIVILEGED, Some(1));
+//! let ok = validate_unshare(CloneFlags::NEWUTS, &caller, threads, KernelVersion::V6_9);
+//! assert_eq!(ok, Ok(()));
+//! ```
 
 use core::fmt;
 

@@ -722,6 +722,49 @@ fn exec_spawn_with_too_many_args_or_env() {
     );
 }
 
+#[test]
+fn exec_command_past_its_capacity_or_with_a_bad_variable_name() {
+    use clonekit::exec::{Capacity, Command, MAX_COMMAND_ARGS, MAX_ENV_CHANGES};
+    // Every refusal comes before any child exists (at capacity, a Command runs: exec.rs).
+    let missing = c"/nonexistent/clonekit";
+    let mut command = Command::new(missing);
+    command.args(vec![c"x"; MAX_COMMAND_ARGS]);
+    command.arg(c"one too many");
+    assert_eq!(
+        command.spawn().unwrap_err(),
+        SpawnError::Capacity {
+            what: Capacity::Args,
+            given: MAX_COMMAND_ARGS + 1,
+            max: MAX_COMMAND_ARGS
+        }
+    );
+    let mut command = Command::new(missing);
+    for _ in 0..=MAX_ENV_CHANGES {
+        command.env(c"A", c"1");
+    }
+    assert_eq!(
+        command.spawn().unwrap_err(),
+        SpawnError::Capacity {
+            what: Capacity::EnvChanges,
+            given: MAX_ENV_CHANGES + 1,
+            max: MAX_ENV_CHANGES
+        }
+    );
+    // A name that is empty or holds '=', named by its position.
+    for (name, index) in [(c"", 1), (c"A=B", 1), (c"=", 1)] {
+        let r = Command::new(missing)
+            .env(c"GOOD", c"1")
+            .env(name, c"x")
+            .spawn();
+        assert_eq!(r.unwrap_err(), SpawnError::BadEnvName { index }, "{name:?}");
+        let r = Command::new(missing)
+            .env(c"GOOD", c"1")
+            .env_remove(name)
+            .spawn();
+        assert_eq!(r.unwrap_err(), SpawnError::BadEnvName { index }, "{name:?}");
+    }
+}
+
 // ---- Kernel versions ----
 
 #[test]
@@ -764,4 +807,48 @@ fn container_names_without_a_uts_namespace_are_refused() {
             .spawn_unchecked(|| 0)
     };
     assert_eq!(r.err(), Some(Error::NeedsNamespace(CloneFlags::NEWUTS)));
+}
+
+// ---- Error types ----
+
+/// Every error type clonekit returns is a `core::error::Error` (`std::error::Error`), `Send`,
+/// `Sync` and `'static`: each goes into a `Box<dyn Error>` through `?`, and says what was
+/// wrong in its `Display`.
+#[test]
+fn every_error_type_is_a_core_error() {
+    fn boxed<E: core::error::Error + Send + Sync + 'static>(
+        e: E,
+    ) -> Box<dyn std::error::Error + Send + Sync> {
+        let r: Result<(), Box<dyn std::error::Error + Send + Sync>> = (|| Err(e)?)();
+        r.unwrap_err()
+    }
+    let errors = [
+        boxed(Errno::EINVAL),
+        boxed(Stack::new(0).unwrap_err()),
+        boxed(IdMap::parse("0 1").unwrap_err()),
+        boxed(FlagError::SighandRequiresVm),
+        boxed(Error::StackRequired),
+        boxed(exec::spawn(c"/bin/true", &vec![c"x"; MAX_ARGS + 1], &[]).unwrap_err()),
+        boxed(thread::JoinError::Exited),
+        boxed(clonekit::init::SpawnFailure {
+            step: clonekit::init::SpawnStep::Exec,
+            errno: Errno::ENOENT,
+        }),
+    ];
+    let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        shown,
+        [
+            "EINVAL: invalid argument",
+            "0 bytes is below the minimum stack size of 16384",
+            "an id map line is three numbers: inside outside count",
+            shown[3].as_str(),
+            "CLONE_VM without a child stack would share the parent's stack",
+            "1025 arguments and 0 environment entries: at most 1024 of each",
+            "the thread ended without returning from its closure (it called exit): there is no \
+             value to join",
+            "the main program did not start: execve failed: ENOENT: no such file or directory",
+        ]
+    );
+    assert!(shown[3].contains("CLONE_SIGHAND"), "{}", shown[3]);
 }

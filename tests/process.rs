@@ -4,7 +4,7 @@
 //! fallback), the waits (`wait_any`, `reap_all_nonblocking`, children with any exit signal)
 //! and the API's refusals. What the kernel makes of the flags (Example 1's shared memory,
 //! shared descriptor tables, `CLONE_PARENT`, `set_tid`, `CLONE_INTO_CGROUP`, a signalled
-//! child's status) is proven once, by the test kit's cases, run by `tests/cases.rs` and in
+//! child's status) is proven once, by the test kit's cases, run by `testkit/tests/cases.rs` and in
 //! the QEMU guest.
 //!
 //! Child closures only use clonekit (atomics, `clonekit::sys`, `clonekit::println!`): the
@@ -36,7 +36,7 @@ fn fork_child_return_value_is_its_exit_status() {
     let parent = getpid();
     let base = 40; // borrowed from the parent's (copied) stack
     // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let child = unsafe {
+    let mut child = unsafe {
         fork_unchecked(|| {
             if getppid() != parent || getpid() == parent {
                 return 1;
@@ -93,8 +93,18 @@ fn try_wait_is_none_until_the_child_exits() {
     assert_eq!(status, ExitStatus::Exited(9));
     // Reaped: the handle remembers, and no longer signals a PID that may be reused.
     assert_eq!(child.try_wait(), Ok(Some(ExitStatus::Exited(9))));
-    assert_eq!(child.kill(Signal::SIGKILL), Err(Errno::ESRCH));
+    assert_eq!(child.signal(Signal::SIGTERM), Err(Errno::ESRCH));
+    assert_eq!(
+        child.kill(),
+        Ok(()),
+        "as std's: nothing left to kill is not an error"
+    );
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(9)));
+    assert_eq!(
+        child.wait(),
+        Ok(ExitStatus::Exited(9)),
+        "the cached status again"
+    );
 }
 
 #[test]
@@ -102,7 +112,7 @@ fn thread_current_follows_whose_thread_pointer_the_child_has() {
     // A fork-like child keeps its copy of the caller's thread pointer: in this std program
     // that is the libc's, so clonekit finds no TCB of its own there.
     // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let child = unsafe {
+    let mut child = unsafe {
         ChildBuilder::new(CloneFlags::empty()).spawn_unchecked(|| {
             if clonekit::thread::current().is_none() {
                 0
@@ -116,7 +126,7 @@ fn thread_current_follows_whose_thread_pointer_the_child_has() {
     // A CLONE_VM child gets its own TCB, which knows the child's TID (VFORK: qemu-user
     // takes CLONE_VM only with it, as a plain fork, where the TCB is set all the same).
     // SAFETY: as above.
-    let child = unsafe {
+    let mut child = unsafe {
         ChildBuilder::new(CloneFlags::VM | CloneFlags::VFORK).spawn_unchecked(|| {
             match clonekit::thread::current() {
                 Some(tid) if tid == gettid() && tid == getpid() => 0,
@@ -207,15 +217,16 @@ fn clone3_is_used_when_asked_or_needed() {
     // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
     // against) never happens in the test process.
     let spawned = unsafe { fork_with_unchecked(CloneFlags::NEWTIME, ExitSignal::SIGCHLD, || 4) };
-    let child = emulator_may_refuse!(spawned, Errno::ENOSYS, "qemu-user has no clone3");
+    let mut child = emulator_may_refuse!(spawned, Errno::ENOSYS, "qemu-user has no clone3");
     assert_eq!(child.via(), Syscall::Clone3);
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(4)));
     // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let child = unsafe { ChildBuilder::new(CloneFlags::NEWTIME).spawn_unchecked(|| 5) }.unwrap();
+    let mut child =
+        unsafe { ChildBuilder::new(CloneFlags::NEWTIME).spawn_unchecked(|| 5) }.unwrap();
     assert_eq!(child.via(), Syscall::Clone3);
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(5)));
     // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let child = unsafe {
+    let mut child = unsafe {
         ChildBuilder::new(CloneFlags::VM | CloneFlags::VFORK)
             .clone3(true)
             .spawn_unchecked(|| {
@@ -307,7 +318,7 @@ fn clone3_enosys_falls_back_to_clone_and_says_so() {
     // clone3 is ENOSYS anyway.
     let native = !common::qemu_user();
     // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let tester = unsafe {
+    let mut tester = unsafe {
         fork_unchecked(move || {
             if native && !forbid_clone3() {
                 return 10;
@@ -316,7 +327,7 @@ fn clone3_enosys_falls_back_to_clone_and_says_so() {
             let child = ChildBuilder::new(CloneFlags::empty())
                 .clone3(true)
                 .spawn_unchecked(|| 6);
-            let Ok(child) = child else { return 11 };
+            let Ok(mut child) = child else { return 11 };
             if child.via() != Syscall::Clone {
                 return 12;
             }
@@ -345,7 +356,7 @@ fn clone3_enosys_falls_back_to_clone_and_says_so() {
 fn wait_any_and_reap_all_nonblocking_reap_every_child() {
     // In a child process of our own, so as not to reap other tests' children.
     // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let init = unsafe {
+    let mut init = unsafe {
         fork_unchecked(|| {
             let first = match fork_unchecked(|| 7) {
                 Ok(child) => child.pid(),
@@ -406,7 +417,7 @@ fn other_exit_signals_are_waited_for_too() {
             .exit_signal(ExitSignal::NONE)
             .spawn_unchecked(|| 12)
     };
-    let child = emulator_may_refuse!(
+    let mut child = emulator_may_refuse!(
         spawned,
         Errno::EINVAL,
         "qemu-user refuses a child without exit signal"
@@ -420,10 +431,44 @@ fn other_exit_signals_are_waited_for_too() {
             || 13,
         )
     };
-    let child = emulator_may_refuse!(
+    let mut child = emulator_may_refuse!(
         spawned,
         Errno::EINVAL,
         "qemu-user refuses exit signals other than SIGCHLD"
     );
     assert_eq!(child.wait(), Ok(ExitStatus::Exited(13)));
+}
+
+/// A child that runs until it is killed (clonekit only).
+fn sleeper() -> i32 {
+    loop {
+        let _ = clonekit::sys::time::nanosleep(&clonekit::sys::time::Timespec::new(1, 0));
+    }
+}
+
+#[test]
+fn kill_is_sigkill_signal_sends_others_and_a_second_wait_is_the_first() {
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let mut child = unsafe { fork_unchecked(sleeper) }.unwrap();
+    assert_eq!(child.signal(Signal::SIGTERM), Ok(()));
+    let status = child.wait();
+    assert_eq!(status, Ok(ExitStatus::Signaled(Signal::SIGTERM)));
+    // As std's: the status the first wait reaped, again; kill() of a reaped child is Ok.
+    assert_eq!(child.wait(), status);
+    assert_eq!(child.try_wait(), status.map(Some));
+    assert_eq!(child.kill(), Ok(()));
+    assert_eq!(child.signal(Signal::SIGTERM), Err(Errno::ESRCH));
+    // kill() through the pidfd, where the child has one.
+    // SAFETY: as above.
+    let spawned = unsafe {
+        ChildBuilder::new(CloneFlags::empty())
+            .pidfd(true)
+            .stack(Stack::new(64 * 1024).unwrap())
+            .spawn_unchecked(sleeper)
+    };
+    let mut child = emulator_may_refuse!(spawned, Errno::EINVAL, "qemu-user refuses CLONE_PIDFD");
+    assert!(child.pidfd().is_some());
+    assert_eq!(child.kill(), Ok(()));
+    assert_eq!(child.wait(), Ok(ExitStatus::Signaled(Signal::SIGKILL)));
+    assert_eq!(child.wait(), Ok(ExitStatus::Signaled(Signal::SIGKILL)));
 }

@@ -69,6 +69,10 @@ fn main() {
             "a Container set-up failure names its step and errno",
             container_setup_failure_is_named,
         ),
+        (
+            "exec::Command inherits the environment as std::env::set_var left it",
+            command_inherits_what_set_var_set,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, case) in cases {
@@ -141,7 +145,7 @@ fn check_std_work(path: &PathBuf, status: Result<ExitStatus, Errno>) -> Result<V
 fn fork_child_uses_std() -> Result<Verdict, String> {
     MARK.with(|m| m.set(9));
     let path = scratch("fork");
-    let child = match fork(|| std_work(&path)) {
+    let mut child = match fork(|| std_work(&path)) {
         Ok(child) => child,
         Err(e) => return unknown_count_under_emulation(&e).ok_or(format!("fork: {e}")),
     };
@@ -153,7 +157,7 @@ fn own_stack_child_uses_std() -> Result<Verdict, String> {
     let path = scratch("builder");
     let in_child = path.clone();
     let spawned = ChildBuilder::new(CloneFlags::empty()).spawn(move || std_work(&in_child));
-    let child = match spawned {
+    let mut child = match spawned {
         Ok(child) => child,
         Err(e) => return unknown_count_under_emulation(&e).ok_or(format!("spawn: {e}")),
     };
@@ -205,7 +209,7 @@ fn multithreaded_callers_are_refused() -> Result<Verdict, String> {
         }
     }
     // The other thread is joined: one thread again, and the same call works.
-    let child = fork(|| 5).map_err(|e| format!("fork after the join: {e}"))?;
+    let mut child = fork(|| 5).map_err(|e| format!("fork after the join: {e}"))?;
     match child.wait() {
         Ok(ExitStatus::Exited(5)) => Ok(Verdict::Pass),
         other => Err(format!("the child after the join ended with {other:?}")),
@@ -255,7 +259,7 @@ fn vm_sharer_makes_fork_refused() -> Result<Verdict, String> {
             0
         })
     };
-    let sharer = match sharer {
+    let mut sharer = match sharer {
         Ok(child) => child,
         Err(Error::Os(Errno::EINVAL)) if clonekit::program::emulated() => {
             return Ok(Verdict::Skip(
@@ -292,7 +296,7 @@ fn fake_proc_is_not_believed() -> Result<Verdict, String> {
     // In a child of our own (it chroots): a directory with a `proc/self/stat` that claims
     // one thread, while a second thread runs.
     let root = scratch("fakeproc");
-    let child = fork(move || {
+    let mut child = fork(move || {
         let stat = root.join("proc/self");
         if std::fs::create_dir_all(&stat).is_err()
             || std::fs::write(
@@ -419,7 +423,7 @@ fn exec_keeps_mask(
 
 fn exec_from_a_child_keeps_the_callers_mask() -> Result<Verdict, String> {
     exec_keeps_mask("exec-builder", |path| {
-        let child =
+        let mut child =
             ChildBuilder::new(CloneFlags::empty()).spawn(move || exec_status_dump(&path))?;
         Ok(child.wait())
     })
@@ -442,7 +446,7 @@ fn exec_from_a_container_keeps_the_callers_mask() -> Result<Verdict, String> {
     }
     exec_keeps_mask("exec-container", |path| {
         // No new mount namespace: the shell must write where the parent reads.
-        let container = Container::new()
+        let mut container = Container::new()
             .namespaces(CloneFlags::NEWUTS | CloneFlags::NEWIPC)
             .spawn(move || exec_status_dump(&path))?;
         Ok(container.wait())
@@ -489,4 +493,46 @@ fn container_setup_failure_is_named() -> Result<Verdict, String> {
             "a time offset the kernel refuses gave {other:?}, not the time-namespace step"
         )),
     }
+}
+
+/// The environment `env` shows when started by an `exec::Command` that changes nothing.
+fn inherited_environment() -> Result<Vec<String>, String> {
+    use clonekit::exec::{Command, Stdio};
+    use clonekit::sys::fs::{PipeFlags, pipe2, read_full};
+    let (r, w) = pipe2(PipeFlags::CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
+    let mut child = Command::new(c"env")
+        .stdout(Stdio::Fd(w.as_fd()))
+        .spawn()
+        .map_err(|e| format!("spawn env: {e}"))?;
+    drop(w);
+    let mut buf = vec![0u8; 1 << 20];
+    let n = read_full(&r, &mut buf).map_err(|e| format!("read: {e}"))?;
+    match child.wait() {
+        Ok(status) if status.success() => {}
+        other => return Err(format!("env: {other:?}")),
+    }
+    Ok(String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .map(str::to_owned)
+        .collect())
+}
+
+/// What the program gets is the libc's environment now (its `environ`, which `set_var`
+/// changes), not the one the kernel gave the process at its start.
+fn command_inherits_what_set_var_set() -> Result<Verdict, String> {
+    const VAR: &str = "CLONEKIT_SET_AFTER_START";
+    // SAFETY: this program is single-threaded: no other thread reads the environment.
+    unsafe { std::env::set_var(VAR, "yes") };
+    let with = inherited_environment()?;
+    // SAFETY: as above.
+    unsafe { std::env::remove_var(VAR) };
+    let without = inherited_environment()?;
+    let line = format!("{VAR}=yes");
+    if !with.contains(&line) {
+        return Err(format!("{line} missing after set_var: {with:?}"));
+    }
+    if without.iter().any(|e| e.starts_with(VAR)) {
+        return Err(format!("{VAR} still there after remove_var: {without:?}"));
+    }
+    Ok(Verdict::Pass)
 }

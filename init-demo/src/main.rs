@@ -3,9 +3,9 @@
 //! serial console, then powers the machine off.
 //!
 //! The cases are the test kit's (`clonekit-testkit`: one KTAP subtest per kernel concept,
-//! the same lists `tests/cases.rs` runs natively); this program is their PID 1 runner. A
-//! failing case prints `# ` diagnostics and the run goes on; a panic prints `not ok` and
-//! `Bail out!` and powers off: PID 1 never exits.
+//! the same lists `testkit/tests/cases.rs` runs natively); this program is their PID 1
+//! runner. A failing case prints `# ` diagnostics and the run goes on; a panic prints
+//! `not ok` and `Bail out!` and powers off: PID 1 never exits.
 //!
 //! Run as an ordinary process (not PID 1) it mounts nothing, skips what needs PID 1, and
 //! exits with 1 if a case failed.
@@ -35,6 +35,9 @@ const MAIN_TASK_MARK: Signal = Signal::SIGWINCH;
 fn main(args: &clonekit::rt::Args) -> i32 {
     if args.get(1) == Some(clonekit_testkit::EXEC_CHILD_ARG) {
         return clonekit_testkit::run_exec_child();
+    }
+    if args.get(1) == Some(clonekit_testkit::EXEC_REPORT_ARG) {
+        return clonekit_testkit::run_exec_report();
     }
     if (1..args.len()).any(|i| args.get(i) == Some(BAIL_OUT_TEST_ARG)) {
         report::BAIL_OUT_TEST.store(true, core::sync::atomic::Ordering::Relaxed);

@@ -48,6 +48,7 @@ pub fn run() -> Result<()> {
     ensure_rust_targets()?;
     ensure_rust_components()?;
     ensure_miri()?;
+    ensure_msrv()?;
     progress::line(format_args!(
         "setup: done in {}",
         progress::human(started.elapsed())
@@ -283,6 +284,29 @@ fn ensure_rust_components() -> Result<()> {
     run_rustup(&[&["component", "add"], missing.as_slice()].concat())
 }
 
+/// The oldest Rust the workspace declares (`rust-version` in the root `Cargo.toml`'s
+/// `[workspace.package]`), installed so that a step checks the workspace builds with it.
+pub const MSRV_TOOLCHAIN: &str = "1.88.0";
+
+/// The MSRV toolchain (minimal profile: `cargo check` needs nothing more).
+fn ensure_msrv() -> Result<()> {
+    let toolchains = rustup_list(&["toolchain", "list"])?;
+    if toolchains
+        .lines()
+        .any(|l| l.trim_start().starts_with(MSRV_TOOLCHAIN))
+    {
+        println!("setup: Rust {MSRV_TOOLCHAIN} present (the declared MSRV)");
+        return Ok(());
+    }
+    run_rustup(&[
+        "toolchain",
+        "install",
+        MSRV_TOOLCHAIN,
+        "--profile",
+        "minimal",
+    ])
+}
+
 /// The toolchain Miri comes with, and the components the Miri steps need from it.
 pub const MIRI_TOOLCHAIN: &str = "nightly";
 const MIRI_COMPONENTS: &[&str] = &["miri", "rust-src"];
@@ -356,6 +380,22 @@ fn run_rustup(args: &[&str]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_msrv_toolchain_is_the_workspace_rust_version() {
+        let manifest =
+            std::fs::read_to_string(crate::workspace::root().join("Cargo.toml")).unwrap();
+        let declared = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("rust-version = \""))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .expect("rust-version in [workspace.package]");
+        assert!(
+            MSRV_TOOLCHAIN == declared || MSRV_TOOLCHAIN.starts_with(&format!("{declared}.")),
+            "setup installs {MSRV_TOOLCHAIN}, the workspace declares {declared}"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -173,6 +173,14 @@ pub const STEPS: &[Step] = &[
     // Miri (nightly) on the code that makes no syscalls: the validator, flags, the KTAP
     // writer, id maps, the fuzz tests (fewer iterations under Miri), the host tool's KTAP
     // parser and newc writer. Tests that make syscalls or spawn tools are skipped by name.
+    Step {
+        name: "msrv (the workspace builds with its declared Rust)",
+        action: Action::Cargo {
+            toolchain: Toolchain::Named(setup::MSRV_TOOLCHAIN),
+            args: &["check", "--workspace", "--all-targets"],
+            env: &[("CARGO_TARGET_DIR", "target/msrv")],
+        },
+    },
     miri(
         "miri clonekit",
         &[
@@ -196,7 +204,7 @@ pub const STEPS: &[Step] = &[
     ),
     miri(
         "miri fuzz",
-        &["miri", "test", "-p", "clonekit", "--test", "fuzz"],
+        &["miri", "test", "-p", "clonekit-testkit", "--test", "fuzz"],
     ),
     miri(
         "miri qemu (KTAP parser, newc)",
@@ -355,9 +363,18 @@ fn cargo_plan(toolchain: Toolchain, args: &[&str], env: &[(&str, &str)]) -> Plan
     cargo::plan(toolchain, args, env, &Outer::here())
 }
 
-/// The arguments of a cross test step (before the runner is known).
-fn cross_test_args(arch: Arch) -> [&'static str; 5] {
-    ["test", "-p", "clonekit", "--target", arch.triple()]
+/// The arguments of a cross test step (before the runner is known): the library's own tests
+/// and the kit's (the tests that need the kit live in `testkit/tests/`).
+fn cross_test_args(arch: Arch) -> [&'static str; 7] {
+    [
+        "test",
+        "-p",
+        "clonekit",
+        "-p",
+        "clonekit-testkit",
+        "--target",
+        arch.triple(),
+    ]
 }
 
 /// The command a step runs, as a user would type it.

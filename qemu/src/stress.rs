@@ -38,7 +38,7 @@ impl Default for Options {
 }
 
 /// Test binaries without concurrency worth stressing (one long test each).
-const LEFT_OUT: &[&str] = &["differential", "fuzz"];
+const LEFT_OUT: &[&str] = &["differential", "fuzz", "package", "static_init"];
 
 /// One test binary of the package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +116,8 @@ pub fn run(options: &Options) -> Result<usize> {
             "test",
             "-p",
             "clonekit",
+            "-p",
+            "clonekit-testkit",
             "--no-run",
             "--message-format=json",
         ],

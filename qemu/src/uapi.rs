@@ -44,7 +44,7 @@ pub const ENV: &str = "CLONEKIT_UAPI_SCHED_H";
 pub const TEST_ARGS: &[&str] = &[
     "test",
     "-p",
-    "clonekit",
+    "clonekit-testkit",
     "--test",
     "linux7",
     "--",

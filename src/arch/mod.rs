@@ -41,3 +41,43 @@ pub(crate) unsafe extern "C" fn child_entry(func: ChildFn, arg: *mut c_void) -> 
         unsafe { sc::syscall1(linux_raw_sys::general::__NR_exit as usize, 127) };
     }
 }
+
+/// The address of the libc's `environ` variable (`char **environ`, what `getenv`, `setenv`
+/// and std's `std::env` read and write), or null where no libc is linked (a static
+/// `entry!` program).
+///
+/// A weak reference, through the GOT: the program links whether or not a libc defines the
+/// symbol (glibc and musl both do), and an undefined weak symbol resolves to 0. So a
+/// `no_std` library can find the environment a libc program holds now, `setenv` included,
+/// without depending on that libc.
+pub(crate) fn libc_environ() -> *const *const *const core::ffi::c_char {
+    let addr: usize;
+    // SAFETY: loads one GOT entry (the linker's, for a symbol declared weak here); no
+    // memory of the program is read or written, no register but the output changes.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        core::arch::asm!(
+            ".weak environ",
+            "mov {addr}, qword ptr [rip + environ@GOTPCREL]",
+            addr = out(reg) addr,
+            options(nostack, preserves_flags, readonly, pure),
+        );
+        #[cfg(target_arch = "aarch64")]
+        core::arch::asm!(
+            ".weak environ",
+            "adrp {addr}, :got:environ",
+            "ldr {addr}, [{addr}, :got_lo12:environ]",
+            addr = out(reg) addr,
+            options(nostack, preserves_flags, readonly, pure),
+        );
+        #[cfg(target_arch = "riscv64")]
+        core::arch::asm!(
+            ".weak environ",
+            "2: auipc {addr}, %got_pcrel_hi(environ)",
+            "ld {addr}, %pcrel_lo(2b)({addr})",
+            addr = out(reg) addr,
+            options(nostack, preserves_flags, readonly, pure),
+        );
+    }
+    addr as *const *const *const core::ffi::c_char
+}

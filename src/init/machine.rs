@@ -83,7 +83,7 @@ mod tests {
             })
         };
         match child {
-            Ok(child) => assert_eq!(child.wait(), Ok(crate::process::ExitStatus::Exited(0))),
+            Ok(mut child) => assert_eq!(child.wait(), Ok(crate::process::ExitStatus::Exited(0))),
             Err(e) if under_qemu_user() && e.errno() == crate::Errno::EINVAL => skip(
                 "a_containers_pid_1_claims_no_machine",
                 format_args!(

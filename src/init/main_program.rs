@@ -8,16 +8,11 @@ use crate::fd::{BorrowedFd, OwnedFd};
 use crate::rt::Args;
 use crate::sys::Pid;
 use crate::sys::fs::{PipeFlags, pipe2, read_full, write_all};
-use crate::sys::process::{execve, exit_group, getpid};
+use crate::sys::process::{exit_group, getpid};
+use crate::task::exec::{DEFAULT_PATH, execvp};
 
-use crate::sys::process::{fork, setpgid, tcsetpgrp};
 use super::takeover::SignalsTaken;
-
-/// `PATH` when the environment has none: glibc's `execvp` default (`_CS_PATH`).
-const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
-
-/// The longest path `execve` takes (`PATH_MAX`, with its NUL).
-const PATH_MAX: usize = 4096;
+use crate::sys::process::{fork, setpgid, tcsetpgrp};
 
 /// The main program: its arguments (`argv[0]` names it) and environment, as the
 /// NULL-terminated arrays `execve` takes.
@@ -96,6 +91,24 @@ impl SpawnFailure {
         Some(SpawnFailure { step, errno })
     }
 }
+
+impl core::fmt::Display for SpawnFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let step = match self.step {
+            SpawnStep::ProcessGroup => "leading a process group of its own (setpgid)",
+            SpawnStep::Terminal => "taking the terminal's foreground (tcsetpgrp)",
+            SpawnStep::Signals => "restoring the signal mask and dispositions",
+            SpawnStep::Exec => "execve",
+        };
+        write!(
+            f,
+            "the main program did not start: {step} failed: {}",
+            self.errno
+        )
+    }
+}
+
+impl core::error::Error for SpawnFailure {}
 
 /// The main program's child, started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -221,58 +234,14 @@ impl<'a> MainProgram<'a> {
         fail(SpawnStep::Exec)(self.exec())
     }
 
-    /// `execvp`: the name as a path if it holds a `/`, else each directory of `PATH` in
-    /// turn. Returns only on failure, with glibc's errno: the first error other than
-    /// "not there" ends the search; `EACCES` if some candidate was not executable.
+    /// `execvp`: the name as a path if it holds a `/`, else each directory of `PATH` (or
+    /// glibc's default) in turn, as [`exec::Command`](crate::exec::Command) searches it too.
+    /// Returns only on failure, with glibc's errno.
     fn exec(&self) -> Errno {
-        let name = self.name();
-        if name.to_bytes().contains(&b'/') {
-            // SAFETY: argv and envp are valid NULL-terminated arrays (constructors).
-            return unsafe { execve(name, self.argv, self.envp) };
-        }
-        if name.is_empty() {
-            return Errno::ENOENT;
-        }
-        let mut seen_eacces = false;
-        let mut buf = [0u8; PATH_MAX];
-        for dir in self
-            .path_variable()
-            .unwrap_or(DEFAULT_PATH)
-            .split(|&b| b == b':')
-        {
-            let Some(candidate) = join(&mut buf, dir, name.to_bytes()) else {
-                continue; // too long for a path: cannot exist
-            };
-            // SAFETY: as above; `candidate` is NUL-terminated in `buf`.
-            match unsafe { execve(candidate, self.argv, self.envp) } {
-                Errno::EACCES => seen_eacces = true,
-                // Not in this directory: go on (glibc's list).
-                Errno::ENOENT
-                | Errno::ESTALE
-                | Errno::ENOTDIR
-                | Errno::ENODEV
-                | Errno::ETIMEDOUT => {}
-                other => return other,
-            }
-        }
-        if seen_eacces {
-            Errno::EACCES
-        } else {
-            Errno::ENOENT
-        }
+        let search = self.path_variable().unwrap_or(DEFAULT_PATH);
+        // SAFETY: argv and envp are valid NULL-terminated arrays (constructors).
+        unsafe { execvp(self.name(), Some(search), self.argv, self.envp) }
     }
-}
-
-/// `dir/name` with a NUL in `buf` (just `name` for an empty `dir`: the current directory,
-/// as in glibc); `None` if it does not fit.
-fn join<'b>(buf: &'b mut [u8], dir: &[u8], name: &[u8]) -> Option<&'b CStr> {
-    let slash: &[u8] = if dir.is_empty() { b"" } else { b"/" };
-    let mut len = 0;
-    for &b in dir.iter().chain(slash).chain(name).chain(&[0]) {
-        *buf.get_mut(len)? = b;
-        len += 1;
-    }
-    CStr::from_bytes_with_nul(buf.get(..len)?).ok()
 }
 
 #[cfg(test)]
@@ -347,19 +316,6 @@ mod tests {
         );
         // A directory cannot be executed: 126.
         assert_eq!(run(&[c"/".as_ptr(), null], exec(Errno::EACCES)), 126);
-    }
-
-    #[test]
-    fn join_builds_dir_slash_name_and_refuses_what_does_not_fit() {
-        let mut buf = [0u8; 16];
-        assert_eq!(join(&mut buf, b"/bin", b"sh"), Some(c"/bin/sh"));
-        assert_eq!(join(&mut buf, b"", b"sh"), Some(c"sh"));
-        assert_eq!(join(&mut buf, b"/usr/local/bin", b"tini"), None);
-        assert_eq!(
-            join(&mut buf, b"/usr/bin", b"sh\0x"),
-            None,
-            "a NUL in the name"
-        );
     }
 
     #[test]

@@ -16,38 +16,49 @@
 //!   hand back every status they reap; [`Init::supervise`] and [`Init::run_main`] hand a
 //!   main program to the same [`Supervisor`].
 //!
-//! tini's way, as a static program started by [`entry!`](crate::entry):
+//! Both ways work in any process, not only in a PID 1; what only the machine's init does is
+//! [`claim_machine`], [`mount_machine_filesystems`] and, at the end, [`finish`] powering off
+//! instead of exiting. tini's way, with a program to supervise:
 //!
-//! ```no_run
+//! ```
+//! use core::ptr::null;
 //! use clonekit::init::{MainProgram, SignalsTaken, Supervisor, Target};
+//! # if clonekit::program::emulated() {
+//! #     return Ok(()); // see program::emulated: qemu-user's own threads share the signal state
+//! # }
 //!
-//! // What `clonekit::entry!(run)` would start.
-//! fn run(args: &clonekit::rt::Args) -> i32 {
-//!     let Some(program) = MainProgram::from_args(args, 1) else { return 2 };
-//!     let Ok(signals) = SignalsTaken::take() else { return 1 }; // before the child exists
-//!     let Ok(spawned) = program.spawn(&signals) else { return 1 };
-//!     Supervisor::new(spawned.pid)
-//!         .target(Target::Group)
-//!         .run(&signals, |_seen| {})
-//!         .map_or(1, i32::from)
-//! }
-//! # let _ = run;
+//! let argv = [c"sh".as_ptr(), c"-c".as_ptr(), c"kill -TERM $$".as_ptr(), null()];
+//! let envp = [c"PATH=/usr/bin:/bin".as_ptr(), null()];
+//! // SAFETY: both arrays are NULL-terminated, of strings that outlive `program`.
+//! let program = unsafe { MainProgram::from_raw(argv.as_ptr(), envp.as_ptr()) };
+//!
+//! let signals = SignalsTaken::take()?; // before the child exists: no signal is lost
+//! let spawned = program.spawn(&signals)?; // PATH searched for `sh`
+//! let code = Supervisor::new(spawned.pid)
+//!     .target(Target::Group) // forward signals to its whole process group
+//!     .run(&signals, |_seen| {})?;
+//! assert_eq!(code, 128 + 15); // killed by SIGTERM
+//! # Ok::<(), clonekit::Errno>(())
 //! ```
 //!
-//! The handler model:
+//! In a static program, [`MainProgram::from_args`] takes the program from the init's own
+//! command line: the crate docs' [static PID 1](crate#a-static-pid-1) is a complete one, which
+//! clonekit's tests build and run for the three arches (and as PID 1 of a PID namespace), and
+//! the QEMU guest boots the same way (`clonekit-init`). The handler model, with a closure as
+//! the main program:
 //!
-//! ```no_run
-//! use clonekit::init::{self, End, Init};
+//! ```
+//! use clonekit::init::Init;
+//! # if clonekit::program::emulated() {
+//! #     return Ok(()); // qemu-user 7.2 refuses PR_SET_CHILD_SUBREAPER
+//! # }
 //!
-//! fn run() -> Result<i32, clonekit::Error> {
-//!     let init = Init::install()?; // the handlers of the table below, and a subreaper
-//!     // The main program: a closure in a fork-like child (or `supervise` an exec'd one).
-//!     let code = init.run_main(|| 0)?;
-//!     Ok(code) // its code, or 128 + the signal that killed it
-//! }
-//!
-//! let code = run().unwrap_or(1);
-//! init::finish(code, End::PowerOff) // PID 1: sync + reboot(2); any other process: exit
+//! let init = Init::install()?; // the handlers of the table below, and a subreaper
+//! // The main program: a closure in a fork-like child (or `supervise` an exec'd one).
+//! let code = init.run_main(|| 7)?;
+//! assert_eq!(code, 7); // its code, or 128 + the signal that killed it
+//! // A PID 1 would now end with init::finish(code, End::PowerOff): sync and power off.
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # The kernel's rules an init lives by

@@ -9,8 +9,8 @@ use crate::sys::wait::WaitOptions;
 
 use super::exit_code::SuccessCodes;
 use super::forward::Target;
-use crate::sys::signal::sigtimedwait;
 use super::takeover::SignalsTaken;
+use crate::sys::signal::sigtimedwait;
 
 /// The longest wait for a signal before the loop reaps anyway (tini's one second).
 const WAKE_AT_LEAST_EVERY: Timespec = Timespec::new(1, 0);

@@ -4,21 +4,31 @@
 //! start from an empty mount namespace ([`Container::empty_mounts`]) and with
 //! `no_new_privs` ([`Container::no_new_privs`]).
 //!
-//! ```no_run
+//! ```
 //! use clonekit::container::Container;
 //! use clonekit::idmap::IdMap;
+//! use clonekit::sys::{ns::uname, process::{getpid, getuid}};
+//! # if clonekit::program::emulated() {
+//! #     return Ok(()); // qemu-user refuses new namespaces in clone (see program::emulated)
+//! # }
 //!
-//! let child = Container::new()
+//! let mut child = Container::new()
 //!     .hostname(b"webapp-container")
 //!     .uid_map(IdMap::single(0, 1000))
 //!     .gid_map(IdMap::single(0, 1000))
 //!     .spawn(|| {
 //!         // PID 1 of its own PID namespace, root inside, only `lo`, its own /proc.
-//!         if clonekit::sys::process::getpid() == 1 { 0 } else { 1 }
-//!     })
-//!     .unwrap();
-//! assert!(child.wait().unwrap().success());
+//!         let me = std::fs::read_link("/proc/self").unwrap();
+//!         let ok = getpid() == 1 && getuid() == 0 && me.as_os_str() == "1"
+//!             && uname().nodename() == b"webapp-container";
+//!         if ok { 0 } else { 1 }
+//!     })?;
+//! assert!(child.wait()?.success());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A set-up step that fails in the child (a map the kernel refuses, a mount) comes back as
+//! [`Error::ContainerSetup`](crate::Error::ContainerSetup), naming the [`SetupStep`].
 
 use crate::error::Error;
 // Defined beside the error that names it; documented here too, where its steps are taken.
@@ -212,7 +222,7 @@ impl Container {
     /// use clonekit::container::Container;
     /// use clonekit::mount;
     ///
-    /// let child = Container::new()
+    /// let mut child = Container::new()
     ///     .empty_mounts()
     ///     .spawn(|| {
     ///         // Nothing of the host's tree is here; make a scratch directory of our own.
@@ -348,7 +358,7 @@ impl Container {
         // clonekit and core) is the one of `spawn_unchecked` for a fork-like child; the
         // set-up itself makes only clonekit calls.
         let spawned = unsafe { builder.spawn_unchecked(in_child) };
-        let child = match spawned {
+        let mut child = match spawned {
             Ok(child) => child,
             Err(Error::Os(crate::Errno::EINVAL)) if crate::program::emulated() => {
                 return Err(Error::EmulatorRefused(clone_flags));
@@ -573,9 +583,25 @@ impl ContainerChild {
         self.child.pidfd()
     }
 
-    /// Waits for it (killing a PID namespace's init kills everything in it).
-    pub fn wait(self) -> crate::Result<ExitStatus, crate::Errno> {
+    /// Waits for it (as [`Child::wait`]: a second call returns the cached status).
+    pub fn wait(&mut self) -> crate::Result<ExitStatus, crate::Errno> {
         self.child.wait()
+    }
+
+    /// As [`Child::try_wait`]: `None` while it runs.
+    pub fn try_wait(&mut self) -> crate::Result<Option<ExitStatus>, crate::Errno> {
+        self.child.try_wait()
+    }
+
+    /// Kills its init with `SIGKILL`, as [`Child::kill`] (killing a PID namespace's init
+    /// kills everything in it).
+    pub fn kill(&mut self) -> crate::Result<(), crate::Errno> {
+        self.child.kill()
+    }
+
+    /// Sends `sig` to its init, as [`Child::signal`].
+    pub fn signal(&self, sig: crate::sys::signal::Signal) -> crate::Result<(), crate::Errno> {
+        self.child.signal(sig)
     }
 
     /// The underlying child.

@@ -1,5 +1,23 @@
 //! User-namespace id maps: `uid_map`, `gid_map` and `setgroups`, written for a child by its
 //! parent (see user_namespaces(7)).
+//!
+//! A map is checked as the kernel would before anything is written;
+//! [`Container::uid_map`](crate::container::Container::uid_map) writes one for its child:
+//!
+//! ```
+//! use clonekit::idmap::{self, IdMap, IdMapError};
+//!
+//! let root = IdMap::single(0, 100_000); // root inside is 100000 outside
+//! let users = IdMap::parse("1000 101000 1000")?; // as /proc/PID/uid_map shows a line
+//! assert_eq!(users, IdMap { inside: 1000, outside: 101_000, count: 1000 });
+//! assert_eq!(idmap::check(&[root, users]), Ok(()));
+//!
+//! // Two lines that overlap inside, a line that is not three numbers.
+//! let clash = IdMap::parse("0 200000 10")?;
+//! assert_eq!(idmap::check(&[root, clash]), Err(IdMapError::Overlap));
+//! assert_eq!(IdMap::parse("0 100000"), Err(IdMapError::Malformed));
+//! # Ok::<(), IdMapError>(())
+//! ```
 
 use core::fmt::{self, Write};
 
@@ -48,6 +66,8 @@ impl fmt::Display for IdMapError {
         }
     }
 }
+
+impl core::error::Error for IdMapError {}
 
 impl IdMap {
     /// Maps `inside` to `outside`, one id.

@@ -1,5 +1,28 @@
 //! Mount-namespace chores: keeping mounts from propagating back, `/proc` for a new PID
 //! namespace, a tmpfs, and `pivot_root` into a fresh root.
+//!
+//! A child in new mount and PID namespaces mounts a `/proc` that shows its own PID namespace;
+//! nothing it mounts reaches the parent:
+//!
+//! ```
+//! use clonekit::CloneFlags;
+//! use clonekit::mount;
+//! use clonekit::process::ChildBuilder;
+//! # if clonekit::program::emulated() {
+//! #     return Ok(()); // qemu-user refuses new namespaces in clone (see program::emulated)
+//! # }
+//!
+//! let mut child = ChildBuilder::new(CloneFlags::NEWNS | CloneFlags::NEWPID).spawn(|| {
+//!     mount::make_private().unwrap(); // no propagation back to the parent's mounts
+//!     mount::mount_proc(c"/proc").unwrap();
+//!     let me = std::fs::read_link("/proc/self").unwrap();
+//!     if me.as_os_str() == "1" { 0 } else { 1 }
+//! })?;
+//! assert!(child.wait()?.success());
+//! let me = std::fs::read_link("/proc/self")?; // the parent's /proc is untouched
+//! assert_eq!(me.to_str(), Some(std::process::id().to_string().as_str()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use core::ffi::CStr;
 

@@ -2,10 +2,42 @@
 //! rules depend on ([`caller`], [`user_ns_level`]: defined below both the task and the
 //! namespace modules, since every clone asks about the caller too). The kernel's rules are
 //! checked first and refused with a named [`FlagError`].
+//!
+//! `unshare` changes the calling process, so the example does it in a fork-like child, and
+//! goes back to the parent's UTS namespace through a descriptor opened before:
+//!
+//! ```
+//! use clonekit::CloneFlags;
+//! use clonekit::namespace::{self, Namespace};
+//! use clonekit::process::fork;
+//! use clonekit::sys::ns::{sethostname, uname};
+//! # if clonekit::program::emulated() {
+//! #     return Ok(()); // qemu-user passes setns through but not every namespace ioctl
+//! # }
+//!
+//! let parents_uts = namespace::open(None, Namespace::Uts)?;
+//! let mut child = fork(move || {
+//!     let before = namespace::id(None, Namespace::Uts).unwrap();
+//!     namespace::unshare(CloneFlags::NEWUTS).unwrap();
+//!     sethostname(b"elsewhere").unwrap();
+//!     let moved = namespace::id(None, Namespace::Uts).unwrap() != before;
+//!     namespace::setns(&parents_uts, Namespace::Uts).unwrap(); // back again
+//!     let back = namespace::id(None, Namespace::Uts).unwrap() == before;
+//!     if moved && back && uname().nodename() != b"elsewhere" { 0 } else { 1 }
+//! })?;
+//! assert!(child.wait()?.success());
+//!
+//! // The rules come first: a flag unshare(2) does not take is refused by name.
+//! assert!(matches!(
+//!     namespace::unshare(CloneFlags::PARENT),
+//!     Err(clonekit::Error::Flags(clonekit::FlagError::UnshareUnsupported(_)))
+//! ));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub use crate::caller::{caller, user_ns_level};
 use crate::error::Error;
-use crate::fd::{BorrowedFd, OwnedFd};
+use crate::fd::{AsFd, OwnedFd};
 use crate::flags::CloneFlags;
 use crate::kernel_version::KernelVersion;
 use crate::procfs::{self, PathBuf};
@@ -139,7 +171,8 @@ pub fn unshare(flags: CloneFlags) -> Result<(), Error> {
 /// (else [`FlagError::SetnsKindMismatch`]; another kind of file gives `EINVAL`, an `O_PATH`
 /// descriptor or [`CWD`], which is no descriptor, `EBADF`) and, for a
 /// user namespace, that the caller is single-threaded.
-pub fn setns(fd: BorrowedFd<'_>, kind: Namespace) -> Result<(), Error> {
+pub fn setns(fd: impl AsFd, kind: Namespace) -> Result<(), Error> {
+    let fd = fd.as_fd();
     let actual = match sysns::ns_get_nstype(fd) {
         Ok(bits) => CloneFlags::from_bits_truncate(u64::from(bits)),
         // Not a namespace file at all: what setns itself says of it.
@@ -162,7 +195,8 @@ pub fn setns(fd: BorrowedFd<'_>, kind: Namespace) -> Result<(), Error> {
 
 /// `setns(pidfd, kinds)` (Linux 5.8): joins several namespaces of the process a pidfd
 /// refers to at once, atomically. `kinds` must be namespace flags only.
-pub fn setns_pidfd(pidfd: BorrowedFd<'_>, kinds: CloneFlags) -> Result<(), Error> {
+pub fn setns_pidfd(pidfd: impl AsFd, kinds: CloneFlags) -> Result<(), Error> {
+    let pidfd = pidfd.as_fd();
     let unsupported = kinds - CloneFlags::ALL_NAMESPACES;
     if !unsupported.is_empty() || kinds.is_empty() {
         return Err(FlagError::NamespaceFlagsOnly(unsupported).into());

@@ -1,7 +1,18 @@
 //! Descriptors, files and directories: `read`, `write`, `openat`, `getdents64`, `poll`…
+//!
+//! ```
+//! use clonekit::sys::fs::{self, CWD, OFlags};
+//!
+//! let fd = fs::openat(CWD, c"/proc/self/comm", OFlags::RDONLY | OFlags::CLOEXEC, 0)?;
+//! let mut name = [0u8; 32];
+//! let n = fs::read(&fd, &mut name)?; // the program's name and a newline
+//! assert!(n > 1 && name[n - 1] == b'\n');
+//! fs::close(fd)?;
+//! # Ok::<(), clonekit::Errno>(())
+//! ```
 
 use crate::errno::from_syscall;
-use crate::fd::{BorrowedFd, OwnedFd, RawFd};
+use crate::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use crate::sys::time::Timespec;
 use crate::{Errno, Result};
 use core::ffi::CStr;
@@ -91,7 +102,8 @@ bitflags::bitflags! {
 ///
 /// # References
 /// read(2)
-pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+pub fn read(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    let fd = fd.as_fd();
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which is
     // exclusively borrowed for the call.
     from_syscall(unsafe {
@@ -109,7 +121,8 @@ pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
 ///
 /// # References
 /// write(2)
-pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
+pub fn write(fd: impl AsFd, buf: &[u8]) -> Result<usize, Errno> {
+    let fd = fd.as_fd();
     // SAFETY: the kernel only reads `buf.len()` bytes from `buf`.
     from_syscall(unsafe {
         syscall3(
@@ -123,7 +136,8 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
 
 /// Reads until `buf` is full or end of file, retrying `EINTR`: the bytes read (fewer than
 /// `buf.len()` only at end of file).
-pub fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+pub fn read_full(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    let fd = fd.as_fd();
     let mut filled = 0;
     while filled < buf.len() {
         match read(fd, &mut buf[filled..]) {
@@ -138,7 +152,8 @@ pub fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// Writes all of `bytes`, continuing after short writes and retrying `EINTR`; `EIO` if a
 /// write takes nothing (it would otherwise never end).
-pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {
+pub fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> Result<(), Errno> {
+    let fd = fd.as_fd();
     while !bytes.is_empty() {
         match write(fd, bytes) {
             Ok(0) => return Err(Errno::EIO),
@@ -256,7 +271,8 @@ pub fn pipe2(flags: PipeFlags) -> Result<(OwnedFd, OwnedFd), Errno> {
 ///
 /// # References
 /// dup3(2)
-pub unsafe fn dup3(oldfd: BorrowedFd<'_>, newfd: RawFd, flags: FdFlags) -> Result<RawFd, Errno> {
+pub unsafe fn dup3(oldfd: impl AsFd, newfd: RawFd, flags: FdFlags) -> Result<RawFd, Errno> {
+    let oldfd = oldfd.as_fd();
     let oflags = if flags.contains(FdFlags::CLOEXEC) {
         g::O_CLOEXEC
     } else {
@@ -276,7 +292,7 @@ pub unsafe fn dup3(oldfd: BorrowedFd<'_>, newfd: RawFd, flags: FdFlags) -> Resul
 
 /// `fcntl` on a number, for [`fd_is_open`] (and the tests: `F_GETFD` on a number that was
 /// closed, `F_DUPFD_CLOEXEC` for a number no other test thread takes).
-fn fcntl(fd: RawFd, cmd: u32, arg: usize) -> Result<usize, Errno> {
+pub(crate) fn fcntl(fd: RawFd, cmd: u32, arg: usize) -> Result<usize, Errno> {
     // SAFETY: every command this module passes takes an integer argument, no pointer, and
     // none of them closes or replaces a descriptor.
     from_syscall(unsafe { syscall3(g::__NR_fcntl as usize, fd as usize, cmd as usize, arg) })
@@ -287,12 +303,8 @@ fn fcntl(fd: RawFd, cmd: u32, arg: usize) -> Result<usize, Errno> {
 ///
 /// # References
 /// openat(2)
-pub fn openat(
-    dirfd: BorrowedFd<'_>,
-    path: &CStr,
-    flags: OFlags,
-    mode: Mode,
-) -> Result<OwnedFd, Errno> {
+pub fn openat(dirfd: impl AsFd, path: &CStr, flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+    let dirfd = dirfd.as_fd();
     // SAFETY: `path` is a NUL-terminated string the kernel only reads.
     let fd = from_syscall(unsafe {
         syscall4(
@@ -311,7 +323,8 @@ pub fn openat(
 ///
 /// # References
 /// mkdirat(2)
-pub fn mkdirat(dirfd: BorrowedFd<'_>, path: &CStr, mode: Mode) -> Result<(), Errno> {
+pub fn mkdirat(dirfd: impl AsFd, path: &CStr, mode: Mode) -> Result<(), Errno> {
+    let dirfd = dirfd.as_fd();
     // SAFETY: `path` is a NUL-terminated string the kernel only reads.
     from_syscall(unsafe {
         syscall3(
@@ -338,11 +351,8 @@ pub fn chroot(path: &CStr) -> Result<(), Errno> {
 ///
 /// # References
 /// readlinkat(2)
-pub fn readlinkat<'a>(
-    dirfd: BorrowedFd<'_>,
-    path: &CStr,
-    buf: &'a mut [u8],
-) -> Result<&'a [u8], Errno> {
+pub fn readlinkat<'a>(dirfd: impl AsFd, path: &CStr, buf: &'a mut [u8]) -> Result<&'a [u8], Errno> {
+    let dirfd = dirfd.as_fd();
     // SAFETY: `path` is a NUL-terminated string the kernel only reads; it writes at most
     // `buf.len()` bytes into `buf`.
     let n = from_syscall(unsafe {
@@ -369,8 +379,9 @@ pub fn chdir(path: &CStr) -> Result<(), Errno> {
 
 /// Whether the number `fd` is an open descriptor, asked with `fcntl(fd, F_GETFD)`, which only
 /// reads its flags: `Ok(false)` for `EBADF`, any other errno as it is. A question about a
-/// number (what a closed descriptor is), so no `BorrowedFd`, which must name an open one.
-pub fn fd_is_open(fd: RawFd) -> Result<bool, Errno> {
+/// number (what a closed descriptor is), so no `BorrowedFd`, which must name an open one;
+/// the start-up's (`rt`) and the tests' alone (the test kit has its own).
+pub(crate) fn fd_is_open(fd: RawFd) -> Result<bool, Errno> {
     match fcntl(fd, g::F_GETFD, 0) {
         Ok(_) => Ok(true),
         Err(Errno::EBADF) => Ok(false),
@@ -383,7 +394,8 @@ pub fn fd_is_open(fd: RawFd) -> Result<bool, Errno> {
 ///
 /// # References
 /// fstatfs(2)
-pub fn fstatfs_type(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
+pub fn fstatfs_type(fd: impl AsFd) -> Result<u64, Errno> {
+    let fd = fd.as_fd();
     let mut buf = core::mem::MaybeUninit::<g::statfs>::zeroed();
     // SAFETY: the kernel writes one `struct statfs` to the buffer, which has that size.
     from_syscall(unsafe {
@@ -403,7 +415,8 @@ pub fn fstatfs_type(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
 ///
 /// # References
 /// getdents64(2)
-pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+pub fn getdents64(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    let fd = fd.as_fd();
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
     from_syscall(unsafe {
         syscall3(
@@ -493,10 +506,11 @@ impl<'a> Iterator for DirEntries<'a> {
 ///
 /// `EINVAL` if `buf` is too small for one entry.
 pub fn for_each_dir_entry(
-    fd: BorrowedFd<'_>,
+    fd: impl AsFd,
     buf: &mut [u8],
     mut f: impl FnMut(&DirEntry<'_>),
 ) -> Result<usize, Errno> {
+    let fd = fd.as_fd();
     let mut count = 0;
     loop {
         let n = getdents64(fd, buf)?;

@@ -9,6 +9,19 @@
 //! and only matches waiters and wakers in the same address space. The kernel's own
 //! `CLONE_CHILD_CLEARTID` wake is a *shared* wake, so a join on a tid word must wait
 //! with `private = false`.
+//!
+//! ```
+//! use core::sync::atomic::AtomicU32;
+//! use clonekit::Errno;
+//! use clonekit::sys::{futex::futex_wait, time::Timespec};
+//!
+//! let word = AtomicU32::new(1);
+//! // The word is not the expected 0: the kernel returns at once instead of sleeping.
+//! assert_eq!(futex_wait(&word, 0, None, true), Err(Errno::EAGAIN));
+//! // It is: the kernel sleeps until a wake or, here, the timeout.
+//! let timeout = Timespec::from_millis(1);
+//! assert_eq!(futex_wait(&word, 1, Some(&timeout), true), Err(Errno::ETIMEDOUT));
+//! ```
 
 use crate::errno::from_syscall;
 use crate::sys::time::Timespec;

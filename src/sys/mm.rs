@@ -4,6 +4,20 @@
 //! memory anyone else refers to. Anything that can replace, remove or re-protect
 //! existing memory ([`mmap`] with a fixed address, [`munmap`], [`mprotect`]) is
 //! `unsafe`.
+//!
+//! ```
+//! use clonekit::sys::mm::{self, MapFlags, ProtFlags};
+//!
+//! let len = 4096;
+//! let page = mm::mmap_anonymous(len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::empty())?;
+//! // SAFETY: a fresh mapping of `len` bytes that nothing else refers to.
+//! unsafe { page.as_ptr().write_bytes(0xab, len) };
+//! // SAFETY: as above; byte 100 is inside it.
+//! assert_eq!(unsafe { *page.as_ptr().add(100) }, 0xab);
+//! // SAFETY: nothing refers to the mapping any more.
+//! unsafe { mm::munmap(page.as_ptr().cast(), len) }?;
+//! # Ok::<(), clonekit::Errno>(())
+//! ```
 
 use crate::errno::from_syscall;
 use crate::fd::BorrowedFd;

@@ -23,6 +23,18 @@
 //! | [`ns`] | namespaces, host names, mounts, `pivot_root`, `reboot` |
 //! | [`time`] | [`time::Timespec`], clocks, sleeping |
 //! | [`futex`] | `futex` wait on an `AtomicU32` (a join's sleep until the kernel's wake) |
+//!
+//! ```
+//! use clonekit::sys::{ns::uname, process::{getpid, gettid}, time};
+//!
+//! assert_eq!(getpid(), std::process::id() as i32);
+//! println!("process {}, thread {}", getpid(), gettid());
+//! let name = uname();
+//! let release = String::from_utf8_lossy(name.release());
+//! println!("{} {release}", String::from_utf8_lossy(name.sysname()));
+//! time::nanosleep(&time::Timespec::new(0, 1_000_000))?; // 1 ms
+//! # Ok::<(), clonekit::Errno>(())
+//! ```
 
 pub mod fd;
 pub mod fs;

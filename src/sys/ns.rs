@@ -3,9 +3,18 @@
 //!
 //! `unshare` and `setns` take raw `CLONE_NEW*` bits here; the typed flag set lives in
 //! the crate's flags module.
+//!
+//! ```
+//! use clonekit::sys::ns::uname;
+//!
+//! let name = uname();
+//! assert_eq!(name.sysname(), b"Linux");
+//! let release = String::from_utf8_lossy(name.release());
+//! println!("Linux {release} on {}", String::from_utf8_lossy(name.machine()));
+//! ```
 
 use crate::errno::from_syscall;
-use crate::fd::{BorrowedFd, OwnedFd, RawFd};
+use crate::fd::{AsFd, OwnedFd, RawFd};
 use crate::{Errno, Result};
 use core::ffi::CStr;
 use linux_raw_sys::general as g;
@@ -161,7 +170,8 @@ pub fn for_children_may_differ() -> bool {
 ///
 /// # References
 /// setns(2)
-pub fn setns(fd: BorrowedFd<'_>, nstype: u32) -> Result<(), Errno> {
+pub fn setns(fd: impl AsFd, nstype: u32) -> Result<(), Errno> {
+    let fd = fd.as_fd();
     let fd = fd.as_raw() as usize;
     // SAFETY: integer arguments only.
     from_syscall(unsafe { syscall2(g::__NR_setns as usize, fd, nstype as usize) })?;
@@ -350,7 +360,8 @@ const NS_GET_NSTYPE: usize = 0xb703;
 ///
 /// # References
 /// ioctl_ns(2)
-pub fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
+pub fn ns_get_nstype(fd: impl AsFd) -> Result<u32, Errno> {
+    let fd = fd.as_fd();
     let fd = fd.as_raw() as usize;
     // SAFETY: NS_GET_NSTYPE takes no argument pointer.
     from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd, NS_GET_NSTYPE) }).map(|t| t as u32)
@@ -361,7 +372,8 @@ pub fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
 ///
 /// # References
 /// ioctl_ns(2)
-pub fn ns_get_parent(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+pub fn ns_get_parent(fd: impl AsFd) -> Result<OwnedFd, Errno> {
+    let fd = fd.as_fd();
     let fd = fd.as_raw() as usize;
     // SAFETY: NS_GET_PARENT takes no argument pointer and returns a new fd.
     let new = from_syscall(unsafe { syscall2(g::__NR_ioctl as usize, fd, NS_GET_PARENT) })?;

@@ -1,8 +1,19 @@
 //! The calling process and thread: ids, exit, `execve`, `prctl`, capabilities,
 //! `set_tid_address`.
+//!
+//! ```
+//! use clonekit::sys::process::{capget, get_child_subreaper, getpid, getppid};
+//!
+//! assert_eq!(getpid(), std::process::id() as i32);
+//! assert!(getppid() >= 0); // 0 when the parent is outside this PID namespace
+//! println!("subreaper: {:?}", get_child_subreaper());
+//! let caps = capget(0)?; // the caller's own
+//! println!("CAP_SYS_ADMIN: {}", caps.has_effective(21));
+//! # Ok::<(), clonekit::Errno>(())
+//! ```
 
 use crate::errno::from_syscall;
-use crate::fd::BorrowedFd;
+use crate::fd::AsFd;
 use crate::sys::signal::Signal;
 use crate::sys::{Gid, Pid, Uid};
 use crate::{Errno, Result};
@@ -397,7 +408,8 @@ const TIOCSPGRP: usize = 0x5410;
 ///
 /// # References
 /// tcsetpgrp(3), ioctl_tty(2)
-pub fn tcsetpgrp(fd: BorrowedFd<'_>, pgrp: Pid) -> Result<(), Errno> {
+pub fn tcsetpgrp(fd: impl AsFd, pgrp: Pid) -> Result<(), Errno> {
+    let fd = fd.as_fd();
     // SAFETY: the kernel reads one pid_t from the local `pgrp`.
     from_syscall(unsafe {
         syscall3(

@@ -1,8 +1,27 @@
 //! Signals: [`Signal`], [`SigSet`], dispositions (`rt_sigaction`), masks
 //! (`rt_sigprocmask`), sending (`kill`, `tgkill`, pidfds).
+//!
+//! ```
+//! use clonekit::sys::process::getpid;
+//! use clonekit::sys::signal::{SigSet, SigmaskHow, Signal, kill, rt_sigprocmask, sigtimedwait};
+//! # if clonekit::program::emulated() {
+//! #     return Ok(()); // a process-directed signal could land on one of qemu-user's threads
+//! # }
+//!
+//! assert_eq!(Signal::from_raw(10), Some(Signal::SIGUSR1));
+//! assert_eq!(Signal::rt(0).map(Signal::raw), Some(32)); // the kernel's SIGRTMIN
+//! let usr1 = SigSet::empty().with(Signal::SIGUSR1);
+//!
+//! // Blocked, a signal waits in the queue until it is taken.
+//! let old = rt_sigprocmask(SigmaskHow::Block, Some(&usr1))?;
+//! kill(getpid(), Signal::SIGUSR1)?;
+//! assert_eq!(sigtimedwait(&usr1, None)?, Signal::SIGUSR1);
+//! rt_sigprocmask(SigmaskHow::SetMask, Some(&old))?;
+//! # Ok::<(), clonekit::Errno>(())
+//! ```
 
 use crate::errno::from_syscall;
-use crate::fd::{BorrowedFd, OwnedFd, RawFd};
+use crate::fd::{AsFd, OwnedFd, RawFd};
 use crate::sys::Pid;
 use crate::sys::time::Timespec;
 use crate::{Errno, Result};
@@ -510,7 +529,8 @@ pub fn pidfd_open(pid: Pid, flags: PidfdFlags) -> Result<OwnedFd, Errno> {
 ///
 /// # References
 /// pidfd_send_signal(2)
-pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: Signal) -> Result<(), Errno> {
+pub fn pidfd_send_signal(pidfd: impl AsFd, sig: Signal) -> Result<(), Errno> {
+    let pidfd = pidfd.as_fd();
     // SAFETY: the info pointer is NULL; nothing else is a pointer.
     from_syscall(unsafe {
         sc::syscall4(

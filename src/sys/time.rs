@@ -2,6 +2,16 @@
 //!
 //! `clock_gettime` here is the real syscall, not the vDSO: slower (~100 ns) but usable
 //! anywhere, including before any vDSO lookup in a `no_main` init.
+//!
+//! ```
+//! use clonekit::sys::time::{ClockId, Timespec, clock_gettime, nanosleep};
+//!
+//! let start = clock_gettime(ClockId::Monotonic)?;
+//! nanosleep(&Timespec::from_millis(2))?;
+//! let elapsed = clock_gettime(ClockId::Monotonic)?.as_nanos() - start.as_nanos();
+//! assert!(elapsed >= 2_000_000);
+//! # Ok::<(), clonekit::Errno>(())
+//! ```
 
 use crate::errno::from_syscall;
 use crate::{Errno, Result};

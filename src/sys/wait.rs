@@ -1,5 +1,18 @@
 //! Waiting for children: `wait4` with a decoded [`WaitStatus`], and `waitid`
 //! (including by pidfd).
+//!
+//! ```
+//! use clonekit::sys::process::{exit_group, fork};
+//! use clonekit::sys::wait::{WaitOptions, WaitStatus, wait4};
+//!
+//! // SAFETY: the child only makes a system call.
+//! let pid = unsafe { fork() }?;
+//! if pid == 0 {
+//!     exit_group(9);
+//! }
+//! assert_eq!(wait4(pid, WaitOptions::empty())?, Some((pid, WaitStatus::Exited(9))));
+//! # Ok::<(), clonekit::Errno>(())
+//! ```
 
 use crate::errno::from_syscall;
 use crate::fd::BorrowedFd;

@@ -230,9 +230,15 @@ impl AutoreapChild {
         self.child.via()
     }
 
+    /// Kills the child with `SIGKILL` through the pidfd, as std's `Child::kill`: `Ok` once
+    /// it has exited too (there is nothing left to kill), never another process.
+    pub fn kill(&self) -> Result<(), Errno> {
+        kill_through(self.pidfd())
+    }
+
     /// Sends `sig` through the pidfd: `ESRCH` once the child has exited, never another
     /// process.
-    pub fn kill(&self, sig: Signal) -> Result<(), Errno> {
+    pub fn signal(&self, sig: Signal) -> Result<(), Errno> {
         self.pidfd().send_signal(sig)
     }
 
@@ -288,8 +294,14 @@ impl AutokillChild {
         self.child.via()
     }
 
+    /// Kills the child with `SIGKILL` through the pidfd, as std's `Child::kill` (`Ok` once
+    /// it has exited too). Dropping the handle does the same.
+    pub fn kill(&self) -> Result<(), Errno> {
+        kill_through(self.pidfd())
+    }
+
     /// Sends `sig` through the pidfd (`ESRCH` once the child has exited).
-    pub fn kill(&self, sig: Signal) -> Result<(), Errno> {
+    pub fn signal(&self, sig: Signal) -> Result<(), Errno> {
         self.pidfd().send_signal(sig)
     }
 
@@ -304,6 +316,31 @@ impl AutokillChild {
     }
 }
 
+/// `SIGKILL` through `pidfd`; `Ok` if the process has exited already (`ESRCH`).
+fn kill_through(pidfd: &PidFd) -> Result<(), Errno> {
+    match pidfd.send_signal(Signal::SIGKILL) {
+        Err(Errno::ESRCH) => Ok(()),
+        other => other,
+    }
+}
+
+/// Borrows the child's pidfd (as [`AutoreapChild::pidfd`]).
+impl crate::fd::AsFd for AutoreapChild {
+    fn as_fd(&self) -> crate::fd::BorrowedFd<'_> {
+        self.pidfd().as_fd()
+    }
+}
+
+/// Borrows the child's pidfd (as [`AutokillChild::pidfd`]): a duplicate made from the
+/// borrow keeps the child alive until it is closed too.
+impl crate::fd::AsFd for AutokillChild {
+    fn as_fd(&self) -> crate::fd::BorrowedFd<'_> {
+        self.pidfd().as_fd()
+    }
+}
+
+crate::sys::fd::std_fd_traits!(AutoreapChild, AutokillChild);
+
 impl Drop for AutokillChild {
     fn drop(&mut self) {
         if self.child.shares_vm() {
@@ -313,7 +350,7 @@ impl Drop for AutokillChild {
             // to be leaked). A killed task releases the memory in do_exit(), before its
             // pidfd reports the exit. One stuck in the kernel past the bound keeps its
             // stack: the Child leaks it rather than unmap it under the task.
-            let _ = self.kill(Signal::SIGKILL);
+            let _ = self.kill();
             let _ = self.poll_exited(Some(Duration::from_secs(10)));
         }
         // Dropping `child` then closes the pidfd: the kernel kills a child still running.

@@ -66,17 +66,17 @@ impl Child {
     }
 
     /// Waits for the child to terminate (`wait4(pid, .., __WALL)`, so any exit signal
-    /// works), retrying on `EINTR`, and frees its stack once it is reaped.
+    /// works), retrying on `EINTR`, and frees its stack once it is reaped; as std's
+    /// `Child::wait`, a second call returns the status the first one reaped.
     ///
     /// `ECHILD` if the child is not the caller's to reap (`CLONE_PARENT`) or was reaped
     /// elsewhere.
-    pub fn wait(mut self) -> Result<ExitStatus, Errno> {
+    pub fn wait(&mut self) -> Result<ExitStatus, Errno> {
         if let Some(status) = self.status {
             return Ok(status);
         }
         let status = wait_pid(self.pid)?;
-        self.status = Some(status);
-        Ok(status)
+        Ok(self.reaped(status))
     }
 
     /// As [`Child::wait`] without blocking (`WNOHANG`): `None` while the child runs.
@@ -87,10 +87,7 @@ impl Child {
         loop {
             match wait4(self.pid, WaitOptions::NOHANG | WaitOptions::ALL) {
                 Ok(Some((_, status))) => match ExitStatus::from_wait(status) {
-                    Some(status) => {
-                        self.status = Some(status);
-                        return Ok(Some(status));
-                    }
+                    Some(status) => return Ok(Some(self.reaped(status))),
                     None => continue,
                 },
                 Ok(None) => return Ok(None),
@@ -100,9 +97,27 @@ impl Child {
         }
     }
 
+    /// Records the status this handle reaped and frees the stack: the child is gone.
+    fn reaped(&mut self, status: ExitStatus) -> ExitStatus {
+        self.status = Some(status);
+        drop(self.stack.take());
+        status
+    }
+
+    /// Kills the child with `SIGKILL`, as std's `Child::kill`: through its pidfd when it has
+    /// one (race-free), else with `kill(pid, SIGKILL)`. `Ok` once this handle has reaped it
+    /// (there is nothing left to kill, and its PID may name another process by now).
+    /// [`Child::signal`] sends any other signal.
+    pub fn kill(&mut self) -> Result<(), Errno> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        self.signal(Signal::SIGKILL)
+    }
+
     /// Sends `sig` to the child: through its pidfd when it has one (race-free), else with
     /// `kill(pid, sig)`. `ESRCH` once this handle has reaped it (its PID may be reused).
-    pub fn kill(&self, sig: Signal) -> Result<(), Errno> {
+    pub fn signal(&self, sig: Signal) -> Result<(), Errno> {
         if self.status.is_some() {
             return Err(Errno::ESRCH);
         }

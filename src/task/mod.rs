@@ -16,6 +16,7 @@ pub(crate) mod child;
 #[allow(unsafe_code)]
 pub mod exec;
 pub mod exit_status;
+#[allow(unsafe_code)]
 pub mod pidfd;
 pub mod process;
 #[allow(unsafe_code)]

@@ -9,13 +9,33 @@
 //! learn that it exited without reaping it (`poll` reports `POLLIN` once it has), and reap
 //! it (`waitid(P_PIDFD, ..)`, Linux 5.4).
 //!
+//! ```
+//! use clonekit::CloneFlags;
+//! use clonekit::process::ChildBuilder;
+//! use clonekit::sys::{signal::Signal, time::{Timespec, nanosleep}};
+//! # if clonekit::program::emulated() {
+//! #     return Ok(()); // qemu-user 7.2 refuses CLONE_PIDFD (see program::emulated)
+//! # }
+//!
+//! let mut child = ChildBuilder::new(CloneFlags::empty()).pidfd(true).spawn(|| {
+//!     let _ = nanosleep(&Timespec::new(60, 0));
+//!     0
+//! })?;
+//! let pidfd = child.pidfd().expect("asked for with pidfd(true)");
+//! assert!(!pidfd.is_exited()?);
+//! pidfd.send_signal(Signal::SIGKILL)?; // this process, whatever its PID names by now
+//! assert!(pidfd.poll_exited(None)?); // POLLIN: it has exited, not yet reaped
+//! assert_eq!(child.wait()?.signal(), Some(Signal::SIGKILL));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # References
 //! pidfd_open(2), pidfd_send_signal(2), waitid(2), clone(2) `CLONE_PIDFD`
 
 use core::fmt;
 use core::time::Duration;
 
-use crate::fd::{BorrowedFd, OwnedFd, RawFd};
+use crate::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use crate::sys::Pid;
 use crate::sys::fs::{PollFd, PollFlags, poll};
 use crate::sys::signal::{PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
@@ -121,6 +141,59 @@ impl PidFd {
     /// Gives up the pidfd as a plain owned descriptor.
     pub fn into_owned(self) -> OwnedFd {
         self.fd
+    }
+}
+
+impl AsFd for PidFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for PidFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw()
+    }
+}
+
+impl IntoRawFd for PidFd {
+    fn into_raw_fd(self) -> RawFd {
+        self.fd.into_raw()
+    }
+}
+
+impl FromRawFd for PidFd {
+    /// Takes ownership of `fd`, which should be a pidfd (see [`PidFd::from_owned`]).
+    ///
+    /// # Safety
+    /// As for [`OwnedFd::from_raw`].
+    unsafe fn from_raw_fd(fd: RawFd) -> PidFd {
+        // SAFETY: the caller's contract is from_raw's.
+        PidFd::from_owned(unsafe { OwnedFd::from_raw(fd) })
+    }
+}
+
+impl From<OwnedFd> for PidFd {
+    /// As [`PidFd::from_owned`].
+    fn from(fd: OwnedFd) -> PidFd {
+        PidFd::from_owned(fd)
+    }
+}
+
+impl From<PidFd> for OwnedFd {
+    /// As [`PidFd::into_owned`].
+    fn from(pidfd: PidFd) -> OwnedFd {
+        pidfd.into_owned()
+    }
+}
+
+crate::sys::fd::std_fd_traits!(PidFd);
+crate::sys::fd::std_owner_fd_traits!(PidFd);
+
+#[cfg(feature = "std")]
+impl From<PidFd> for std::os::fd::OwnedFd {
+    fn from(pidfd: PidFd) -> std::os::fd::OwnedFd {
+        pidfd.into_owned().into()
     }
 }
 

@@ -26,6 +26,37 @@
 //! process there). See [`raw`](crate::raw#what-the-child-may-touch) for the memory rules
 //! with `CLONE_VM`.
 //!
+//! ```
+//! use clonekit::{CloneFlags, ExitSignal};
+//! use clonekit::process::{ChildBuilder, ExitStatus, fork};
+//! # // qemu-user may run doc tests beside other threads, and 7.2 gives no thread count: the
+//! # // fork-like child is refused there (see program::emulated).
+//! # if clonekit::program::emulated() && clonekit::program::require_single_threaded().is_err() {
+//! #     return Ok(());
+//! # }
+//!
+//! // A fork-like child: std works in it (a single-threaded caller: this doc test).
+//! let mut child = fork(|| {
+//!     let greeting = format!("hello from {}", std::process::id());
+//!     if greeting.starts_with("hello") { 3 } else { 1 }
+//! })?;
+//! assert_eq!(child.wait()?, ExitStatus::Exited(3));
+//!
+//! # if clonekit::program::emulated() {
+//! #     return Ok(()); // qemu-user refuses exit signals other than SIGCHLD
+//! # }
+//! // A child on a stack of its own that sends no signal at its exit (SIGCHLD is the default):
+//! // the wait takes it all the same (clonekit waits with __WALL). `via()` says which system
+//! // call made it.
+//! let mut child = ChildBuilder::new(CloneFlags::empty())
+//!     .exit_signal(ExitSignal::NONE)
+//!     .stack_size(64 * 1024)
+//!     .spawn(|| 0)?;
+//! println!("started by {:?}", child.via());
+//! assert!(child.wait()?.success());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # References
 //! clone(2), clone3(2), wait4(2), TLPI 28.2
 

@@ -19,6 +19,36 @@
 //! Without `CLONE_VM` the child has a copy of the parent's memory: the same rules about libc
 //! apply (a multithreaded parent's locks may be copied held), but it cannot disturb the
 //! parent's memory.
+//!
+//! ```
+//! use core::ffi::c_void;
+//! use core::ptr::null_mut;
+//! use clonekit::{CloneFlags, Error, ExitSignal, FlagError, Stack, raw};
+//! use clonekit::process::wait_pid;
+//!
+//! unsafe extern "C" fn child(_arg: *mut c_void) -> i32 {
+//!     5
+//! }
+//!
+//! let stack = Stack::new(64 * 1024)?;
+//! // SAFETY: without CLONE_VM the child runs on its copy of the memory, the stack included,
+//! // and only returns; no pointer argument is used.
+//! let pid = unsafe {
+//!     let (flags, top) = (CloneFlags::empty(), stack.top());
+//!     raw::clone(flags, ExitSignal::SIGCHLD, top, null_mut(), null_mut(), 0, child, null_mut())
+//! }?;
+//! assert_eq!(wait_pid(pid)?.code(), Some(5));
+//! drop(stack); // the child is gone
+//!
+//! // The validator runs first: a refused combination makes no system call.
+//! // SAFETY: refused before the kernel is asked; nothing runs.
+//! let refused = unsafe {
+//!     let (flags, stack, tid) = (CloneFlags::SIGHAND, null_mut(), null_mut());
+//!     raw::clone(flags, ExitSignal::SIGCHLD, stack, tid, tid, 0, child, null_mut())
+//! };
+//! assert_eq!(refused, Err(Error::Flags(FlagError::SighandRequiresVm)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 //!
 use core::ffi::c_void;

@@ -76,7 +76,7 @@ fn refuse_managed(flags: CloneFlags) -> crate::Result<()> {
 /// use clonekit::process::ChildBuilder;
 /// use clonekit::{CloneFlags, ExitSignal};
 ///
-/// let child = ChildBuilder::new(CloneFlags::NEWUTS)
+/// let mut child = ChildBuilder::new(CloneFlags::NEWUTS)
 ///     .pidfd(true)
 ///     .spawn(|| {
 ///         let _ = clonekit::sys::ns::sethostname(b"sandbox");
@@ -199,7 +199,7 @@ impl<'fd> ChildBuilder<'fd> {
     /// use clonekit::process::ChildBuilder;
     /// use clonekit::sys::process::get_no_new_privs;
     /// # fn main() -> Result<(), clonekit::Error> {
-    /// let child = ChildBuilder::new(clonekit::CloneFlags::empty())
+    /// let mut child = ChildBuilder::new(clonekit::CloneFlags::empty())
     ///     .no_new_privs(true)
     ///     .spawn(|| if get_no_new_privs() == Ok(true) { 0 } else { 1 })?;
     /// assert!(child.wait()?.success());
@@ -251,7 +251,8 @@ impl<'fd> ChildBuilder<'fd> {
     }
 
     /// Starts `f` in the new child, on its own stack. Its return value is the child's exit
-    /// status.
+    /// status: an `i32`, unlike a std thread's closure, because what the kernel keeps of a
+    /// process that ends is one number (its low 8 bits), as `main`'s `ExitCode`.
     ///
     /// Without `CLONE_VM` the child is fork-like: a copy of the caller's memory with the
     /// caller's thread pointer, where `f` may use std as in a child of `fork(2)`; the caller
@@ -279,7 +280,7 @@ impl<'fd> ChildBuilder<'fd> {
     /// # if clonekit::program::require_single_threaded().is_err() {
     /// #     return Ok(());
     /// # }
-    /// let child = ChildBuilder::new(clonekit::CloneFlags::empty()).spawn(|| {
+    /// let mut child = ChildBuilder::new(clonekit::CloneFlags::empty()).spawn(|| {
     ///     let greeting = format!("hello from {}", std::process::id());
     ///     println!("{greeting}");
     ///     0
@@ -517,7 +518,8 @@ pub(crate) fn end_process(status: i32) -> ! {
 }
 
 /// A fork-like child (`clone(SIGCHLD)`, no new stack): `f` runs in the child on a copy of
-/// the caller's stack and memory; its return value is the child's exit status.
+/// the caller's stack and memory; its return value is the child's exit status (an `i32`,
+/// not any value as a std thread's: a process leaves the kernel one number, its low 8 bits).
 ///
 /// `f` may borrow from the caller (the child has its own copy of everything). The parent's
 /// copy of `f` is forgotten, not dropped. The child keeps the caller's thread pointer, so in
@@ -536,7 +538,7 @@ pub(crate) fn end_process(status: i32) -> ! {
 /// # if clonekit::program::require_single_threaded().is_err() {
 /// #     return Ok(());
 /// # }
-/// let child = clonekit::process::fork(|| {
+/// let mut child = clonekit::process::fork(|| {
 ///     let mut out = std::io::stdout().lock();
 ///     let _ = writeln!(out, "{}", vec![1, 2, 3].iter().sum::<i32>());
 ///     0

@@ -1,4 +1,21 @@
 //! Child stacks: an mmap'd stack with a guard region below it, or a caller's static buffer.
+//!
+//! ```
+//! use clonekit::stack::{GUARD_SIZE, Stack, StackError};
+//!
+//! let stack = Stack::new(128 * 1024)?;
+//! assert!(stack.has_guard()); // GUARD_SIZE bytes below bottom() fault on any access
+//! assert_eq!(stack.size(), 128 * 1024);
+//! assert_eq!(stack.top() as usize - stack.bottom() as usize, stack.size());
+//! assert!(GUARD_SIZE >= 64 * 1024);
+//!
+//! assert!(matches!(Stack::new(1024), Err(StackError::TooSmall { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A stack goes to a thread ([`thread::Builder::stack`](crate::thread::Builder::stack)) or a
+//! process child ([`ChildBuilder::stack`](crate::process::ChildBuilder::stack)), which keep it
+//! until the kernel reports the task gone.
 
 use core::fmt;
 use core::ptr::NonNull;
@@ -58,6 +75,8 @@ impl fmt::Display for StackError {
         }
     }
 }
+
+impl core::error::Error for StackError {}
 
 enum Memory {
     /// Our own mapping, guard included: `len` bytes from `map`.

@@ -6,7 +6,7 @@
 use core::ffi::c_void;
 use core::mem::{align_of, size_of};
 use core::ptr;
-use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::arch;
 use crate::errno::Errno;
@@ -31,9 +31,11 @@ pub(crate) struct Tcb {
     /// The thread's TID: written by the kernel before `clone` returns, cleared (with a
     /// futex wake) when the thread exits.
     pub(crate) tid: AtomicU32,
-    /// The closure's return value, stored before the thread exits.
-    pub(crate) result: AtomicI32,
-    /// The closure, moved onto the thread's stack.
+    /// 1 once a thread has written its closure's value into its slot (cleared by the join
+    /// that moves the value out); 0 otherwise, and always for other tasks.
+    pub(crate) returned: AtomicU32,
+    /// The closure, moved onto the thread's stack (a thread's: the slot it shares with the
+    /// closure's value).
     pub(crate) closure: *mut c_void,
 }
 
@@ -47,7 +49,7 @@ impl Tcb {
             self_ptr: at,
             tag: TCB_TAG,
             tid: AtomicU32::new(tid),
-            result: AtomicI32::new(0),
+            returned: AtomicU32::new(0),
             closure,
         };
         // SAFETY: the caller guarantees `at` is writable and aligned.

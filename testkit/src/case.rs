@@ -92,7 +92,7 @@ impl<T, E: Show + IsEntryOnly> Ctx<T> for Result<T, E> {
 }
 
 /// Why a case that starts clonekit threads (or `CLONE_VM` children) skips in a program a
-/// libc started (`tests/cases.rs`): clonekit refuses them there
+/// libc started (`testkit/tests/cases.rs`): clonekit refuses them there
 /// ([`clonekit::Error::LibcOwnsThreadPointer`]); `init-demo`, an `entry!` program, runs them.
 pub const NEEDS_ENTRY: &str = "clonekit threads need an entry! program (a libc owns the thread pointer here); runs in the guest";
 
@@ -113,6 +113,12 @@ impl IsEntryOnly for clonekit::Error {
 impl IsEntryOnly for clonekit::Errno {}
 impl IsEntryOnly for clonekit::stack::StackError {}
 impl IsEntryOnly for clonekit::FlagError {}
+impl IsEntryOnly for clonekit::thread::JoinError {}
+impl IsEntryOnly for clonekit::exec::SpawnError {
+    fn is_entry_only(&self) -> bool {
+        matches!(self, clonekit::exec::SpawnError::Spawn(e) if e.is_entry_only())
+    }
+}
 
 /// A child's exit code for an outcome (what [`child_ok`] reads back).
 pub fn code(outcome: Outcome) -> i32 {

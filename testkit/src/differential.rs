@@ -1,9 +1,10 @@
 //! The validator against the running kernel: random flag combinations, each run for real as
 //! a child that exits at once, the kernel's verdict compared with [`validate`]'s.
 //!
-//! Used by the host test `tests/differential.rs` and by the init demo in the QEMU guest; it
-//! is public so that a user's CI can run the same check on its own kernel. Everything here is
-//! `no_std` and allocation-free, so it can run in a forked child of a std program.
+//! Used by the host test `testkit/tests/differential.rs` and by the init demo in the QEMU
+//! guest; it is public so that a user's CI can run the same check on its own kernel.
+//! Everything here is `no_std` and allocation-free, so it can run in a forked child of a std
+//! program.
 //!
 //! Running a combination is [`try_in_kernel`], which is `unsafe`: it makes every
 //! combination for real, including those no safe spawner makes (see its contract).

@@ -1,7 +1,7 @@
 //! What a runner does to be the PID 1 the cases expect: the mounts (`/proc`, a tmpfs on
 //! `/tmp`, sysfs, cgroup2) and clonekit's PID 1 duties ([`clonekit::init::Init`]). `init-demo`
-//! does it as the kernel's init in the guest; `tests/cases.rs` does it as PID 1 of new PID,
-//! mount and network namespaces on the host, so the PID 1 cases run natively too.
+//! does it as the kernel's init in the guest; `testkit/tests/cases.rs` does it as PID 1 of new
+//! PID, mount and network namespaces on the host, so the PID 1 cases run natively too.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 

@@ -42,7 +42,9 @@ show_display!(
     bool,
     str,
     ExitStatus,
-    clonekit::FlagError
+    clonekit::FlagError,
+    clonekit::thread::JoinError,
+    clonekit::exec::SpawnError
 );
 
 impl<T: Show + ?Sized> Show for &T {

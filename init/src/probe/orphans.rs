@@ -31,7 +31,7 @@ fn now_ms() -> u64 {
 
 /// Runs the storm with `n` orphans for the init `init`; `Err` names the step that failed.
 pub fn storm(n: u32, init: Pid) -> Result<Storm, &'static str> {
-    let middle = process::fork(move || {
+    let mut middle = process::fork(move || {
         for _ in 0..n {
             match process::fork(|| 0) {
                 // Never waited for: each becomes the init's to reap.

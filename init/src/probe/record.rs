@@ -127,7 +127,7 @@ pub fn record(grandchild: bool) -> i32 {
         }
     }
     let code = until_end_of_input(&mut recorder, "child");
-    if let Some(child) = other {
+    if let Some(mut child) = other {
         let _ = child.wait();
     }
     code

@@ -255,7 +255,7 @@ fn into_cgroup_child_starts_in_that_cgroup() -> Outcome {
     let outcome = (|| {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let cgroup = fs::openat(CWD, dir.as_c_str(), flags, 0).ctx("open the cgroup")?;
-        let child = ChildBuilder::new(F::empty())
+        let mut child = ChildBuilder::new(F::empty())
             .cgroup(cgroup.as_fd())
             .spawn(move || {
                 code((|| {
@@ -285,7 +285,7 @@ fn into_cgroup_child_starts_in_that_cgroup() -> Outcome {
             .cgroup(not_a_cgroup.as_fd())
             .spawn(|| 0)
         {
-            Ok(child) => {
+            Ok(mut child) => {
                 let _ = child.wait();
                 None
             }

@@ -77,14 +77,14 @@ fn proc_state(pid: Pid) -> Option<u8> {
 /// Runs `f` in a fork-like child (not the PID namespace's init, whose `CLONE_PARENT` the
 /// kernel refuses before any 7.1 rule), and passes if it returns `Ok`.
 fn in_a_child(what: &str, f: fn() -> Outcome) -> Outcome {
-    let child = process::fork(move || code(f())).ctx("fork")?;
+    let mut child = process::fork(move || code(f())).ctx("fork")?;
     child_ok(what, child.wait())
 }
 
 /// As [`in_a_child`], the child first giving up root (uid and gid `nobody`, which clears
 /// its capabilities).
 fn as_nobody(what: &str, f: fn() -> Outcome) -> Outcome {
-    let child = process::fork(move || {
+    let mut child = process::fork(move || {
         if setresgid(NOBODY, NOBODY, NOBODY).is_err() || setresuid(NOBODY, NOBODY, NOBODY).is_err()
         {
             diag!("[Child] could not become nobody");
@@ -103,7 +103,7 @@ fn as_nobody(what: &str, f: fn() -> Outcome) -> Outcome {
 /// exit, `/proc/<pid>` goes, and a `wait` for it (started while it runs) reports `ECHILD`.
 fn autoreap_child_leaves_no_zombie_and_wait_reports_echild() -> Outcome {
     need_7_1()?;
-    let control = ChildBuilder::new(F::empty())
+    let mut control = ChildBuilder::new(F::empty())
         .pidfd(true)
         .spawn(|| 0)
         .ctx("spawn the ordinary child")?;
@@ -414,7 +414,7 @@ fn entries(path: &core::ffi::CStr) -> Result<usize, Errno> {
 /// tmpfs root and the `/proc` its set-up added, and then what `f` adds.
 fn empty_mntns_child_sees_only_the_mounts_it_adds() -> Outcome {
     need_7_1()?;
-    let bare = ChildBuilder::new(F::EMPTY_MNTNS)
+    let mut bare = ChildBuilder::new(F::EMPTY_MNTNS)
         .spawn(|| {
             code(eq(
                 "[Child] entries of / (the empty root)",
@@ -424,7 +424,7 @@ fn empty_mntns_child_sees_only_the_mounts_it_adds() -> Outcome {
         })
         .ctx("spawn(CLONE_EMPTY_MNTNS)")?;
     child_ok("the bare child", bare.wait())?;
-    let container = Container::new()
+    let mut container = Container::new()
         .empty_mounts()
         .spawn(|| {
             code((|| {
@@ -517,7 +517,7 @@ fn vm_and_thread_after_unshare_newtime_rule_follows_running_kernel() -> Outcome 
         return Err(Fail::Skip("needs Linux 5.6 (time namespaces)"));
     }
     diag!("kernel {kernel}");
-    let child = process::fork(move || {
+    let mut child = process::fork(move || {
         code((|| {
             namespace::unshare(F::NEWTIME).ctx("[Child] unshare(CLONE_NEWTIME)")?;
             is_true(

@@ -10,6 +10,7 @@ pub mod pid1_duties;
 pub mod pidfds;
 pub mod robustness;
 pub mod sharing;
+pub mod std_shapes;
 pub mod tids_and_tls;
 pub mod validator_vs_kernel;
 
@@ -56,5 +57,9 @@ pub const SECTIONS: &[Section] = &[
     Section {
         name: "pid1_duties",
         cases: pid1_duties::CASES,
+    },
+    Section {
+        name: "std_shapes",
+        cases: std_shapes::CASES,
     },
 ];

@@ -50,7 +50,7 @@ fn set_and_read_hostname(name: &[u8]) -> Outcome {
 /// Example 3: `clone(child_func, stack, CLONE_NEWUTS | SIGCHLD, "my-container-host")`.
 fn newuts_child_hostname_parent_unchanged() -> Outcome {
     let (before, before_len) = hostname();
-    let child = ChildBuilder::new(F::NEWUTS)
+    let mut child = ChildBuilder::new(F::NEWUTS)
         .spawn(|| code(set_and_read_hostname(CONTAINER_HOST)))
         .ctx("clone(NEWUTS)")?;
     child_ok("child", child.wait())?;
@@ -70,7 +70,7 @@ fn newuts_child_hostname_parent_unchanged() -> Outcome {
 
 fn newpid_child_getpid_is_1() -> Outcome {
     reset_slots(2);
-    let child = ChildBuilder::new(F::NEWPID)
+    let mut child = ChildBuilder::new(F::NEWPID)
         .spawn(|| {
             slot(0).store(i64::from(getpid()), SeqCst);
             slot(1).store(i64::from(getppid()), SeqCst);
@@ -104,7 +104,7 @@ fn mounted_at_ns_dir() -> Result<bool, Fail> {
 
 fn newns_tmpfs_mounted_in_child_invisible_to_parent() -> Outcome {
     mount::ensure_dir(NS_DIR).ctx("mkdir /tmp/newns")?;
-    let child = ChildBuilder::new(F::NEWNS)
+    let mut child = ChildBuilder::new(F::NEWNS)
         .spawn(|| {
             code((|| {
                 mount::make_private().ctx("make / private")?;
@@ -138,7 +138,7 @@ fn newipc_sysv_queue_created_inside_invisible_outside() -> Outcome {
     let create = ipc::IPC_CREAT | ipc::IPC_EXCL | 0o600;
     let outside = ipc::msgget(KEY_OUTSIDE, create).ctx("msgget outside")?;
     let outcome = (|| {
-        let child = ChildBuilder::new(F::NEWIPC)
+        let mut child = ChildBuilder::new(F::NEWIPC)
             .spawn(move || {
                 code((|| {
                     let q = ipc::msgget(KEY_INSIDE, create).ctx("[Child] msgget create")?;
@@ -186,7 +186,7 @@ fn interfaces<'a>(dev: &[u8], out: &'a mut [u8; 128]) -> &'a [u8] {
 fn newnet_child_sees_only_lo_in_proc_net_dev() -> Outcome {
     use clonekit::namespace::Namespace;
     let parent_ns = namespace::id(None, Namespace::Net).ctx("our network namespace")?;
-    let child = ChildBuilder::new(F::NEWNET)
+    let mut child = ChildBuilder::new(F::NEWNET)
         .spawn(move || {
             code((|| {
                 let mut buf = [0u8; 2048];
@@ -214,7 +214,7 @@ fn newnet_child_sees_only_lo_in_proc_net_dev() -> Outcome {
 
 fn newuser_uid_is_overflow_65534_before_maps() -> Outcome {
     reset_slots(2);
-    let child = ChildBuilder::new(F::NEWUSER)
+    let mut child = ChildBuilder::new(F::NEWUSER)
         .spawn(|| {
             slot(0).store(i64::from(getuid()), SeqCst);
             slot(1).store(i64::from(getgid()), SeqCst);
@@ -243,7 +243,7 @@ fn six_new_namespaces_make_a_container() -> Outcome {
     reset_slots(5);
     let (before, before_len) = hostname();
     let flags = F::NEWPID | F::NEWNET | F::NEWUTS | F::NEWNS | F::NEWIPC | F::NEWUSER;
-    let child = ChildBuilder::new(flags)
+    let mut child = ChildBuilder::new(flags)
         .spawn(|| {
             slot(0).store(i64::from(getpid()), SeqCst);
             slot(1).store(i64::from(getuid()), SeqCst);
@@ -284,7 +284,7 @@ fn unshare_files_child_close_stays_private() -> Outcome {
     // SAFETY: the child closes a descriptor only after unsharing the table: its close
     // touches its private copy (made while `r` was open, and owned by the child alone: its
     // copy of `r` is never dropped), never the parent's `r`.
-    let child = unsafe {
+    let mut child = unsafe {
         process::fork_with_unchecked(F::FILES, ExitSignal::SIGCHLD, move || {
             code((|| {
                 namespace::unshare(F::FILES).ctx("unshare(CLONE_FILES)")?;
@@ -303,7 +303,7 @@ fn unshare_files_child_close_stays_private() -> Outcome {
 
 fn unshare_newuts_child_hostname_stays_private() -> Outcome {
     let (before, before_len) = hostname();
-    let child = process::fork(|| {
+    let mut child = process::fork(|| {
         code((|| {
             namespace::unshare(F::NEWUTS).ctx("unshare(CLONE_NEWUTS)")?;
             set_and_read_hostname(b"unshared-host")

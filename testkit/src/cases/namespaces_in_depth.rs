@@ -131,7 +131,7 @@ fn newpid_own_proc_lists_only_its_tree() -> Outcome {
     reset_slots(1);
     let mut gate = Gate::new()?;
     let side = gate.child_side();
-    let child = Container::new()
+    let mut child = Container::new()
         .namespaces(CloneFlags::NEWPID | CloneFlags::NEWNS)
         .spawn(move || {
             let code = match count_proc_pids() {
@@ -185,7 +185,7 @@ fn nspid(pid: Option<i32>) -> Result<([i64; 8], usize), Errno> {
 fn newpid_parent_sees_the_outer_pid() -> Outcome {
     let mut gate = Gate::new()?;
     let side = gate.child_side();
-    let child = ChildBuilder::new(CloneFlags::NEWPID)
+    let mut child = ChildBuilder::new(CloneFlags::NEWPID)
         .spawn(move || {
             // SAFETY: a clonekit child made while the gate exists, with its own copy of the
             // descriptor table (no CLONE_FILES).
@@ -224,7 +224,7 @@ fn newpid_nested_namespaces() -> Outcome {
                 Err(_) => 3,
             }
         });
-        match grandchild.map(|g| g.wait()) {
+        match grandchild.map(|mut g| g.wait()) {
             Ok(Ok(status)) if status.success() => 0,
             Ok(Ok(status)) => 10 + status.code().unwrap_or(50),
             _ => 4,
@@ -244,7 +244,7 @@ fn newpid_killing_init_kills_the_namespace() -> Outcome {
     let mut gate = Gate::new()?;
     let side = gate.child_side();
     reset_slots(1);
-    let init = ChildBuilder::new(CloneFlags::NEWPID)
+    let mut init = ChildBuilder::new(CloneFlags::NEWPID)
         .spawn(move || {
             // SAFETY: this child has its own copy of the descriptor table (no CLONE_FILES),
             // made while `read` and `write` were open; the parent's owners of them, in its
@@ -284,8 +284,7 @@ fn newpid_killing_init_kills_the_namespace() -> Outcome {
         1,
         wait_nonzero(0),
     )?;
-    init.kill(clonekit::sys::signal::Signal::SIGKILL)
-        .ctx("kill the namespace's init")?;
+    init.kill().ctx("kill the namespace's init")?;
     let status = init.wait().ctx("wait for the init")?;
     eq(
         "the init died of SIGKILL",
@@ -538,7 +537,7 @@ fn newuser_uid_0_inside_is_the_mapped_outer_uid() -> Outcome {
     let mut gate = Gate::new()?;
     let side = gate.child_side();
     reset_slots(1);
-    let child = Container::new()
+    let mut child = Container::new()
         .namespaces(CloneFlags::NEWUSER)
         .uid_map(IdMap::single(0, OUTER_UID))
         .gid_map(IdMap::single(0, OUTER_UID))
@@ -646,7 +645,7 @@ fn newcgroup_root_is_the_childs_cgroup() -> Outcome {
                 2
             }
         });
-    let child = child.ctx("spawn into the cgroup with CLONE_INTO_CGROUP")?;
+    let mut child = child.ctx("spawn into the cgroup with CLONE_INTO_CGROUP")?;
     let mut buf = [0u8; 256];
     let path = PathBuf::proc(Some(child.pid()), "cgroup").ctx("name")?;
     let outside = procfs::read(path.as_c_str(), &mut buf);
@@ -724,7 +723,7 @@ fn setns_back_into_the_parents_uts_restores_hostname() -> Outcome {
 fn setns_pidfd_joins_a_childs_namespaces() -> Outcome {
     let mut gate = Gate::new()?;
     let side = gate.child_side();
-    let target = ChildBuilder::new(CloneFlags::NEWUTS | CloneFlags::NEWIPC)
+    let mut target = ChildBuilder::new(CloneFlags::NEWUTS | CloneFlags::NEWIPC)
         .pidfd(true)
         .spawn(move || {
             // A message queue only its IPC namespace has, then the hostname.
@@ -846,7 +845,7 @@ fn unshare_newpid_next_child_is_pid_1() -> Outcome {
         let next = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, || {
             if getpid() == 1 { 0 } else { 1 }
         });
-        match next.map(|c| c.wait()) {
+        match next.map(|mut c| c.wait()) {
             Ok(Ok(s)) if s.success() && own != 1 => 0,
             _ => 2,
         }
@@ -1040,7 +1039,8 @@ fn refuse_pid_nesting_past_32_enospc() -> Outcome {
                 if predicted.is_err() {
                     return 100;
                 }
-                match fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, descend).map(|c| c.wait())
+                match fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, descend)
+                    .map(|mut c| c.wait())
                 {
                     Ok(Ok(s)) => s.code().unwrap_or(101),
                     _ => 102,
@@ -1064,7 +1064,7 @@ fn refuse_pid_nesting_past_32_enospc() -> Outcome {
             "this /proc is a nested PID namespace's: depths read from it are relative; runs in the guest",
         ));
     }
-    let child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, descend).ctx("spawn")?;
+    let mut child = fork_with(CloneFlags::empty(), ExitSignal::SIGCHLD, descend).ctx("spawn")?;
     let status = child.wait().ctx("wait")?;
     eq(
         "PID namespaces nest 32 deep, then ENOSPC (validator and kernel agree)",

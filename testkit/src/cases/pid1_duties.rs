@@ -46,7 +46,7 @@ fn pid1_is_pid_1_with_proc_tmp_sys_cgroup2_mounted() -> Outcome {
 fn pid1_orphaned_grandchild_reparented_and_reaped() -> Outcome {
     need_pid1()?;
     reset_slots(2);
-    let child = process::fork(|| {
+    let mut child = process::fork(|| {
         match process::fork(|| {
             sleep_ms(100);
             slot(0).store(i64::from(getppid()), SeqCst);
@@ -81,7 +81,7 @@ fn pid1_orphaned_grandchild_reparented_and_reaped() -> Outcome {
 fn pid1_sigterm_without_handler_is_dropped() -> Outcome {
     need_pid1()?;
     let _ = signal::signal_default(Signal::SIGTERM);
-    let child = process::fork(|| {
+    let mut child = process::fork(|| {
         if signal::kill(1, Signal::SIGTERM).is_ok() {
             0
         } else {

@@ -30,7 +30,7 @@ fn fdinfo_pid(fd: clonekit::fd::RawFd) -> Result<Option<u64>, Errno> {
 /// `clone()`, not `clone3()`); its fdinfo names the child, it does not poll ready while the
 /// child runs, and it signals and reaps the child.
 fn pidfd_legacy_clone_returns_fd_naming_the_child() -> Outcome {
-    let child = ChildBuilder::new(F::empty())
+    let mut child = ChildBuilder::new(F::empty())
         .pidfd(true)
         .spawn(|| {
             loop {
@@ -40,7 +40,7 @@ fn pidfd_legacy_clone_returns_fd_naming_the_child() -> Outcome {
         .ctx("clone(PIDFD)")?;
     let (pid, via) = (child.pid(), child.via());
     let Some(pidfd) = child.pidfd() else {
-        let _ = child.kill(Signal::SIGKILL);
+        let _ = child.signal(Signal::SIGKILL);
         let _ = child.wait();
         diag!("the child has no pidfd");
         return Err(Fail::Failed);
@@ -49,7 +49,7 @@ fn pidfd_legacy_clone_returns_fd_naming_the_child() -> Outcome {
     let alive = pidfd.is_exited();
     let sent = pidfd.send_signal(Signal::SIGKILL);
     if sent.is_err() {
-        let _ = child.kill(Signal::SIGKILL);
+        let _ = child.signal(Signal::SIGKILL);
     }
     let status = pidfd.wait();
     check(
@@ -72,7 +72,7 @@ fn pidfd_legacy_clone_returns_fd_naming_the_child() -> Outcome {
 /// there is nothing left to wait for (`ECHILD`, through the descriptor and by pid) or to
 /// signal (`ESRCH`); a pid that names no process group leader is `EINVAL`.
 fn pidfd_open_signals_and_reaps_then_echild_esrch() -> Outcome {
-    let child = process::fork(|| {
+    let mut child = process::fork(|| {
         loop {
             sleep_ms(1000);
         }
@@ -81,7 +81,7 @@ fn pidfd_open_signals_and_reaps_then_echild_esrch() -> Outcome {
     let pidfd = match PidFd::open(child.pid()) {
         Ok(pidfd) => pidfd,
         Err(e) => {
-            let _ = child.kill(Signal::SIGKILL);
+            let _ = child.signal(Signal::SIGKILL);
             let _ = child.wait();
             diag!("pidfd_open: {}", Shown(&e));
             return Err(Fail::Failed);
@@ -89,7 +89,7 @@ fn pidfd_open_signals_and_reaps_then_echild_esrch() -> Outcome {
     };
     let sent = pidfd.send_signal(Signal::SIGKILL);
     if sent.is_err() {
-        let _ = child.kill(Signal::SIGKILL);
+        let _ = child.signal(Signal::SIGKILL);
     }
     let status = pidfd.wait();
     eq("pidfd_send_signal(SIGKILL)", Ok(()), sent)?;

@@ -357,7 +357,7 @@ fn fault_thread_stack_overflow_hits_guard_page_sigsegv() -> Outcome {
             .spawn(|| recurse(0) as i32)
         {
             // Not reached: the overflow kills the whole thread group.
-            Ok(handle) => handle.join() + 100,
+            Ok(handle) => handle.join().map_or(99, |n| n + 100),
             Err(_) => 3,
         }
     })
@@ -499,7 +499,7 @@ fn entry_program_refuses_fork_beside_threads_and_vm_children_and_split_tables() 
         beside_thread,
     )?;
     slot(0).store(0, SeqCst);
-    let sharer = ChildBuilder::new(CloneFlags::VM | CloneFlags::FILES)
+    let mut sharer = ChildBuilder::new(CloneFlags::VM | CloneFlags::FILES)
         .spawn(|| {
             while slot(0).load(SeqCst) == 0 {
                 clonekit::sys::process::sched_yield();
@@ -515,7 +515,7 @@ fn entry_program_refuses_fork_beside_threads_and_vm_children_and_split_tables() 
         Some(Error::AddressSpaceShared),
         beside_sharer,
     )?;
-    let after = process::fork(|| 9).ctx("fork once both are gone")?;
+    let mut after = process::fork(|| 9).ctx("fork once both are gone")?;
     eq(
         "the fork once alone again",
         Ok(ExitStatus::Exited(9)),
@@ -539,9 +539,9 @@ fn entry_program_thread_starts_with_its_creators_mask() -> Outcome {
         }
         0
     });
-    let joined = spawned.map(|handle| handle.join());
+    let joined = spawned.map(|handle| handle.join().ok());
     let _ = signal::rt_sigprocmask(signal::SigmaskHow::SetMask, Some(&before));
-    eq("the thread", Ok(0), joined.map_err(drop))?;
+    eq("the thread", Ok(Some(0)), joined.map_err(drop))?;
     eq(
         "the thread's signal mask (the creator's, with SIGUSR2 and SIGWINCH)",
         creators.bits() as i64,
@@ -714,14 +714,14 @@ fn fault_100_threads_joined_stacks_unmapped() -> Outcome {
     let mut peak = 0;
     let mut sum = 0;
     for round in 0..10 {
-        let mut handles: [Option<thread::JoinHandle>; 10] = [const { None }; 10];
+        let mut handles: [Option<thread::JoinHandle<i32>>; 10] = [const { None }; 10];
         for (i, h) in handles.iter_mut().enumerate() {
             let n = (round * 10 + i) as i32;
             *h = Some(thread::spawn(move || black_box(n)).ctx("thread::spawn")?);
         }
         peak = peak.max(line_count(c"/proc/self/maps")?);
         for h in handles.iter_mut() {
-            sum += h.take().ok_or(Fail::Failed)?.join();
+            sum += h.take().ok_or(Fail::Failed)?.join().ctx("join")?;
         }
     }
     let kept = clonekit::stack::release_kept_stacks();
@@ -788,8 +788,8 @@ fn fault_failing_execve_reports_errno() -> Outcome {
     ] {
         let got = match exec::spawn(path, &[path], &[]) {
             Err(SpawnError::Exec(errno)) => Ok(errno),
-            Ok(child) => {
-                let _ = child.kill(Signal::SIGKILL);
+            Ok(mut child) => {
+                let _ = child.kill();
                 let _ = child.wait();
                 Err(Errno::EEXIST)
             }

@@ -69,7 +69,7 @@ static SEEN_BEFORE: AtomicI32 = AtomicI32::new(0);
 fn vm_child_writes_land_in_parents_memory() -> Outcome {
     COUNTER.store(5, SeqCst);
     SEEN_BEFORE.store(-1, SeqCst);
-    let child = ChildBuilder::new(F::VM | F::FILES | F::SIGHAND)
+    let mut child = ChildBuilder::new(F::VM | F::FILES | F::SIGHAND)
         .spawn(|| {
             SEEN_BEFORE.store(COUNTER.load(SeqCst), SeqCst);
             COUNTER.fetch_add(100, SeqCst);
@@ -93,7 +93,7 @@ fn vm_absent_child_writes_land_in_its_copy() -> Outcome {
     // CLONE_FILES without CLONE_VM is refused by the safe spawners (the child's copy of
     // memory would own the parent's descriptors through one table).
     // SAFETY: the child touches only an atomic: it closes and replaces no descriptor.
-    let child = unsafe {
+    let mut child = unsafe {
         ChildBuilder::new(F::FILES).spawn_unchecked(|| {
             COUNTER.fetch_add(100, SeqCst);
             if COUNTER.load(SeqCst) == 105 { 0 } else { 1 }
@@ -119,7 +119,7 @@ fn files_case(flags: F, shared: bool) -> Outcome {
     // Without it the child has its own copy of the table, made while `r` was open, in which
     // its copy of `r` is never dropped: it alone owns the copy it closes.
     // SAFETY: so no descriptor the parent owns is closed or replaced.
-    let child = unsafe {
+    let mut child = unsafe {
         process::fork_with_unchecked(flags, ExitSignal::SIGCHLD, move || {
             if fs::close(OwnedFd::from_raw(fd)).is_ok() {
                 0
@@ -131,7 +131,7 @@ fn files_case(flags: F, shared: bool) -> Outcome {
     .ctx("clone")?;
     child_ok("child closing the fd", child.wait())?;
     // Asked of the number: a descriptor the child closed cannot be borrowed any more.
-    let now = match clonekit::sys::fs::fd_is_open(fd) {
+    let now = match crate::observe::fs::fd_is_open(fd) {
         Ok(true) => Ok(()),
         Ok(false) => Err(Errno::EBADF),
         Err(e) => Err(e),
@@ -165,7 +165,7 @@ fn files_absent_close_in_child_stays_private() -> Outcome {
 fn fs_case(flags: F, shared: bool) -> Outcome {
     fs::chdir(c"/").ctx("chdir /")?;
     let before = umask(0o022);
-    let child = process::fork_with(flags, ExitSignal::SIGCHLD, || {
+    let mut child = process::fork_with(flags, ExitSignal::SIGCHLD, || {
         let moved = fs::chdir(c"/tmp").is_ok();
         umask(0o077);
         if moved { 0 } else { 1 }
@@ -246,7 +246,7 @@ fn sighand_child_handler_is_parents_masks_separate() -> Outcome {
     // refuses (Error::VmWithoutFiles).
     // SAFETY: the child touches no descriptor: nothing names a file in one table that the
     // other side uses.
-    let child = unsafe {
+    let mut child = unsafe {
         ChildBuilder::new(F::VM | F::SIGHAND).spawn_unchecked(|| {
             let installed = install_usr1_handler();
             let blocked = SigSet::empty().with(Signal::SIGUSR2);
@@ -279,7 +279,7 @@ fn sighand_child_handler_is_parents_masks_separate() -> Outcome {
 
 fn sighand_absent_child_handler_stays_private() -> Outcome {
     signal::signal_default(Signal::SIGUSR1).ctx("SIG_DFL")?;
-    let child = process::fork(|| if install_usr1_handler() { 0 } else { 1 }).ctx("fork")?;
+    let mut child = process::fork(|| if install_usr1_handler() { 0 } else { 1 }).ctx("fork")?;
     child_ok("child installing a SIGUSR1 handler", child.wait())?;
     check(
         !usr1_handler_installed(),
@@ -445,10 +445,11 @@ fn thread_exit_ends_only_its_own_task() -> Outcome {
     let _ = futex_wake(&EXIT_GATE, 1, true);
     EXIT_WORD.join();
     drop(stack);
-    // CHILD_CLEARTID fires before the kernel has released the task: 10 s at most for that.
+    // CHILD_CLEARTID fires before the kernel has released the task, and a task on its way
+    // out can still be listed and answer ESRCH: 10 s at most until its entry is gone.
     let mut gone = task_stat(tid);
     for _ in 0..10_000 {
-        if gone.is_err() {
+        if gone == Err(Errno::ENOENT) {
             break;
         }
         util::sleep_ms(1);
@@ -469,8 +470,6 @@ fn thread_exit_ends_only_its_own_task() -> Outcome {
     eq("getpid() (the group runs on)", leader, getpid())
 }
 
-static NPTL_SEEN: [AtomicI32; 3] = [const { AtomicI32::new(0) }; 3];
-
 /// clonekit threads use exactly NPTL's nine flags; a spawned thread shares
 /// the PID, has its own TID, its own TLS (SETTLS), and is joined through CHILD_CLEARTID.
 fn nptl_flag_set_thread_spawn_and_join() -> Outcome {
@@ -487,21 +486,17 @@ fn nptl_flag_set_thread_spawn_and_join() -> Outcome {
         thread::THREAD_FLAGS == q3 && F::NPTL_THREAD == q3,
         format_args!("thread::THREAD_FLAGS is not the Q3 set"),
     )?;
-    let handle = thread::spawn(|| {
-        NPTL_SEEN[0].store(getpid(), SeqCst);
-        NPTL_SEEN[1].store(gettid(), SeqCst);
-        NPTL_SEEN[2].store(thread::current().unwrap_or(-1), SeqCst);
-        42
-    })
-    .ctx("thread::spawn")?;
+    // What the thread saw comes back as its closure's value, through its stack.
+    let handle = thread::spawn(|| (getpid(), gettid(), thread::current().unwrap_or(-1)))
+        .ctx("thread::spawn")?;
     let tid = handle.tid();
-    eq("join() result", 42, handle.join())?;
-    eq("thread's getpid()", getpid(), NPTL_SEEN[0].load(SeqCst))?;
-    eq("thread's gettid()", tid, NPTL_SEEN[1].load(SeqCst))?;
+    let (pid, own_tid, current) = handle.join().ctx("join")?;
+    eq("thread's getpid()", getpid(), pid)?;
+    eq("thread's gettid()", tid, own_tid)?;
     eq(
         "thread::current() in the thread (its TLS block)",
         tid,
-        NPTL_SEEN[2].load(SeqCst),
+        current,
     )?;
     check(tid != getpid(), format_args!("thread TID equals the PID"))
 }
@@ -518,9 +513,9 @@ fn sysvsem_case(flags: F, after_child: i32) -> Outcome {
 }
 
 fn sysvsem_run(sem: i32, flags: F, after_child: i32) -> Outcome {
-    let runner = process::fork(move || {
+    let mut runner = process::fork(move || {
         code((|| {
-            let child = process::fork_with(flags, ExitSignal::SIGCHLD, move || {
+            let mut child = process::fork_with(flags, ExitSignal::SIGCHLD, move || {
                 let up = Sembuf {
                     sem_num: 0,
                     sem_op: 1,
@@ -555,11 +550,11 @@ fn sysvsem_absent_undo_applied_at_child_exit() -> Outcome {
 /// A runner gives itself an I/O context (best effort, level 4), then a child with or
 /// without `CLONE_IO` sets best effort level 1 on itself.
 fn io_case(flags: F, shared: bool) -> Outcome {
-    let runner = process::fork(move || {
+    let mut runner = process::fork(move || {
         code((|| {
             let mine = IoPriority::new(IoprioClass::BestEffort, 4);
             ioprio_set(IoprioWho::Process(0), mine).ctx("ioprio_set (runner)")?;
-            let child = process::fork_with(flags, ExitSignal::SIGCHLD, || {
+            let mut child = process::fork_with(flags, ExitSignal::SIGCHLD, || {
                 let prio = IoPriority::new(IoprioClass::BestEffort, 1);
                 if ioprio_set(IoprioWho::Process(0), prio).is_ok() {
                     0
@@ -593,7 +588,7 @@ fn io_absent_child_ioprio_stays_private() -> Outcome {
 /// From a forked child of PID 1, `clone(CLONE_PARENT)`: the grandchild is PID 1's.
 fn parent_grandchild_of_pid1_child_is_reaped_by_pid1() -> Outcome {
     crate::shared::reset_slots(2);
-    let runner = process::fork(|| {
+    let mut runner = process::fork(|| {
         code((|| {
             let grandchild = process::fork_with(F::PARENT, ExitSignal::SIGCHLD, || {
                 slot(0).store(i64::from(getppid()), SeqCst);
@@ -651,7 +646,7 @@ fn vfork_case(flags: F, want_flag: i32) -> Outcome {
     // The chapter's flags: memory without the descriptor table (Error::VmWithoutFiles from
     // the safe spawn).
     // SAFETY: the child sleeps and sets an atomic: it touches no descriptor.
-    let child = unsafe {
+    let mut child = unsafe {
         ChildBuilder::new(flags).spawn_unchecked(|| {
             util::sleep_ms(200);
             VFORK_FLAG.store(1, SeqCst);
@@ -751,7 +746,7 @@ fn traced_runner(flags: F, options: usize) -> Result<Trace, Fail> {
             return 90;
         }
         let _ = signal::kill(getpid(), Signal::SIGSTOP);
-        let child = match process::fork_with(flags, ExitSignal::SIGCHLD, || 0) {
+        let mut child = match process::fork_with(flags, ExitSignal::SIGCHLD, || 0) {
             Ok(child) => child,
             Err(_) => return 91,
         };
@@ -856,7 +851,7 @@ fn ptrace_o_tracefork_traces_child_without_untraced() -> Outcome {
 
 /// `CLONE_DETACHED` has been ignored by legacy `clone()` since 2.6.2: an ordinary child.
 fn detached_ignored_by_legacy_clone() -> Outcome {
-    let child =
+    let mut child =
         process::fork_with(F::DETACHED, ExitSignal::SIGCHLD, || 7).ctx("clone(DETACHED)")?;
     eq(
         "the CLONE_DETACHED child's status",

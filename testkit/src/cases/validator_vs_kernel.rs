@@ -123,9 +123,9 @@ fn differential(n: usize, seed: u64, from_pid1: bool) -> Outcome {
     if from_pid1 {
         run_all();
     } else {
-        // A forked runner, as tests/differential.rs does: its CLONE_PARENT children are
-        // PID 1's, reaped here by pid.
-        let runner = process::fork(run_all).ctx("fork the runner")?;
+        // A forked runner, as testkit/tests/differential.rs does: its CLONE_PARENT children
+        // are PID 1's, reaped here by pid.
+        let mut runner = process::fork(run_all).ctx("fork the runner")?;
         child_ok("runner", runner.wait())?;
     }
     let (mut accepted, mut refused, mut reaped, mut disagreements) = (0, 0, 0, 0);

@@ -93,6 +93,22 @@ pub fn fcntl_getfd(fd: BorrowedFd<'_>) -> Result<FdFlags, Errno> {
     .map(|v| FdFlags::from_bits_retain(v as u32))
 }
 
+/// Whether the number `fd` is an open descriptor in the caller's table, asked with
+/// `fcntl(fd, F_GETFD)`, which only reads its flags: `Ok(false)` for `EBADF`, any other errno
+/// as it is. A question about a number (what a task sharing the table closed), so no
+/// `BorrowedFd`, which must name an open descriptor.
+pub fn fd_is_open(fd: RawFd) -> Result<bool, Errno> {
+    // SAFETY: F_GETFD takes no argument and only reads the descriptor's flags.
+    let flags = from_syscall(unsafe {
+        syscall3(g::__NR_fcntl as usize, fd as usize, g::F_GETFD as usize, 0)
+    });
+    match flags {
+        Ok(_) => Ok(true),
+        Err(Errno::EBADF) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// The number of entries of the open directory `fd` other than `.` and `..` (e.g. the open
 /// descriptors, for `/proc/self/fd`), read through `buf` with
 /// [`for_each_dir_entry`].

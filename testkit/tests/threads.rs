@@ -4,7 +4,7 @@
 //! refusals before the syscall, and the signal block around a thread's start in a libc
 //! program. What the kernel makes of the thread flags (one TGID, a TID each, the SETTID and
 //! CLEARTID words, SETTLS, a thread's exit ending only its task) is proven once, by the test
-//! kit's cases (`testkit/src/cases/sharing.rs`, `tids_and_tls.rs`), run by `tests/cases.rs`
+//! kit's cases (`testkit/src/cases/sharing.rs`, `tids_and_tls.rs`), run by `testkit/tests/cases.rs`
 //! and in the QEMU guest.
 //!
 //! Every closure that runs in a clonekit thread touches only atomics and clonekit::sys: a
@@ -14,10 +14,12 @@
 use core::ffi::c_void;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
+use clonekit::fd::OwnedFd;
+use clonekit::sys::fs::{CWD, OFlags, PipeFlags, openat, pipe2, read, write};
 use clonekit::sys::futex::futex_wait;
 use clonekit::sys::process::gettid;
-use clonekit::thread::{self, Builder, JoinHandle};
-use clonekit::{CloneFlags, Error, ExitSignal, FlagError, Stack, raw};
+use clonekit::thread::{self, Builder, JoinError, JoinHandle};
+use clonekit::{CloneFlags, Errno, Error, ExitSignal, FlagError, Stack, raw};
 use clonekit_testkit::observe::futex::futex_wake;
 
 /// Waits until `word` is 0 (a CHILD_CLEARTID word), as `JoinHandle::join` does.
@@ -36,8 +38,127 @@ fn the_return_value_is_what_join_returns() {
     for value in [0, 1, 42, -7, i32::MAX] {
         // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
         let handle = unsafe { thread::Builder::new().spawn_unchecked(move || value) };
-        assert_eq!(handle.unwrap().join(), value);
+        assert_eq!(handle.unwrap().join(), Ok(value));
     }
+    // Any `T: Send`, written into the thread's stack block: larger than the closure,
+    // over-aligned, zero-sized, borrowed for 'static.
+    #[derive(Debug, PartialEq)]
+    #[repr(align(64))]
+    struct Wide([u64; 8]);
+    // SAFETY: as above.
+    let big = unsafe { Builder::new().spawn_unchecked(|| (gettid(), [0xa5u8; 3000])) }.unwrap();
+    let tid = big.tid();
+    assert_eq!(
+        big.join(),
+        Ok((tid, [0xa5u8; 3000])),
+        "the thread's own gettid()"
+    );
+    // SAFETY: as above.
+    let wide = unsafe { Builder::new().spawn_unchecked(|| Wide([7; 8])) }.unwrap();
+    assert_eq!(wide.join(), Ok(Wide([7; 8])));
+    // SAFETY: as above.
+    let unit = unsafe { Builder::new().spawn_unchecked(|| {}) }.unwrap();
+    assert_eq!(unit.join(), Ok(()));
+    // SAFETY: as above.
+    let text = unsafe { Builder::new().spawn_unchecked(|| "from the thread") }.unwrap();
+    assert_eq!(text.join(), Ok("from the thread"));
+}
+
+/// The number's target in `/proc/self/fd`, or `None` once it is closed.
+fn fd_target(fd: i32) -> Option<String> {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .ok()
+        .map(|p| p.display().to_string())
+}
+
+#[test]
+fn join_moves_descriptors_the_thread_opened_to_the_joiner() {
+    // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
+    let handle = unsafe {
+        Builder::new().spawn_unchecked(|| {
+            let null = openat(CWD, c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, 0);
+            (null, pipe2(PipeFlags::CLOEXEC))
+        })
+    }
+    .unwrap();
+    let (null, pipe) = handle.join().unwrap();
+    let (null, (r, w)): (OwnedFd, (OwnedFd, OwnedFd)) = (null.unwrap(), pipe.unwrap());
+    // The thread's open files are in the table the two share.
+    assert_eq!(fd_target(null.as_raw()).as_deref(), Some("/dev/null"));
+    assert_eq!(write(&null, b"x"), Ok(1));
+    assert!(fd_target(r.as_raw()).unwrap().starts_with("pipe:"));
+    assert_eq!(write(&w, b"x"), Ok(1));
+    assert_eq!(read(&r, &mut [0u8; 1]), Ok(1));
+    drop(r);
+    // std ignores SIGPIPE in its programs: a write with no reader left is EPIPE.
+    assert_eq!(
+        write(&w, b"x"),
+        Err(Errno::EPIPE),
+        "the joiner's drop closed the reader"
+    );
+}
+
+#[test]
+fn a_finished_thread_dropped_unjoined_drops_its_value() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct Counted(#[allow(dead_code)] OwnedFd);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let (r, w) = pipe2(PipeFlags::CLOEXEC).unwrap();
+    // SAFETY: as above; the value's drop runs in the thread that drops the handle (here,
+    // this std thread), where it may do anything.
+    let handle = unsafe { Builder::new().spawn_unchecked(move || Counted(r)) }.unwrap();
+    while !handle.is_finished() {
+        std::thread::yield_now();
+    }
+    // The read end is still open, owned by the value in the thread's stack block.
+    assert_eq!(write(&w, b"x"), Ok(1));
+    drop(handle);
+    assert_eq!(
+        DROPS.load(Ordering::SeqCst),
+        1,
+        "dropped once, by the handle"
+    );
+    // std ignores SIGPIPE in its programs: a write with no reader left is EPIPE.
+    assert_eq!(
+        write(&w, b"x"),
+        Err(Errno::EPIPE),
+        "its descriptor closed with it"
+    );
+}
+
+#[test]
+fn a_thread_that_exits_instead_of_returning_has_no_value() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct Counted;
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    // SAFETY: as above; `exit` abandons nothing that another thread borrows.
+    let handle = unsafe {
+        Builder::new().spawn_unchecked(|| -> Counted { clonekit::sys::process::exit(3) })
+    }
+    .unwrap();
+    assert_eq!(handle.join().err(), Some(JoinError::Exited));
+    // SAFETY: as above.
+    let handle = unsafe {
+        Builder::new().spawn_unchecked(|| -> Counted { clonekit::sys::process::exit(3) })
+    }
+    .unwrap();
+    while !handle.is_finished() {
+        std::thread::yield_now();
+    }
+    drop(handle);
+    assert_eq!(
+        DROPS.load(Ordering::SeqCst),
+        0,
+        "no value was ever written or dropped"
+    );
 }
 
 #[test]
@@ -62,18 +183,18 @@ fn join_waits_for_the_kernel_to_clear_the_tid_word() {
     RELEASE.store(1, Ordering::Release);
     futex_wake(&RELEASE, 1, true).unwrap();
     let (value, stack) = handle.join_reclaim();
-    assert_eq!(value, 7);
+    assert_eq!(value, Ok(7));
     // The reclaimed stack runs another thread.
     // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
     let handle = unsafe { Builder::new().stack(stack).spawn_unchecked(|| 8) }.unwrap();
-    assert_eq!(handle.join(), 8);
+    assert_eq!(handle.join(), Ok(8));
 }
 
 #[test]
 fn each_thread_sees_its_own_thread_pointer() {
     // In a std program the main thread's thread pointer is glibc's: not clonekit's.
     assert_eq!(thread::current(), None);
-    let handles: Vec<JoinHandle> = (0..4)
+    let handles: Vec<JoinHandle<i32>> = (0..4)
         .map(|_| {
             // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
             unsafe {
@@ -87,7 +208,7 @@ fn each_thread_sees_its_own_thread_pointer() {
         })
         .collect();
     for h in handles {
-        assert_eq!(h.join(), 1, "current() matched gettid() in the thread");
+        assert_eq!(h.join(), Ok(1), "current() matched gettid() in the thread");
     }
 }
 
@@ -132,13 +253,13 @@ fn the_child_stack_is_16_byte_aligned() {
     // And through the thread API.
     // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
     let handle = unsafe { thread::Builder::new().spawn_unchecked(|| probe() as i32) };
-    assert_eq!(handle.unwrap().join(), 0);
+    assert_eq!(handle.unwrap().join(), Ok(0));
 }
 
 #[test]
 fn sixty_four_threads_add_to_one_atomic() {
     static SUM: AtomicUsize = AtomicUsize::new(0);
-    let handles: Vec<JoinHandle> = (1..=64usize)
+    let handles: Vec<JoinHandle<i32>> = (1..=64usize)
         .map(|i| {
             // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
             unsafe {
@@ -154,7 +275,7 @@ fn sixty_four_threads_add_to_one_atomic() {
             .unwrap()
         })
         .collect();
-    let returned: i32 = handles.into_iter().map(JoinHandle::join).sum();
+    let returned: i32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(returned, (1..=64).sum::<i32>());
     assert_eq!(SUM.load(Ordering::SeqCst), 1000 * (1..=64).sum::<usize>());
 }
@@ -330,7 +451,7 @@ fn in_a_libc_program_a_thread_starts_with_every_signal_blocked() {
         })
     }
     .unwrap();
-    assert_eq!(handle.join(), 1);
+    assert_eq!(handle.join(), Ok(1));
     let after = rt_sigprocmask(SigmaskHow::Block, None).unwrap();
     assert_eq!(before, after, "the creator's mask is restored");
 }

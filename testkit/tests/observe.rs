@@ -1,6 +1,6 @@
 //! The test kit's observers (`clonekit_testkit::observe`) whose results no kit case asserts
 //! on, against the kernel: `unlinkat` (the cases only clean up with it) and `futex_wake`.
-//! The other observers are proven by the cases that read through them (`tests/cases.rs`
+//! The other observers are proven by the cases that read through them (`testkit/tests/cases.rs`
 //! and the QEMU guest). These run natively and under qemu-user.
 
 use std::ffi::CString;

@@ -9,6 +9,8 @@
 //! reaped here by pid. Needs root (namespaces); under qemu-user it is skipped, because
 //! qemu-user refuses most of these flags itself (see docs/abi.md): there, EINVAL proves nothing.
 
+// The root package's test helpers, shared (this package is never published).
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::ffi::CString;
@@ -105,7 +107,8 @@ fn validator_agrees_with_the_kernel_on_5000_combinations() {
         0
     };
     // SAFETY: the child keeps to clonekit and core (no libc, no std), as every child here does.
-    let runner = unsafe { clonekit::process::fork_unchecked(run_all) }.expect("fork the runner");
+    let mut runner =
+        unsafe { clonekit::process::fork_unchecked(run_all) }.expect("fork the runner");
     let status = runner.wait().expect("wait for the runner");
     assert!(status.success(), "the runner {status}");
     let mut reaped_for_runner = 0;

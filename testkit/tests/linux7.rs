@@ -6,6 +6,8 @@
 //! What the flags do is proven on a 7.x kernel by the guest cases
 //! (`testkit/src/cases/linux7.rs`).
 
+// The root package's test helpers, shared (this package is never published).
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use clonekit::container::Container;
@@ -208,7 +210,7 @@ fn a_vm_child_after_unshare_newtime_is_the_kernels_since_6_2() {
         let vm = ChildBuilder::new(CloneFlags::VM | CloneFlags::FILES);
         // SAFETY: the CLONE_VM child touches nothing but returns 0 (core only).
         match unsafe { vm.spawn_unchecked(|| 0) } {
-            Ok(child) if kernel >= KernelVersion::V6_2 => match child.wait() {
+            Ok(mut child) if kernel >= KernelVersion::V6_2 => match child.wait() {
                 Ok(status) if status.success() => 0,
                 _ => 12,
             },
@@ -222,7 +224,7 @@ fn a_vm_child_after_unshare_newtime_is_the_kernels_since_6_2() {
         }
     };
     // SAFETY: the child makes clonekit calls only (no allocation, no std).
-    let child = unsafe { clonekit::process::fork_unchecked(run) }.expect("fork");
+    let mut child = unsafe { clonekit::process::fork_unchecked(run) }.expect("fork");
     assert_eq!(
         child.wait().expect("wait").code(),
         Some(0),

@@ -20,14 +20,18 @@ use clonekit::container::Container;
 use clonekit::process::{ChildBuilder, ExitStatus};
 use clonekit::sys::signal::{Signal, signal_default};
 use clonekit::{CloneFlags, Errno, Error};
-use clonekit_testkit::{EXEC_CHILD_ARG, pid1, run_exec_child};
+use clonekit_testkit::{EXEC_CHILD_ARG, EXEC_REPORT_ARG, pid1, run_exec_child, run_exec_report};
 
 fn main() -> ExitCode {
-    // The CLONE_VFORK exec case re-executes this program with EXEC_CHILD_ARG.
-    if std::env::args_os().nth(1).as_deref()
-        == EXEC_CHILD_ARG.to_str().ok().map(std::ffi::OsStr::new)
-    {
+    // The CLONE_VFORK exec case re-executes this program with EXEC_CHILD_ARG, the
+    // exec::Command cases with EXEC_REPORT_ARG.
+    let first = std::env::args_os().nth(1);
+    let is = |arg: &std::ffi::CStr| first.as_deref() == arg.to_str().ok().map(std::ffi::OsStr::new);
+    if is(EXEC_CHILD_ARG) {
         return ExitCode::from(run_exec_child() as u8);
+    }
+    if is(EXEC_REPORT_ARG) {
+        return ExitCode::from(run_exec_report() as u8);
     }
     if clonekit::sys::process::geteuid() != 0 {
         // The namespace cases need CAP_SYS_ADMIN; CI runs as root, and the guest always does.
@@ -46,7 +50,7 @@ fn main() -> ExitCode {
     // PID 1 of new PID, mount, network, UTS and IPC namespaces, as in the guest: the PID 1
     // cases run here too, orphaned grandchildren come to the runner, and what the cases
     // mount, name or create stays inside.
-    let runner = Container::new()
+    let mut runner = Container::new()
         .namespaces(
             CloneFlags::NEWPID
                 | CloneFlags::NEWNS
@@ -62,7 +66,7 @@ fn main() -> ExitCode {
             for sig in [Signal::SIGSEGV, Signal::SIGBUS] {
                 let _ = signal_default(sig);
             }
-            pid1::run("tests/cases.rs")
+            pid1::run("testkit/tests/cases.rs")
         })
         .expect("start the kit's runner as PID 1 of new namespaces");
     match runner.wait() {
@@ -84,7 +88,7 @@ fn emulator_refuses_sharing_flags() -> Option<Errno> {
     // SAFETY: the child only returns 0 (clonekit's exit): no libc, no std.
     let child = unsafe { ChildBuilder::new(CloneFlags::FILES).spawn_unchecked(|| 0) };
     match child {
-        Ok(child) => {
+        Ok(mut child) => {
             let _ = child.wait();
             None
         }
