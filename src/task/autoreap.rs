@@ -182,7 +182,9 @@ impl AutokillBuilder<'_> {
         let fork_like = !self.inner.shares_vm();
         self.inner
             .spawn(marked(fork_like, f))
-            .map(|child| AutokillChild { child })
+            .map(|child| AutokillChild {
+                reaped: AutoreapChild { child },
+            })
     }
 
     /// As [`AutokillBuilder::spawn`], without the checks of [`crate::program`].
@@ -196,8 +198,9 @@ impl AutokillBuilder<'_> {
         let fork_like = !self.inner.shares_vm();
         // SAFETY: the caller's contract is the one of ChildBuilder::spawn_unchecked; the
         // wrapper around `f` only stores into an atomic.
-        unsafe { self.inner.spawn_unchecked(marked(fork_like, f)) }
-            .map(|child| AutokillChild { child })
+        unsafe { self.inner.spawn_unchecked(marked(fork_like, f)) }.map(|child| AutokillChild {
+            reaped: AutoreapChild { child },
+        })
     }
 }
 
@@ -258,7 +261,7 @@ impl AutoreapChild {
 /// that pidfd is closed, the kernel sends the child `SIGKILL`; it is autoreaped, so nothing
 /// is left behind. Dropping the handle closes it.
 ///
-/// "Last" is counted on the open file: a `dup` of [`AutokillChild::pidfd`], or the copy a
+/// "Last" is counted on the open file: a `dup` of [`AutoreapChild::pidfd`], or the copy a
 /// fork-like child started after this one inherits in its descriptor table, keeps the
 /// child alive until it is closed too. An `execve` by the caller closes the pidfd
 /// (pidfds are close-on-exec) and so kills the child.
@@ -272,47 +275,17 @@ impl AutoreapChild {
 /// ```
 #[derive(Debug)]
 pub struct AutokillChild {
-    child: Child,
+    reaped: AutoreapChild,
 }
 
-impl AutokillChild {
-    /// The child's PID in the caller's PID namespace, as it was at the clone (a name that
-    /// may be reused the moment it exits).
-    pub fn pid(&self) -> Pid {
-        self.child.pid()
-    }
+/// Everything an [`AutoreapChild`] offers (`pid`, `pidfd` (borrowed: closing it is dropping
+/// this handle), `via`, `kill`, `signal`, `is_exited`, `poll_exited`), through the one
+/// handle; what it adds is its `Drop`, which kills the child.
+impl core::ops::Deref for AutokillChild {
+    type Target = AutoreapChild;
 
-    /// The child's pidfd, borrowed: closing it is dropping this handle.
-    pub fn pidfd(&self) -> &PidFd {
-        self.child
-            .pidfd()
-            .expect("the autoreap builders always ask for CLONE_PIDFD")
-    }
-
-    /// The system call that created the child (always `clone3()`).
-    pub fn via(&self) -> Syscall {
-        self.child.via()
-    }
-
-    /// Kills the child with `SIGKILL` through the pidfd, as std's `Child::kill` (`Ok` once
-    /// it has exited too). Dropping the handle does the same.
-    pub fn kill(&self) -> Result<(), Errno> {
-        kill_through(self.pidfd())
-    }
-
-    /// Sends `sig` through the pidfd (`ESRCH` once the child has exited).
-    pub fn signal(&self, sig: Signal) -> Result<(), Errno> {
-        self.pidfd().send_signal(sig)
-    }
-
-    /// Whether the child has exited, without blocking.
-    pub fn is_exited(&self) -> Result<bool, Errno> {
-        self.pidfd().is_exited()
-    }
-
-    /// Waits up to `timeout` (`None`: forever) for the child to exit; `true` once it has.
-    pub fn poll_exited(&self, timeout: Option<Duration>) -> Result<bool, Errno> {
-        self.pidfd().poll_exited(timeout)
+    fn deref(&self) -> &AutoreapChild {
+        &self.reaped
     }
 }
 
@@ -331,7 +304,7 @@ impl crate::fd::AsFd for AutoreapChild {
     }
 }
 
-/// Borrows the child's pidfd (as [`AutokillChild::pidfd`]): a duplicate made from the
+/// Borrows the child's pidfd (as [`AutoreapChild::pidfd`]): a duplicate made from the
 /// borrow keeps the child alive until it is closed too.
 impl crate::fd::AsFd for AutokillChild {
     fn as_fd(&self) -> crate::fd::BorrowedFd<'_> {
@@ -343,7 +316,7 @@ crate::sys::fd::std_fd_traits!(AutoreapChild, AutokillChild);
 
 impl Drop for AutokillChild {
     fn drop(&mut self) {
-        if self.child.shares_vm() {
+        if self.reaped.child.shares_vm() {
             // A CLONE_VM child runs on a stack in our memory, which the Child frees only
             // once the child is gone: kill it and see it exit while the pidfd is still ours
             // to poll (closing the pidfd would kill it too, but then the stack would have
