@@ -107,7 +107,9 @@ fn the_packaged_crate_passes_its_own_tests_unpacked() {
         .find(|path| path.extension().is_some_and(|ext| ext == "crate"))
         .expect("a .crate file");
     let stem = crate_file.file_stem().expect("a file name").to_owned(); // clonekit-<version>
-    let unpacked = work.join("unpacked");
+    // Outside the workspace: cargo takes a package below a workspace's root for one of its
+    // members (and refuses it); the build output may stay in the target directory.
+    let unpacked = std::env::temp_dir().join(format!("clonekit-package-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&unpacked);
     std::fs::create_dir_all(&unpacked).expect("create the unpack directory");
     // `m`: the files get the time of unpacking, not the one stored in the .crate, so that
@@ -139,4 +141,5 @@ fn the_packaged_crate_passes_its_own_tests_unpacked() {
         test.status.success(),
         "the unpacked crate's cargo test failed:\n{stdout}\n{stderr}"
     );
+    let _ = std::fs::remove_dir_all(&unpacked);
 }
