@@ -19,6 +19,8 @@ fn debian_packages() -> Vec<&'static str> {
     packages.extend(Arch::ALL.iter().filter_map(|a| a.cross_compiler_package()));
     packages.extend(Arch::ALL.iter().filter_map(|a| a.cross_libc_package()));
     packages.push("cpio");
+    // Debian's tini: clonekit-init's scenarios run against it too (`/usr/bin/tini`).
+    packages.push("tini");
     packages.extend(Arch::ALL.map(Arch::qemu_system_package));
     packages.extend(Arch::ALL.iter().filter_map(|a| a.firmware_package()));
     packages
@@ -420,6 +422,7 @@ mod tests {
                 "libc6-dev-arm64-cross",
                 "libc6-dev-riscv64-cross",
                 "cpio",
+                "tini",
                 "qemu-system-x86",
                 "qemu-system-arm",
                 "qemu-system-misc",
