@@ -228,6 +228,9 @@ impl<'a> MainProgram<'a> {
             Ok(()) | Err(Errno::ENOTTY | Errno::ENXIO | Errno::EBADF) => {}
             Err(errno) => return fail(SpawnStep::Terminal)(errno),
         }
+        // Before the mask opens: a handler of the program that started us (a std program's,
+        // say) must not run in this forked child of a maybe multithreaded process.
+        crate::sys::signal::reset_handlers_to_default();
         if let Err(errno) = signals.restore_in_child() {
             return fail(SpawnStep::Signals)(errno);
         }
@@ -316,6 +319,23 @@ mod tests {
         );
         // A directory cannot be executed: 126.
         assert_eq!(run(&[c"/".as_ptr(), null], exec(Errno::EACCES)), 126);
+    }
+
+    #[test]
+    fn the_program_starts_with_sigpipe_at_its_default_though_std_ignores_it() {
+        // This test program is a std one: SIGPIPE is ignored here and in the forked child
+        // that spawns; the child's reset (which also takes every handler of ours away before
+        // the mask opens) gives the program SIGPIPE's default, as std's Command does.
+        let null = core::ptr::null();
+        let script =
+            c"v=$(awk '/^SigIgn/ {print $2}' /proc/self/status); [ $((0x$v & 0x1000)) -eq 0 ]";
+        assert_eq!(
+            run(
+                &[c"/bin/sh".as_ptr(), c"-c".as_ptr(), script.as_ptr(), null],
+                None
+            ),
+            0
+        );
     }
 
     #[test]

@@ -566,6 +566,31 @@ pub fn sigtimedwait(set: &SigSet, timeout: Option<&Timespec>) -> Result<Signal, 
     Signal::from_raw(raw as i32).ok_or(Errno::EINVAL)
 }
 
+/// In a child about to `execve` (or to run with the signal mask it inherited restored): every
+/// signal with a handler, and `SIGPIPE` (which std ignores in its programs), back to its
+/// default disposition, so that no signal delivered before the exec runs a handler of the
+/// parent's in the child (in a `CLONE_VM` child, on the parent's memory), and the program
+/// starts as `std::process::Command` starts it. Ignored signals other than `SIGPIPE` stay
+/// ignored, as `execve` keeps them. Makes only system calls.
+pub(crate) fn reset_handlers_to_default() {
+    for n in 1..=Signal::MAX {
+        let Some(sig) = Signal::from_raw(n) else {
+            continue;
+        };
+        if sig == Signal::SIGKILL || sig == Signal::SIGSTOP {
+            continue;
+        }
+        // SAFETY: with no new action this only reads the disposition.
+        let old = unsafe { rt_sigaction(sig, None) };
+        let handled = old.is_ok_and(|old| {
+            matches!(old.handler, SigHandler::Handler(_) | SigHandler::SigInfo(_))
+        });
+        if handled || sig == Signal::SIGPIPE {
+            let _ = signal_default(sig);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;

@@ -67,9 +67,7 @@ use crate::stack::Stack;
 use crate::sys::fs::{
     CWD, FdFlags, OFlags, PipeFlags, chdir, fcntl, openat, pipe2, read_full, write,
 };
-use crate::sys::signal::{
-    SigHandler, SigSet, SigmaskHow, Signal, rt_sigaction, rt_sigprocmask, signal_default,
-};
+use crate::sys::signal::{SigSet, SigmaskHow, rt_sigprocmask};
 use crate::task::start::SignalsBlocked;
 use linux_raw_sys::general as g;
 
@@ -323,6 +321,16 @@ impl<'a> EnvChange<'a> {
 /// because clonekit has no allocator; it has no `output()` (which collects into a `Vec`)
 /// and no piped [`Stdio`]; and its error names the child's step and errno
 /// ([`SpawnError`]) rather than an `io::Error`.
+///
+/// **The inherited environment is read without std's environment lock.** In a program with a
+/// libc, `spawn` reads the libc's `environ` array as it is; std's `Command` reads it under
+/// std's own lock. A thread that calls `std::env::set_var` or `remove_var` at the same time
+/// can free the array being read: that is why those functions are `unsafe` in the 2024
+/// edition, and their contract (no other thread reads the environment meanwhile) covers this
+/// read too. In the 2021 edition they are safe to call, and the caller of `spawn` must make
+/// sure no other thread changes the environment meanwhile, or give the child its whole
+/// environment with [`Command::env_clear`] and [`Command::env`] (then nothing is inherited
+/// and nothing is read).
 ///
 /// What it borrows stays borrowed while the builder lives:
 ///
@@ -932,25 +940,10 @@ fn spawn_plan(plan: &Plan<'_>, report: Report) -> Result<Child, SpawnError> {
 unsafe extern "C" fn exec_child(arg: *mut c_void) -> i32 {
     // SAFETY: see above; we only read it (and store into its atomic).
     let request = unsafe { &*arg.cast::<ExecRequest>() };
-    for n in 1..=Signal::MAX {
-        let Some(sig) = Signal::from_raw(n) else {
-            continue;
-        };
-        if sig == Signal::SIGKILL || sig == Signal::SIGSTOP {
-            continue;
-        }
-        // SAFETY: with no new action this only reads the disposition.
-        let old = unsafe { rt_sigaction(sig, None) };
-        // Handled signals must not reach a handler in our memory after execve failed; and
-        // SIGPIPE, which std ignores in its programs, is given back its default so the
-        // program starts as `std::process::Command` would start it.
-        let handled = old.is_ok_and(|old| {
-            matches!(old.handler, SigHandler::Handler(_) | SigHandler::SigInfo(_))
-        });
-        if handled || sig == Signal::SIGPIPE {
-            let _ = signal_default(sig);
-        }
-    }
+    // Handled signals must not reach a handler in our memory after execve failed; and
+    // SIGPIPE, which std ignores in its programs, is given back its default so the program
+    // starts as `std::process::Command` would start it.
+    crate::sys::signal::reset_handlers_to_default();
     // SAFETY: the request's pointers are valid (this function's contract).
     let (step, errno) = unsafe { set_up_and_exec(request) };
     let record = (u64::from(step) << 32) | u64::from(errno.raw() as u32);

@@ -337,7 +337,8 @@ impl<'fd> ChildBuilder<'fd> {
             Some(stack) => stack,
             None => Stack::new(self.stack_size.unwrap_or(Stack::DEFAULT_SIZE))?,
         };
-        let layout = crate::task::start::Layout::new::<F>(&stack)?;
+        // The child's first frame moves the closure out of its slot: room for it, twice.
+        let layout = crate::task::start::Layout::new::<F>(&stack, 2 * size_of::<F>())?;
         let closure = layout.closure as *mut F;
         let tcb = layout.tcb as *mut Tcb;
         let shares_vm = self.flags.contains(CloneFlags::VM);

@@ -150,14 +150,25 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    pub(crate) fn new<F>(stack: &Stack) -> crate::Result<Layout, StackError> {
+    /// The layout for a slot of type `S` (the closure, or a thread's closure/value union),
+    /// refused unless the stack also holds `entry_frame` bytes below it (what the child's
+    /// first frame copies: the closure it moves out of the slot and the value it builds,
+    /// twice in an unoptimised build) and [`MIN_FREE_STACK`] for the closure's own calls.
+    /// The first frame must fit in the stack, not merely reach the guard: riscv64 opens a
+    /// frame with one `sub sp` and no probes, so a frame larger than the guard would jump
+    /// over it into whatever lies below.
+    pub(crate) fn new<S>(stack: &Stack, entry_frame: usize) -> crate::Result<Layout, StackError> {
         let top = stack.top() as usize;
         let tcb = (top - size_of::<Tcb>()) & !(align_of::<Tcb>() - 1);
-        let closure_align = align_of::<F>().max(arch::STACK_ALIGNMENT);
+        let closure_align = align_of::<S>().max(arch::STACK_ALIGNMENT);
         let closure = tcb
-            .checked_sub(size_of::<F>())
+            .checked_sub(size_of::<S>())
             .map(|a| a & !(closure_align - 1));
-        let needed = closure.map_or(usize::MAX, |c| top - c + MIN_FREE_STACK);
+        let needed = closure.map_or(usize::MAX, |c| {
+            (top - c)
+                .saturating_add(entry_frame)
+                .saturating_add(MIN_FREE_STACK)
+        });
         match closure {
             Some(closure) if needed <= stack.size() => Ok(Layout {
                 tcb,

@@ -206,7 +206,10 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let layout = Layout::new::<Slot<F, T>>(&stack)?;
+    // `thread_start` moves the closure out of the slot and builds the value in its own frame
+    // before it writes it back: room for both, twice (an unoptimised build keeps copies).
+    let entry_frame = 2 * (size_of::<F>() + size_of::<T>());
+    let layout = Layout::new::<Slot<F, T>>(&stack, entry_frame)?;
     let (sp, slot, tcb) = (
         layout.sp,
         layout.closure as *mut Slot<F, T>,

@@ -15,6 +15,7 @@ use core::ffi::c_void;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use clonekit::fd::OwnedFd;
+use clonekit::stack::StackError;
 use clonekit::sys::fs::{CWD, OFlags, PipeFlags, openat, pipe2, read, write};
 use clonekit::sys::futex::futex_wait;
 use clonekit::sys::process::gettid;
@@ -475,4 +476,35 @@ fn in_a_libc_program_a_thread_starts_with_every_signal_blocked() {
     assert_eq!(handle.join(), Ok(1));
     let after = rt_sigprocmask(SigmaskHow::Block, None).unwrap();
     assert_eq!(before, after, "the creator's mask is restored");
+}
+
+/// The thread's first frame holds the closure and the value it builds (twice, unoptimised)
+/// besides the slot at the top of the stack: a value that fits the slot but not those copies
+/// is refused before the clone, not found out as a fault (or, on riscv64, where a frame
+/// larger than the guard opens without probes, as stores below the guard).
+#[test]
+fn a_value_whose_copies_do_not_fit_the_stack_is_refused_before_the_clone() {
+    const SIZE: usize = 256 * 1024;
+    // SAFETY: as above (the thread would only build an array).
+    let refused = unsafe {
+        Builder::new()
+            .stack_size(SIZE)
+            .spawn_unchecked(|| [1u8; 200 * 1024])
+    };
+    match refused {
+        Err(Error::Stack(StackError::TooSmall { size, min })) => {
+            assert_eq!(size, SIZE);
+            assert!(min > 3 * 200 * 1024, "the copies are counted: min {min}");
+        }
+        other => panic!("expected a too-small stack, got {:?}", other.map(|_| ())),
+    }
+    // Room for them: the value comes back whole.
+    // SAFETY: as above.
+    let fits = unsafe {
+        Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn_unchecked(|| [1u8; 200 * 1024])
+    }
+    .unwrap();
+    assert!(fits.join().unwrap().iter().all(|&b| b == 1));
 }
