@@ -573,20 +573,46 @@ pub fn sigtimedwait(set: &SigSet, timeout: Option<&Timespec>) -> Result<Signal, 
 /// starts as `std::process::Command` starts it. Ignored signals other than `SIGPIPE` stay
 /// ignored, as `execve` keeps them. Makes only system calls.
 pub(crate) fn reset_handlers_to_default() {
-    for n in 1..=Signal::MAX {
-        let Some(sig) = Signal::from_raw(n) else {
-            continue;
-        };
-        if sig == Signal::SIGKILL || sig == Signal::SIGSTOP {
+    // Raw, without `SigAction`'s conversions: this runs in every exec'd child and in
+    // clonekit-init, whose size is counted.
+    let size = core::mem::size_of::<g::kernel_sigset_t>();
+    for n in 1..=Signal::MAX as usize {
+        if n == g::SIGKILL as usize || n == g::SIGSTOP as usize {
             continue;
         }
-        // SAFETY: with no new action this only reads the disposition.
-        let old = unsafe { rt_sigaction(sig, None) };
-        let handled = old.is_ok_and(|old| {
-            matches!(old.handler, SigHandler::Handler(_) | SigHandler::SigInfo(_))
-        });
-        if handled || sig == Signal::SIGPIPE {
-            let _ = signal_default(sig);
+        // SAFETY: all-zero is a valid kernel_sigaction (see `to_kernel`): SIG_DFL, no flags.
+        let mut old: g::kernel_sigaction = unsafe { core::mem::zeroed() };
+        // SAFETY: with no new action the kernel only writes the old one into `old`.
+        let read = unsafe {
+            syscall4(
+                g::__NR_rt_sigaction as usize,
+                n,
+                0,
+                &mut old as *mut g::kernel_sigaction as usize,
+                size,
+            )
+        };
+        if read != 0 {
+            continue;
+        }
+        // SAFETY: the field is an `Option<fn>`, pointer-sized: 0 is SIG_DFL, 1 SIG_IGN,
+        // anything else a handler.
+        let handler = unsafe {
+            core::mem::transmute::<g::__kernel_sighandler_t, usize>(old.sa_handler_kernel)
+        };
+        if handler > 1 || n == g::SIGPIPE as usize {
+            // SAFETY: as above: SIG_DFL, no flags, an empty mask; nothing is written back.
+            let default: g::kernel_sigaction = unsafe { core::mem::zeroed() };
+            // SAFETY: the kernel reads `default`, a complete kernel_sigaction.
+            let _ = unsafe {
+                syscall4(
+                    g::__NR_rt_sigaction as usize,
+                    n,
+                    &default as *const g::kernel_sigaction as usize,
+                    0,
+                    size,
+                )
+            };
         }
     }
 }
