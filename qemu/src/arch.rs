@@ -103,6 +103,17 @@ impl Arch {
         }
     }
 
+    /// Debian's multiarch tuple (`aarch64-linux-gnu`): the cross toolchain's prefix and
+    /// sysroot name (`/usr/<tuple>/lib`) and the library directories' name
+    /// (`/usr/lib/<tuple>`).
+    pub const fn multiarch(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-linux-gnu",
+            Arch::Aarch64 => "aarch64-linux-gnu",
+            Arch::Riscv64 => "riscv64-linux-gnu",
+        }
+    }
+
     /// The binutils `strip` that understands this architecture's ELF files.
     pub const fn strip_tool(self) -> &'static str {
         match self {

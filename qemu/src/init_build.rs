@@ -40,7 +40,7 @@ pub struct Built {
 
 /// Where these builds go: their own target directory.
 fn target_dir() -> PathBuf {
-    workspace::root().join("target").join(PACKAGE)
+    workspace::target_dir().join(PACKAGE)
 }
 
 /// `cargo build -p clonekit-init --profile min-size --target <triple>`, with the profile's
@@ -137,10 +137,9 @@ mod tests {
                     .find(|(k, _)| *k == key)
                     .and_then(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
             };
-            assert!(
-                set("CARGO_TARGET_DIR")
-                    .unwrap()
-                    .ends_with("target/clonekit-init")
+            assert_eq!(
+                set("CARGO_TARGET_DIR").map(PathBuf::from),
+                Some(target_dir())
             );
             assert_eq!(
                 set("CARGO_PROFILE_MIN_SIZE_STRIP").as_deref(),

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::arch::Arch;
 use crate::cargo::{self, Outer, Plan, Toolchain};
+use crate::cli::InitCheck;
 use crate::elf::Elf;
 use crate::guest::machine::{self, MachineBoot};
 use crate::guest::{BootOptions, boot};
@@ -277,20 +278,14 @@ pub fn describe_boots() -> String {
     )
 }
 
-/// `init [sizes|scenarios|boots]`: the checks of `cargo qemu test`, one or all.
-pub fn command(args: &[String]) -> Result<()> {
-    let all = args.is_empty();
-    let wanted = |name: &str| all || args.iter().any(|a| a == name);
-    if let Some(other) = args
-        .iter()
-        .find(|a| !["sizes", "scenarios", "boots"].contains(&a.as_str()))
-    {
-        bail!("unknown check `{other}` for init (sizes, scenarios or boots)");
-    }
-    if wanted("sizes") {
+/// `init [sizes|scenarios|boots]`: the checks of `cargo qemu test`, the ones given (all
+/// when none is).
+pub fn command(checks: &[InitCheck]) -> Result<()> {
+    let wanted = |check: InitCheck| checks.is_empty() || checks.contains(&check);
+    if wanted(InitCheck::Sizes) {
         sizes()?;
     }
-    if wanted("scenarios") {
+    if wanted(InitCheck::Scenarios) {
         let plan = versus_tini_plan()?;
         progress::line(format_args!("running {}", plan.display()));
         let status = plan
@@ -302,7 +297,7 @@ pub fn command(args: &[String]) -> Result<()> {
             bail!("the scenarios failed ({status})");
         }
     }
-    if wanted("boots") {
+    if wanted(InitCheck::Boots) {
         boots()?;
     }
     Ok(())

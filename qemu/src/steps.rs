@@ -44,6 +44,13 @@ pub enum Action {
     InitVersusTini,
     /// clonekit-init as the guest's PID 1 on every arch, the scenario suite its program.
     InitBoots,
+    /// `run`'s end-to-end check: static and dynamic C programs on every arch through
+    /// `clonekit-qemu run`, exit codes and output byte for byte, refusals, overhead (see
+    /// [`crate::run::check`]).
+    RunCheck,
+    /// clonekit's tests in the guest through `clonekit-qemu run` as the cargo runner, on
+    /// every arch, no SKIP allowed (see [`crate::run::suite`]).
+    GuestTest,
 }
 
 /// One check of `cargo qemu test`.
@@ -250,6 +257,14 @@ pub const STEPS: &[Step] = &[
         name: "clonekit-init as PID 1 (3 arches, 6.12)",
         action: Action::InitBoots,
     },
+    Step {
+        name: "run: static and dynamic programs in the guest (3 arches)",
+        action: Action::RunCheck,
+    },
+    Step {
+        name: "test in the guest via the runner (3 arches, 6.12, no SKIP)",
+        action: Action::GuestTest,
+    },
 ];
 
 /// The outcome of one step.
@@ -405,6 +420,17 @@ fn describe(action: &Action) -> String {
             init_check::SCENARIO_ARGS.join(" ")
         ),
         Action::InitBoots => init_check::describe_boots(),
+        Action::GuestTest => format!(
+            "cargo {} --config target.<triple>.runner=[\"clonekit-qemu\", \"run\", \"--arch\", \"<arch>\", \"--busybox\", \"--\"] for each arch, {} at a time",
+            crate::run::suite::test_args(Arch::Aarch64)
+                .join(" ")
+                .replace(Arch::Aarch64.triple(), "<triple>"),
+            matrix::default_jobs()
+        ),
+        Action::RunCheck => format!(
+            "cargo qemu run-check --jobs {}: gcc-built test programs through `cargo qemu run`",
+            matrix::default_jobs()
+        ),
         Action::UapiHeader => format!(
             "{}=<sched.h of {}, cached> cargo {}",
             uapi::ENV,
@@ -450,6 +476,8 @@ fn run_action(action: &Action) -> Result<()> {
         Action::InitSizes => init_check::sizes(),
         Action::InitVersusTini => run_cargo(&init_check::versus_tini_plan()?),
         Action::InitBoots => init_check::boots(),
+        Action::RunCheck => crate::run::check::run(&Arch::ALL, matrix::default_jobs()),
+        Action::GuestTest => crate::run::suite::run(&Arch::ALL, matrix::default_jobs()),
         Action::UapiHeader => {
             let header = uapi::get(false)?;
             progress::line(format_args!(

@@ -47,31 +47,6 @@ pub struct TestBinary {
     pub path: PathBuf,
 }
 
-/// Parses `--rounds N`, `--test-threads N`, `--limit SECS`.
-pub fn parse_args(args: &[String]) -> Result<Options> {
-    let mut options = Options::default();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut number = |name: &str| -> Result<u64> {
-            let value = it.next().with_context(|| format!("{name} needs a value"))?;
-            let n: u64 = value
-                .parse()
-                .with_context(|| format!("{name} takes a whole number, not `{value}`"))?;
-            if n == 0 {
-                bail!("{name} must be at least 1");
-            }
-            Ok(n)
-        };
-        match arg.as_str() {
-            "--rounds" => options.rounds = u32::try_from(number("--rounds")?)?,
-            "--test-threads" => options.test_threads = u32::try_from(number("--test-threads")?)?,
-            "--limit" => options.limit = Duration::from_secs(number("--limit")?),
-            other => bail!("unknown option `{other}` for stress (see cargo qemu help)"),
-        }
-    }
-    Ok(options)
-}
-
 /// The test binaries `cargo test -p clonekit --no-run --message-format=json` reports: each
 /// `compiler-artifact` line of a target with `"test":true` that has an executable.
 pub fn parse_test_binaries(json_lines: &str) -> Vec<TestBinary> {
@@ -265,28 +240,5 @@ mod tests {
             ]
         );
         assert!(parse_test_binaries("garbage\n{}").is_empty());
-    }
-
-    #[test]
-    fn options_parse_and_refuse_nonsense() {
-        assert_eq!(parse_args(&[]).unwrap(), Options::default());
-        let args: Vec<String> = ["--rounds", "20", "--test-threads", "4", "--limit", "9"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let options = parse_args(&args).unwrap();
-        assert_eq!(
-            (options.rounds, options.test_threads, options.limit),
-            (20, 4, Duration::from_secs(9))
-        );
-        for bad in [
-            &["--rounds"][..],
-            &["--rounds", "0"],
-            &["--rounds", "x"],
-            &["--what"],
-        ] {
-            let bad: Vec<String> = bad.iter().map(|s| s.to_string()).collect();
-            assert!(parse_args(&bad).is_err(), "{bad:?}");
-        }
     }
 }

@@ -183,10 +183,9 @@ mod tests {
                 .unwrap()
                 .contains("relocation-model=static")
         );
-        assert!(
-            env("CARGO_TARGET_DIR")
-                .unwrap()
-                .ends_with("target/init-demo")
+        assert_eq!(
+            env("CARGO_TARGET_DIR").map(PathBuf::from),
+            Some(workspace::init_target_dir())
         );
     }
 

@@ -25,6 +25,7 @@ use crate::arch::Arch;
 use crate::kernel::KernelRelease;
 
 /// What to boot and how.
+#[derive(Debug)]
 pub struct BootOptions {
     pub arch: Arch,
     pub kernel: &'static KernelRelease,

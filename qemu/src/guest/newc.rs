@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 /// File type bits of `st_mode`.
 const S_IFDIR: u32 = 0o040000;
 const S_IFREG: u32 = 0o100000;
+const S_IFLNK: u32 = 0o120000;
 
 /// An archive being built in memory (an initramfs is a few kilobytes to a few megabytes).
 pub struct Archive {
@@ -40,6 +41,11 @@ impl Archive {
     /// Adds a regular file.
     pub fn file(&mut self, name: &str, mode: u32, data: &[u8]) {
         self.entry(name, S_IFREG | (mode & 0o7777), 1, data);
+    }
+
+    /// Adds a symbolic link to `target` (the link's data is the target path).
+    pub fn symlink(&mut self, name: &str, target: &str) {
+        self.entry(name, S_IFLNK | 0o777, 1, target.as_bytes());
     }
 
     /// Ends the archive with the trailer and returns its bytes.

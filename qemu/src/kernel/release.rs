@@ -13,6 +13,7 @@ use anyhow::{Result, bail};
 use crate::arch::Arch;
 
 /// A Debian release whose kernels the guests boot.
+#[derive(Debug)]
 pub struct KernelRelease {
     /// The name used on the command line (`--kernel 6.12`).
     pub name: &'static str,
@@ -137,7 +138,7 @@ fn names_for(arch: Arch) -> String {
 }
 
 /// What `--kernel` chose: one release, or every one ([`ALL`]).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub enum Choice {
     One(&'static KernelRelease),
     All,
@@ -163,7 +164,7 @@ impl Choice {
 }
 
 /// One architecture booted with one kernel.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct Pair {
     pub arch: Arch,
     pub release: &'static KernelRelease,
