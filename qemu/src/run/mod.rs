@@ -243,6 +243,27 @@ pub fn run_program(args: &RunArgs) -> Result<Finished> {
     let prepared = prepare(args)?;
     let prepare_time = started.elapsed();
     let mut finished = boot(args, &prepared)?;
+    if crashed_before_program(&finished) {
+        // An x86_64 kernel under TCG on a busy host occasionally oopses while it patches its
+        // own code, long before init (see docs/qemu.md); the program has not run, nothing of
+        // it was written: boot once more, as the boot matrix does, and say so in both logs.
+        let first = finished.log.clone();
+        finished = boot(args, &prepared)?;
+        append_log(
+            &first,
+            &format!(
+                "the kernel crashed before the program ran: booted again, see {}\n",
+                finished.log.display()
+            ),
+        );
+        append_log(
+            &finished.log,
+            &format!(
+                "second boot: the first crashed before the program ran ({})\n",
+                first.display()
+            ),
+        );
+    }
     finished.timings.prepare = prepare_time;
     finished.timings.total = started.elapsed();
     append_log(
@@ -250,6 +271,11 @@ pub fn run_program(args: &RunArgs) -> Result<Finished> {
         &format!("timings: {}\n", describe_timings(&finished.timings)),
     );
     Ok(finished)
+}
+
+/// Whether the kernel panicked before the program was started (then nothing of it ran).
+fn crashed_before_program(finished: &Finished) -> bool {
+    matches!(finished.ending, Ending::KernelPanic(_)) && finished.timings.to_exec.is_none()
 }
 
 /// The program as the host has it: its file and its absolute path (the guest path too).
@@ -888,6 +914,27 @@ fn show_tail(lines: &[(Duration, String)], qemu_stderr: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_panic_before_the_program_started_is_booted_again() {
+        let finished = |ending, started: bool| Finished {
+            ending,
+            timings: Timings {
+                to_exec: started.then(|| Duration::from_secs(1)),
+                ..Timings::default()
+            },
+            log: PathBuf::from("/x.log"),
+        };
+        let oops = || Ending::KernelPanic("Oops: int3".into());
+        assert!(crashed_before_program(&finished(oops(), false)));
+        // Once the program ran, its output may be out: no second run of it.
+        assert!(!crashed_before_program(&finished(oops(), true)));
+        assert!(!crashed_before_program(&finished(
+            Ending::Program(0),
+            false
+        )));
+        assert!(!crashed_before_program(&finished(Ending::Timeout, true)));
+    }
     use clap::Parser;
 
     #[derive(Parser, Debug)]
