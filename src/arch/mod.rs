@@ -2,7 +2,7 @@
 //!
 //! Every arch file exports `clone`, `clone3`, `thread_pointer`, `thread_pointer_register`,
 //! `has_thread_pointer`, `set_thread_pointer`, `tls_value`, `STACK_ALIGNMENT`,
-//! `STACK_GUARD_SIZE`, `TCB_TAG_OFFSET`, `SIGNAL_RESTORER` and the `__clonekit_start!` macro (a static binary's `_start`). Adding an architecture means
+//! `STACK_GUARD_SIZE`, `TCB_TAG_OFFSET`, `SIGNAL_RESTORER`, `libc_environ` and the `__clonekit_start!` macro (a static binary's `_start`). Adding an architecture means
 //! adding one file with the same names; nothing above this module changes.
 //!
 //! The arch stands at the bottom: it makes its few system calls itself (clone, clone3, the
@@ -30,54 +30,14 @@ pub type ChildFn = unsafe extern "C" fn(arg: *mut c_void) -> i32;
 pub(crate) unsafe extern "C" fn child_entry(func: ChildFn, arg: *mut c_void) -> ! {
     // SAFETY: the trampoline's caller guaranteed `func` may be called with `arg` in the child.
     let status = unsafe { func(arg) };
-    // SAFETY: this task is done; nothing borrows its stack past this point (the stack's
-    // owner waits for CHILD_CLEARTID or for the process to be reaped before freeing it).
     // The arch makes its few system calls itself (clone, clone3, this exit, the thread
     // pointer's): it stands below `sys` and depends on nothing else in the crate.
+    // SAFETY: this task is done; nothing borrows its stack past this point (the stack's
+    // owner waits for CHILD_CLEARTID or for the process to be reaped before freeing it).
     unsafe { sc::syscall1(linux_raw_sys::general::__NR_exit as usize, status as usize) };
     // exit(2) cannot fail; if it ever returned, the task must not run on.
     loop {
         // SAFETY: as above; an integer argument only.
         unsafe { sc::syscall1(linux_raw_sys::general::__NR_exit as usize, 127) };
     }
-}
-
-/// The address of the libc's `environ` variable (`char **environ`, what `getenv`, `setenv`
-/// and std's `std::env` read and write), or null where no libc is linked (a static
-/// `entry!` program).
-///
-/// A weak reference, through the GOT: the program links whether or not a libc defines the
-/// symbol (glibc and musl both do), and an undefined weak symbol resolves to 0. So a
-/// `no_std` library can find the environment a libc program holds now, `setenv` included,
-/// without depending on that libc.
-pub(crate) fn libc_environ() -> *const *const *const core::ffi::c_char {
-    let addr: usize;
-    // SAFETY: loads one GOT entry (the linker's, for a symbol declared weak here); no
-    // memory of the program is read or written, no register but the output changes.
-    unsafe {
-        #[cfg(target_arch = "x86_64")]
-        core::arch::asm!(
-            ".weak environ",
-            "mov {addr}, qword ptr [rip + environ@GOTPCREL]",
-            addr = out(reg) addr,
-            options(nostack, preserves_flags, readonly, pure),
-        );
-        #[cfg(target_arch = "aarch64")]
-        core::arch::asm!(
-            ".weak environ",
-            "adrp {addr}, :got:environ",
-            "ldr {addr}, [{addr}, :got_lo12:environ]",
-            addr = out(reg) addr,
-            options(nostack, preserves_flags, readonly, pure),
-        );
-        #[cfg(target_arch = "riscv64")]
-        core::arch::asm!(
-            ".weak environ",
-            "2: auipc {addr}, %got_pcrel_hi(environ)",
-            "ld {addr}, %pcrel_lo(2b)({addr})",
-            addr = out(reg) addr,
-            options(nostack, preserves_flags, readonly, pure),
-        );
-    }
-    addr as *const *const *const core::ffi::c_char
 }

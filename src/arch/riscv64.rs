@@ -187,6 +187,30 @@ pub(crate) const SIGNAL_RESTORER: Option<unsafe extern "C" fn()> = None;
 
 /// The program entry of a static binary: hands the initial stack pointer (argc, argv, envp)
 /// to `start` in Rust, with the frame pointer and return address zeroed.
+/// The address of the libc's `environ` variable (`char **environ`, what `getenv`, `setenv`
+/// and std's `std::env` read and write), or null where no libc is linked (a static
+/// `entry!` program).
+///
+/// A weak reference, through the GOT: the program links whether or not a libc defines the
+/// symbol (glibc and musl both do), and an undefined weak symbol resolves to 0. So a
+/// `no_std` library can find the environment a libc program holds now, `setenv` included,
+/// without depending on that libc.
+pub(crate) fn libc_environ() -> *const *const *const core::ffi::c_char {
+    let addr: usize;
+    // SAFETY: loads one GOT entry (the linker's, for a symbol declared weak here); no
+    // memory of the program is read or written, no register but the output changes.
+    unsafe {
+        core::arch::asm!(
+            ".weak environ",
+            "2: auipc {addr}, %got_pcrel_hi(environ)",
+            "ld {addr}, %pcrel_lo(2b)({addr})",
+            addr = out(reg) addr,
+            options(nostack, preserves_flags, readonly, pure),
+        );
+    }
+    addr as *const *const *const core::ffi::c_char
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __clonekit_start {

@@ -291,6 +291,29 @@ pub(crate) const SIGNAL_RESTORER: Option<unsafe extern "C" fn()> = Some(restore_
 
 /// The program entry of a static binary: hands the initial stack pointer (argc, argv, envp)
 /// to `start` in Rust, with the frame pointer and return address zeroed and the stack aligned.
+/// The address of the libc's `environ` variable (`char **environ`, what `getenv`, `setenv`
+/// and std's `std::env` read and write), or null where no libc is linked (a static
+/// `entry!` program).
+///
+/// A weak reference, through the GOT: the program links whether or not a libc defines the
+/// symbol (glibc and musl both do), and an undefined weak symbol resolves to 0. So a
+/// `no_std` library can find the environment a libc program holds now, `setenv` included,
+/// without depending on that libc.
+pub(crate) fn libc_environ() -> *const *const *const core::ffi::c_char {
+    let addr: usize;
+    // SAFETY: loads one GOT entry (the linker's, for a symbol declared weak here); no
+    // memory of the program is read or written, no register but the output changes.
+    unsafe {
+        core::arch::asm!(
+            ".weak environ",
+            "mov {addr}, qword ptr [rip + environ@GOTPCREL]",
+            addr = out(reg) addr,
+            options(nostack, preserves_flags, readonly, pure),
+        );
+    }
+    addr as *const *const *const core::ffi::c_char
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __clonekit_start {
