@@ -118,17 +118,28 @@ pub fn crashed_before_init(report: &Report, console: &Console) -> Option<String>
         return None;
     }
     kernel_panic(&console.lines)
-        .filter(|reason| !reason.starts_with("Attempted to kill init"))
+        .filter(|reason| worth_a_second_boot(reason))
         .map(String::from)
 }
 
-/// The reason of a kernel panic on the console (`Kernel panic - not syncing: <reason>`),
-/// often "Attempted to kill init!" when the init exited or crashed.
+/// Whether a kernel panic before the guest's program ran is the kernel's own crash, which a
+/// second boot does not repeat, rather than the init's death ("Attempted to kill init!"),
+/// which it would. The boot matrix and `run` both ask this before booting again.
+pub fn worth_a_second_boot(reason: &str) -> bool {
+    !reason.starts_with("Attempted to kill init")
+}
+
+/// The reason in a console line that reports a kernel panic
+/// (`Kernel panic - not syncing: <reason>`).
+pub fn panic_reason(line: &str) -> Option<&str> {
+    line.split_once("Kernel panic - not syncing: ")
+        .map(|(_, reason)| reason.trim())
+}
+
+/// The reason of a kernel panic on the console, often "Attempted to kill init!" when the
+/// init exited or crashed.
 fn kernel_panic(lines: &[(Duration, String)]) -> Option<&str> {
-    lines.iter().find_map(|(_, l)| {
-        l.split_once("Kernel panic - not syncing: ")
-            .map(|(_, reason)| reason.trim())
-    })
+    lines.iter().find_map(|(_, l)| panic_reason(l))
 }
 
 #[cfg(test)]

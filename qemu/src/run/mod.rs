@@ -52,6 +52,8 @@ use crate::workspace;
 use elf_deps::ElfInfo;
 use libs::{HostFiles, SearchPath};
 use outcome::{Console, Ending};
+
+use crate::guest::verdict;
 use pack::{Tree, guest_path};
 use vm::{Channels, Machine};
 
@@ -273,9 +275,12 @@ pub fn run_program(args: &RunArgs) -> Result<Finished> {
     Ok(finished)
 }
 
-/// Whether the kernel panicked before the program was started (then nothing of it ran).
+/// Whether the kernel crashed before the program was started (then nothing of it ran): a
+/// panic the boot matrix would boot again for too (not the init's own death).
 fn crashed_before_program(finished: &Finished) -> bool {
-    matches!(finished.ending, Ending::KernelPanic(_)) && finished.timings.to_exec.is_none()
+    finished.timings.to_exec.is_none()
+        && matches!(&finished.ending, Ending::KernelPanic(line)
+            if verdict::panic_reason(line).is_some_and(verdict::worth_a_second_boot))
 }
 
 /// The program as the host has it: its file and its absolute path (the guest path too).
@@ -925,8 +930,15 @@ mod tests {
             },
             log: PathBuf::from("/x.log"),
         };
-        let oops = || Ending::KernelPanic("Oops: int3".into());
+        let oops = || {
+            Ending::KernelPanic("Kernel panic - not syncing: Fatal exception in interrupt".into())
+        };
         assert!(crashed_before_program(&finished(oops(), false)));
+        // The init's own death would happen again: no second boot.
+        let init_died = Ending::KernelPanic(
+            "Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100".into(),
+        );
+        assert!(!crashed_before_program(&finished(init_died, false)));
         // Once the program ran, its output may be out: no second run of it.
         assert!(!crashed_before_program(&finished(oops(), true)));
         assert!(!crashed_before_program(&finished(
