@@ -114,6 +114,22 @@ impl Arch {
         }
     }
 
+    /// The cross C compiler driver (`aarch64-linux-gnu-gcc`): what `.cargo/config.toml`
+    /// names as the cross linker, and what `init/build.rs` links through.
+    pub fn cross_gcc(self) -> Option<String> {
+        self.cross_compiler_package()
+            .map(|_| format!("{}-gcc", self.multiarch()))
+    }
+
+    /// Cargo's per-target variable `CARGO_TARGET_<TRIPLE>_<key>` for this arch's triple
+    /// (`LINKER`, `RUSTFLAGS`, `RUNNER`).
+    pub fn cargo_target_env(self, key: &str) -> String {
+        format!(
+            "CARGO_TARGET_{}_{key}",
+            self.triple().to_ascii_uppercase().replace(['-', '.'], "_")
+        )
+    }
+
     /// The binutils `strip` that understands this architecture's ELF files.
     pub const fn strip_tool(self) -> &'static str {
         match self {

@@ -8,12 +8,13 @@
 //! no linker is named here: the recipe needs the C driver (`cc`, or the cross `gcc` of
 //! `.cargo/config.toml`), which `cargo qemu setup` installs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
 use crate::arch::Arch;
+use crate::guest::initramfs::strip;
 use crate::{cargo, progress, workspace};
 
 /// The package, and its two binaries.
@@ -88,24 +89,6 @@ pub fn build(arch: Arch) -> Result<Built> {
         init,
         probe,
     })
-}
-
-fn strip(arch: Arch, from: &Path, to: &Path) -> Result<()> {
-    let status = Command::new(arch.strip_tool())
-        .arg("-o")
-        .arg(to)
-        .arg(from)
-        .status()
-        .with_context(|| {
-            format!(
-                "running {} (cargo qemu setup installs it)",
-                arch.strip_tool()
-            )
-        })?;
-    if !status.success() {
-        bail!("{} {} failed ({status})", arch.strip_tool(), from.display());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -26,14 +26,6 @@ pub struct Initramfs {
     pub init_size: u64,
 }
 
-/// `CARGO_TARGET_<TRIPLE>_<KEY>` for a target triple.
-fn target_env(triple: &str, key: &str) -> String {
-    format!(
-        "CARGO_TARGET_{}_{key}",
-        triple.to_ascii_uppercase().replace(['-', '.'], "_")
-    )
-}
-
 /// The cargo invocation that builds the init for `arch`: a static, non-PIE executable
 /// linked by the toolchain's own rust-lld, so no cross C toolchain is involved (see
 /// shared notes, toolchain.md: without these flags the output is static-pie and nothing
@@ -50,7 +42,7 @@ pub fn cargo_build_command(arch: Arch) -> Command {
     let mut cmd = cargo::current(&["build", "-p", INIT_PACKAGE, "--profile", INIT_PROFILE]);
     cmd.args(["--target", triple])
         .env(
-            target_env(triple, "RUSTFLAGS"),
+            arch.cargo_target_env("RUSTFLAGS"),
             "-C linker=rust-lld -C relocation-model=static -C target-feature=+crt-static",
         )
         .env("CARGO_TARGET_DIR", workspace::init_target_dir())
@@ -59,9 +51,29 @@ pub fn cargo_build_command(arch: Arch) -> Command {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .current_dir(workspace::root());
     if Some(arch) != Arch::host() {
-        cmd.env(target_env(triple, "LINKER"), "rust-lld");
+        cmd.env(arch.cargo_target_env("LINKER"), "rust-lld");
     }
     cmd
+}
+
+/// `<arch's strip> -o to from`: a stripped copy of the ELF file `from` (for init-demo here,
+/// and for clonekit-init's binaries in [`crate::init_build`]).
+pub fn strip(arch: Arch, from: &Path, to: &Path) -> Result<()> {
+    let status = Command::new(arch.strip_tool())
+        .arg("-o")
+        .arg(to)
+        .arg(from)
+        .status()
+        .with_context(|| {
+            format!(
+                "running {} (cargo qemu setup installs it)",
+                arch.strip_tool()
+            )
+        })?;
+    if !status.success() {
+        bail!("{} {} failed ({status})", arch.strip_tool(), from.display());
+    }
+    Ok(())
 }
 
 /// Builds init-demo for `arch`, strips it and packs `target/qemu/<arch>/initramfs.cpio`.
@@ -79,24 +91,7 @@ pub fn build(arch: Arch) -> Result<Initramfs> {
         .join(INIT_PACKAGE);
     let out_dir = arch_dir(arch)?;
     let stripped = out_dir.join(format!("{INIT_PACKAGE}.stripped"));
-    let status = Command::new(arch.strip_tool())
-        .arg("-o")
-        .arg(&stripped)
-        .arg(&binary)
-        .status()
-        .with_context(|| {
-            format!(
-                "running {} (cargo qemu setup installs it)",
-                arch.strip_tool()
-            )
-        })?;
-    if !status.success() {
-        bail!(
-            "{} {} failed ({status})",
-            arch.strip_tool(),
-            binary.display()
-        );
-    }
+    strip(arch, &binary, &stripped)?;
     let initramfs = pack(arch, &stripped, "initramfs.cpio")?;
     progress::line(format_args!(
         "build: {} is {} bytes stripped ({} unstripped); {}",
@@ -140,7 +135,7 @@ mod tests {
     #[test]
     fn per_target_env_names_follow_cargo_spelling() {
         assert_eq!(
-            target_env("riscv64gc-unknown-linux-gnu", "LINKER"),
+            Arch::Riscv64.cargo_target_env("LINKER"),
             "CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_GNU_LINKER"
         );
     }
@@ -154,7 +149,7 @@ mod tests {
             .find(|a| Some(*a) != Arch::host() && *a != Arch::X86_64)
             .unwrap();
         let cmd = cargo_build_command(arch);
-        let var = |key: &str| target_env(arch.triple(), key);
+        let var = |key: &str| arch.cargo_target_env(key);
         let args: Vec<_> = cmd
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
@@ -194,12 +189,12 @@ mod tests {
         // CARGO_TARGET_<host>_LINKER would also link build scripts with a bare rust-lld.
         let Some(host) = Arch::host() else { return };
         let cmd = cargo_build_command(host);
-        let linker_var = target_env(host.triple(), "LINKER");
+        let linker_var = host.cargo_target_env("LINKER");
         assert!(
             !cmd.get_envs()
                 .any(|(k, _)| k.to_string_lossy() == linker_var)
         );
-        let flags_var = target_env(host.triple(), "RUSTFLAGS");
+        let flags_var = host.cargo_target_env("RUSTFLAGS");
         assert!(cmd.get_envs().any(|(k, v)| k.to_string_lossy() == flags_var
             && v.is_some_and(|v| v.to_string_lossy().contains("-C linker=rust-lld"))));
     }

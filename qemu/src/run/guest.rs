@@ -185,22 +185,12 @@ pub fn build_command(arch: Arch, src: &Path, target_dir: &Path) -> Command {
         }
     }
     cmd.env("CARGO_TARGET_DIR", target_dir).current_dir(src);
-    if Some(arch) != Arch::host() {
-        cmd.env(linker_var(arch), cross_gcc(arch));
+    if Some(arch) != Arch::host()
+        && let Some(gcc) = arch.cross_gcc()
+    {
+        cmd.env(arch.cargo_target_env("LINKER"), gcc);
     }
     cmd
-}
-
-fn linker_var(arch: Arch) -> String {
-    format!(
-        "CARGO_TARGET_{}_LINKER",
-        arch.triple().to_ascii_uppercase().replace('-', "_")
-    )
-}
-
-/// The C compiler driver init/build.rs links through, for a cross arch.
-fn cross_gcc(arch: Arch) -> String {
-    format!("{}-gcc", arch.multiarch())
 }
 
 fn in_path(program: &str) -> bool {
@@ -227,10 +217,9 @@ fn check_toolchain(arch: Arch) -> Result<()> {
             arch.triple()
         );
     }
-    let driver = if Some(arch) == Arch::host() {
-        "cc".to_string()
-    } else {
-        cross_gcc(arch)
+    let driver = match arch.cross_gcc() {
+        Some(gcc) if Some(arch) != Arch::host() => gcc,
+        _ => "cc".to_string(),
     };
     if !in_path(&driver) {
         bail!(
