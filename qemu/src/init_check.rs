@@ -214,25 +214,10 @@ pub fn boots() -> Result<()> {
         let built = init_build::build(arch)?;
         prepared.push((opts, kernel, built));
     }
-    let results: Vec<Result<MachineBoot>> = std::thread::scope(|scope| {
-        let mut results = Vec::new();
-        for chunk in prepared.chunks(JOBS) {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|(opts, kernel, built)| {
-                    scope.spawn(move || machine::boot(opts, kernel, built))
-                })
-                .collect();
-            for handle in handles {
-                results.push(
-                    handle
-                        .join()
-                        .unwrap_or_else(|_| Err(anyhow::anyhow!("the boot thread panicked"))),
-                );
-            }
-        }
-        results
-    });
+    let results: Vec<Result<MachineBoot>> =
+        crate::jobs::map(&prepared, JOBS, |(opts, kernel, built)| {
+            machine::boot(opts, kernel, built)
+        });
     println!();
     println!("{:<8} {:>9} {:>8}  suite", "arch", "exit code", "time");
     let mut wrong = Vec::new();

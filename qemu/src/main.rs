@@ -28,6 +28,7 @@ mod elf;
 mod guest;
 mod init_build;
 mod init_check;
+mod jobs;
 mod kernel;
 mod limit;
 mod matrix;

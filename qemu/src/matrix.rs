@@ -7,8 +7,6 @@
 //! kernel, its arch's initramfs and writing its own log.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -66,32 +64,21 @@ pub fn run(pairs: &[Pair], jobs: usize) -> Vec<Outcome> {
         "matrix: {} boots, {jobs} at a time",
         pairs.len()
     ));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Boot>>>> =
-        Mutex::new((0..pairs.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let (Some(opts), Some(kernel)) = (options.get(i), kernels.get(i)) else {
-                        break;
-                    };
-                    let result = match (kernel, images.get(&opts.arch)) {
-                        (Err(e), _) => Err(anyhow::anyhow!("{e:#}")),
-                        (Ok(kernel), Some(Ok(image))) => boot::boot(opts, kernel, image),
-                        (Ok(_), Some(Err(why))) => Err(anyhow::anyhow!(
-                            "building the {} initramfs: {why}",
-                            opts.arch
-                        )),
-                        (Ok(_), None) => Err(anyhow::anyhow!("no initramfs was built")),
-                    };
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
-                }
-            });
-        }
+    let indices: Vec<usize> = (0..pairs.len()).collect();
+    let results = crate::jobs::map(&indices, jobs, |&i| {
+        let (Some(opts), Some(kernel)) = (options.get(i), kernels.get(i)) else {
+            return None;
+        };
+        Some(match (kernel, images.get(&opts.arch)) {
+            (Err(e), _) => Err(anyhow::anyhow!("{e:#}")),
+            (Ok(kernel), Some(Ok(image))) => boot::boot(opts, kernel, image),
+            (Ok(_), Some(Err(why))) => Err(anyhow::anyhow!(
+                "building the {} initramfs: {why}",
+                opts.arch
+            )),
+            (Ok(_), None) => Err(anyhow::anyhow!("no initramfs was built")),
+        })
     });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     pairs
         .iter()
         .zip(results)

@@ -266,36 +266,11 @@ fn run_case(exe: &Path, case: &Case) -> Outcome {
 
 /// Runs `cases` `jobs` at a time (boots only; refusals are instant), in order.
 fn run_all(exe: &Path, cases: &[Case], jobs: usize) -> Vec<Outcome> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(case) = cases.get(i) else { break };
-                    let outcome = run_case(exe, case);
-                    progress::line(format_args!(
-                        "run-check: {} {} in {}",
-                        outcome.name,
-                        if outcome.problems.is_empty() {
-                            "ok"
-                        } else {
-                            "FAILED"
-                        },
-                        progress::human(outcome.took)
-                    ));
-                    results
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((i, outcome));
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, o)| o).collect()
+    crate::jobs::map(cases, jobs, |case| {
+        let outcome = run_case(exe, case);
+        log_outcome(&outcome);
+        outcome
+    })
 }
 
 /// The overhead of one arch: QEMU's whole run of a program that exits at once, next to

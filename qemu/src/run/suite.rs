@@ -132,32 +132,14 @@ pub fn run(arches: &[Arch], jobs: usize) -> Result<()> {
             bail!("building the {arch} tests failed ({status})");
         }
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(&arch) = arches.get(i) else { break };
-                    let result = run_arch(arch, &exe, &outer, &dir);
-                    results
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((i, arch, result));
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|(i, _, _)| *i);
+    let results = crate::jobs::map(arches, jobs, |&arch| run_arch(arch, &exe, &outer, &dir));
     println!();
     println!(
         "{:<8} {:>9} {:>7} {:>7} {:>6} {:>8}  log",
         "arch", "binaries", "passed", "failed", "SKIP", "time"
     );
     let mut wrong = Vec::new();
-    for (_, arch, result) in &results {
+    for (arch, result) in arches.iter().zip(&results) {
         match result {
             Ok((summary, ok, took, log)) => {
                 println!(
