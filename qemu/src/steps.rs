@@ -2,6 +2,9 @@
 //!
 //! The steps are data ([`STEPS`]): adding a check is adding one line.
 
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -10,7 +13,7 @@ use crate::arch::Arch;
 use crate::cargo::{self, Outer, Plan, Toolchain};
 use crate::kernel::release::{self, Choice};
 use crate::qemu_user::{self, Emulator};
-use crate::{init_check, limit, matrix, progress, setup, stress, uapi, workspace};
+use crate::{init_check, jobs, limit, matrix, progress, setup, stress, uapi, workspace};
 
 /// What a step does.
 pub enum Action {
@@ -57,6 +60,11 @@ pub enum Action {
 pub struct Step {
     pub name: &'static str,
     pub action: Action,
+    /// Keeps about one core busy (one emulated or interpreted test program at a time), so it
+    /// may run beside its neighbours that do too: a run of such steps goes
+    /// [`matrix::default_jobs`] at a time, each step's output kept in a log and printed
+    /// whole when it ends. Only `Cargo` and `CrossTest` steps can.
+    pub one_core: bool,
 }
 
 const fn cargo(name: &'static str, args: &'static [&'static str]) -> Step {
@@ -75,6 +83,7 @@ const fn cargo_env(
             args,
             env,
         },
+        one_core: false,
     }
 }
 
@@ -87,6 +96,7 @@ const fn miri(name: &'static str, args: &'static [&'static str]) -> Step {
             args,
             env: &[],
         },
+        one_core: true,
     }
 }
 
@@ -94,6 +104,7 @@ const fn cross_test(name: &'static str, arch: Arch, emulator: &'static Emulator)
     Step {
         name,
         action: Action::CrossTest { arch, emulator },
+        one_core: true,
     }
 }
 
@@ -124,14 +135,17 @@ pub const STEPS: &[Step] = &[
     Step {
         name: "uapi header (CloneFlags vs Debian's newest linux-libc-dev)",
         action: Action::UapiHeader,
+        one_core: false,
     },
     Step {
         name: "clonekit-init size (3 arches) vs tini, dumb-init",
         action: Action::InitSizes,
+        one_core: false,
     },
     Step {
         name: "clonekit-init scenarios vs Debian's tini (native)",
         action: Action::InitVersusTini,
+        one_core: false,
     },
     cargo(
         "build no_std x86_64",
@@ -187,6 +201,7 @@ pub const STEPS: &[Step] = &[
             args: &["check", "--workspace", "--all-targets"],
             env: &[("CARGO_TARGET_DIR", "target/msrv")],
         },
+        one_core: true,
     },
     miri(
         "miri clonekit",
@@ -232,6 +247,7 @@ pub const STEPS: &[Step] = &[
     Step {
         name: "stress (50 rounds)",
         action: Action::Stress { rounds: 50 },
+        one_core: false,
     },
     // Benchmarks are not timed tests: this only proves they build and run (ratios printed).
     cargo_env(
@@ -252,18 +268,22 @@ pub const STEPS: &[Step] = &[
     Step {
         name: "boot matrix (10 arch x kernel pairs)",
         action: Action::BootMatrix,
+        one_core: false,
     },
     Step {
         name: "clonekit-init as PID 1 (3 arches, 6.12)",
         action: Action::InitBoots,
+        one_core: false,
     },
     Step {
         name: "run: static and dynamic programs in the guest (3 arches)",
         action: Action::RunCheck,
+        one_core: false,
     },
     Step {
         name: "test in the guest via the runner (3 arches, 6.12, no SKIP)",
         action: Action::GuestTest,
+        one_core: false,
     },
 ];
 
@@ -287,46 +307,111 @@ pub fn run(fresh: bool) -> Result<usize> {
         None
     };
     setup::run().context("setup failed")?;
+    let started = Instant::now();
     let total = STEPS.len();
     let mut outcomes = Vec::with_capacity(total);
-    for (i, step) in STEPS.iter().enumerate() {
+    for batch in batches(STEPS) {
+        if let [(i, step)] = batch[..] {
+            outcomes.push(run_step(i, step, None));
+            continue;
+        }
         eprintln!();
         progress::line(format_args!(
-            "==> step {}/{total}: {} ({})",
-            i + 1,
-            step.name,
-            describe(&step.action)
+            "==> steps {}-{}/{total} keep one core busy each: {} at a time, each one's output \
+             printed whole when it ends",
+            batch[0].0 + 1,
+            batch[batch.len() - 1].0 + 1,
+            matrix::default_jobs()
         ));
-        let started = Instant::now();
-        let result = run_action(&step.action);
-        let took = started.elapsed();
-        let (passed, note) = match result {
-            Ok(()) => (true, String::new()),
-            Err(e) => (false, format!("{e:#}")),
-        };
-        progress::line(format_args!(
-            "<== step {}/{total}: {} {} in {}{}",
-            i + 1,
-            step.name,
-            if passed { "passed" } else { "FAILED" },
-            progress::human(took),
-            if note.is_empty() {
-                String::new()
-            } else {
-                format!(": {note}")
-            }
-        ));
-        outcomes.push(Outcome {
-            name: step.name,
-            passed,
-            took,
-            note,
-        });
+        let logs = workspace::qemu_dir();
+        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+        outcomes.extend(jobs::map(&batch, matrix::default_jobs(), |&(i, step)| {
+            run_step(i, step, Some(&logs.join(format!("step-{}.log", i + 1))))
+        }));
     }
-    print_summary(&outcomes);
+    print_summary(&outcomes, started.elapsed());
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     println!("test: {} passed, {failed} failed", total - failed);
     Ok(failed)
+}
+
+/// `steps` with their indices, cut into batches: each run of consecutive one-core steps is
+/// one batch, every other step a batch of its own.
+fn batches(steps: &[Step]) -> Vec<Vec<(usize, &Step)>> {
+    let mut out: Vec<Vec<(usize, &Step)>> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        match out.last_mut() {
+            Some(last) if step.one_core && last.iter().all(|(_, s)| s.one_core) => {
+                last.push((i, step))
+            }
+            _ => out.push(vec![(i, step)]),
+        }
+    }
+    out
+}
+
+/// Runs step `i`: its output on this process's streams, or, with `log`, into that file,
+/// printed whole (with the step's header) when the step ends.
+fn run_step(i: usize, step: &Step, log: Option<&Path>) -> Outcome {
+    let header = format!(
+        "==> step {}/{}: {} ({})",
+        i + 1,
+        STEPS.len(),
+        step.name,
+        describe(&step.action)
+    );
+    if log.is_none() {
+        eprintln!();
+        progress::line(&header);
+    }
+    let started = Instant::now();
+    let result = run_action(&step.action, log);
+    let took = started.elapsed();
+    let (passed, note) = match result {
+        Ok(()) => (true, String::new()),
+        Err(e) => (false, format!("{e:#}")),
+    };
+    let footer = format!(
+        "<== step {}/{}: {} {} in {}{}",
+        i + 1,
+        STEPS.len(),
+        step.name,
+        if passed { "passed" } else { "FAILED" },
+        progress::human(took),
+        if note.is_empty() {
+            String::new()
+        } else {
+            format!(": {note}")
+        }
+    );
+    if let Some(log) = log {
+        let text = std::fs::read_to_string(log)
+            .unwrap_or_else(|e| format!("(no log at {}: {e})\n", log.display()));
+        // One lock for the whole block, so the outputs of steps that ran side by side do
+        // not interleave.
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err);
+        let _ = writeln!(
+            err,
+            "[{:>7}] {header} (log: {})",
+            progress::human(progress::elapsed()),
+            log.display()
+        );
+        let _ = err.write_all(text.as_bytes());
+        let _ = writeln!(
+            err,
+            "[{:>7}] {footer}",
+            progress::human(progress::elapsed())
+        );
+    } else {
+        progress::line(&footer);
+    }
+    Outcome {
+        name: step.name,
+        passed,
+        took,
+        note,
+    }
 }
 
 /// `test --fresh`: every cache the run uses (kernels, qemu-user emulators, the private apt
@@ -421,8 +506,11 @@ fn describe(action: &Action) -> String {
         ),
         Action::InitBoots => init_check::describe_boots(),
         Action::GuestTest => format!(
-            "cargo {} --config target.<triple>.runner=[\"clonekit-qemu\", \"run\", \"--arch\", \"<arch>\", \"--busybox\", \"--\"] for each arch, {} at a time",
-            crate::run::suite::test_args(Arch::Aarch64)
+            "cargo {} and cargo {} --config target.<triple>.runner=[\"clonekit-qemu\", \"run\", \"--arch\", \"<arch>\", \"--busybox\", \"--\"] for each arch, {} at a time",
+            crate::run::suite::test_args(Arch::Aarch64, crate::run::suite::Suite::Clonekit)
+                .join(" ")
+                .replace(Arch::Aarch64.triple(), "<triple>"),
+            crate::run::suite::test_args(Arch::Aarch64, crate::run::suite::Suite::Kit)
                 .join(" ")
                 .replace(Arch::Aarch64.triple(), "<triple>"),
             matrix::default_jobs()
@@ -440,22 +528,27 @@ fn describe(action: &Action) -> String {
     }
 }
 
-fn run_action(action: &Action) -> Result<()> {
+/// Runs `action`; with `log`, its output goes into that file (only `Cargo` and
+/// `CrossTest` steps can run so, see [`Step::one_core`]).
+fn run_action(action: &Action, log: Option<&Path>) -> Result<()> {
     match action {
         Action::Cargo {
             toolchain,
             args,
             env,
-        } => run_cargo(&cargo_plan(*toolchain, args, env)),
+        } => run_cargo(&cargo_plan(*toolchain, args, env), log),
         Action::CrossTest { arch, emulator } => {
             let dir = qemu_user::get(emulator)?;
             let runner = qemu_user::runner_config(*arch, &dir.join(emulator.binary(*arch)))?;
             let mut args = cross_test_args(*arch).to_vec();
             args.extend(["--config", &runner]);
             let plan = cargo_plan(Toolchain::Current, &args, &[]);
-            progress::line(format_args!("running {}", plan.display()));
-            run_cargo(&plan)
+            if log.is_none() {
+                progress::line(format_args!("running {}", plan.display()));
+            }
+            run_cargo(&plan, log)
         }
+        _ if log.is_some() => bail!("only cargo steps can run beside others"),
         Action::Stress { rounds } => {
             let options = stress::Options {
                 rounds: *rounds,
@@ -474,7 +567,7 @@ fn run_action(action: &Action) -> Result<()> {
             matrix::verdict(&outcomes)
         }
         Action::InitSizes => init_check::sizes(),
-        Action::InitVersusTini => run_cargo(&init_check::versus_tini_plan()?),
+        Action::InitVersusTini => run_cargo(&init_check::versus_tini_plan()?, None),
         Action::InitBoots => init_check::boots(),
         Action::RunCheck => crate::run::check::run(&Arch::ALL, matrix::default_jobs()),
         Action::GuestTest => crate::run::suite::run(&Arch::ALL, matrix::default_jobs()),
@@ -486,7 +579,7 @@ fn run_action(action: &Action) -> Result<()> {
                 header.version,
                 header.path.display()
             ));
-            run_cargo(&uapi::plan(&header)?)
+            run_cargo(&uapi::plan(&header)?, None)
         }
     }
 }
@@ -502,15 +595,24 @@ fn step_time_limit() -> Duration {
     Duration::from_secs(secs)
 }
 
-/// Runs a nested cargo with inherited output, in its own process group, killed with all
-/// its children if it outlives [`step_time_limit`].
+/// Runs a nested cargo with inherited output (or its stdout and stderr into `log`), in its
+/// own process group, killed with all its children if it outlives [`step_time_limit`].
 ///
 /// `cargo qemu test` itself runs under `cargo run`, which releases the build directory lock
 /// before starting this binary, so the nested cargo can share the target directory (and its
 /// cache) with the user's own builds. The nested steps build in the `dev` profile, so they
 /// never rewrite the running `release` binary of this tool.
-fn run_cargo(plan: &Plan) -> Result<()> {
-    let mut child = limit::own_group(&mut plan.command())
+fn run_cargo(plan: &Plan, log: Option<&Path>) -> Result<()> {
+    let mut command = plan.command();
+    if let Some(log) = log {
+        let mut file =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        writeln!(file, "running {}", plan.display())?;
+        command
+            .stdout(Stdio::from(file.try_clone()?))
+            .stderr(Stdio::from(file));
+    }
+    let mut child = limit::own_group(&mut command)
         .current_dir(workspace::root())
         .spawn()
         .with_context(|| format!("running {}", plan.program))?;
@@ -532,7 +634,9 @@ fn run_cargo(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-fn print_summary(outcomes: &[Outcome]) {
+/// The table of steps; `wall`: the whole run (less than the steps' sum when some ran side
+/// by side).
+fn print_summary(outcomes: &[Outcome], wall: Duration) {
     let width = outcomes
         .iter()
         .map(|o| o.name.len())
@@ -559,9 +663,16 @@ fn print_summary(outcomes: &[Outcome]) {
     println!(
         "{:>3}  {:<width$}  {:<6}  {:>8}",
         "",
-        "total",
+        "sum of the steps",
         "",
         progress::human(total)
+    );
+    println!(
+        "{:>3}  {:<width$}  {:<6}  {:>8}",
+        "",
+        "wall (set-up excluded)",
+        "",
+        progress::human(wall)
     );
 }
 
@@ -593,6 +704,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn one_core_steps_are_cargo_steps_batched_in_order() {
+        for step in STEPS.iter().filter(|s| s.one_core) {
+            assert!(
+                matches!(step.action, Action::Cargo { .. } | Action::CrossTest { .. }),
+                "{} cannot run beside others",
+                step.name
+            );
+        }
+        let batches = batches(STEPS);
+        let order: Vec<usize> = batches.iter().flatten().map(|(i, _)| *i).collect();
+        assert_eq!(order, (0..STEPS.len()).collect::<Vec<_>>());
+        let shared: Vec<&Vec<(usize, &Step)>> = batches.iter().filter(|b| b.len() > 1).collect();
+        // The four qemu-user steps, the MSRV check and the three Miri steps.
+        assert_eq!(shared.len(), 1);
+        assert_eq!(shared[0].len(), 8);
+        assert!(shared[0].iter().all(|(_, s)| s.one_core));
+    }
+
+    #[test]
+    fn a_step_that_is_not_cargo_refuses_to_run_into_a_log() {
+        let log = std::env::temp_dir().join(format!("clonekit-step-{}.log", std::process::id()));
+        let err = run_action(&Action::BootMatrix, Some(&log)).unwrap_err();
+        assert!(err.to_string().contains("only cargo steps"), "{err}");
+        assert!(!log.exists());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! runs, which one `cargo test` does not show. Each binary runs with `--test-threads=N`
 //! (default 8) under a time limit; a run past it counts as a hang and its process group is
 //! killed. The long single-test binaries (the 5,000-combination differential test, the
-//! fuzzers) have no concurrency to stress and are left out.
+//! fuzzers) and the `harness = false` programs have no concurrency to stress and are left
+//! out.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -37,8 +38,17 @@ impl Default for Options {
     }
 }
 
-/// Test binaries without concurrency worth stressing (one long test each).
-const LEFT_OUT: &[&str] = &["differential", "fuzz", "package", "static_init"];
+/// Test binaries without concurrency worth stressing: one long test each, or `harness =
+/// false` programs (`cases`, `soundness`) that run their cases one after another whatever
+/// `--test-threads` says (and were 90% of a round's time).
+const LEFT_OUT: &[&str] = &[
+    "differential",
+    "fuzz",
+    "package",
+    "static_init",
+    "cases",
+    "soundness",
+];
 
 /// One test binary of the package.
 #[derive(Debug, Clone, PartialEq, Eq)]

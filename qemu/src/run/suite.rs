@@ -1,18 +1,27 @@
 //! clonekit's own tests in real kernels through the runner (`cargo qemu guest-test`, a
-//! step of the test command): `cargo test -p clonekit --target <triple> --lib --tests`
-//! with `target.<triple>.runner = [<this binary>, "run", "--arch", ARCH, "--busybox",
-//! "--"]`, on the default kernel, for each arch.
+//! step of the test command), on the default kernel, for each arch, with
+//! `target.<triple>.runner = [<this binary>, "run", "--arch", ARCH, "--busybox", "--"]`:
 //!
-//! Under qemu-user, 25 of these tests `SKIP` (no namespaces, no clone3, no pidfds, no
-//! subreaper, ...); in the guest none may: the step fails on any `SKIP` line, any failed
-//! test, and a soundness summary with a skip.
+//! - `cargo test -p clonekit --target <triple>`: the library's unit tests, its integration
+//!   tests and its doc tests (the runner runs rustdoc's merged doctests one process each,
+//!   as rustdoc does natively; see [`super::doctest_bundle_env`]);
+//! - `cargo test -p clonekit-testkit --target <triple>` for the kit's library and the tests
+//!   that need a kernel: the namespace proofs (`cases`, PID 1 of new namespaces), the
+//!   5,000-combination differential check, the Linux 7 tests, the observers, the thread
+//!   tests. Left out: `package` and `static_init`, which drive the host's cargo; `fuzz`,
+//!   which makes no syscall (it runs under qemu-user on each arch); the uapi header test,
+//!   which reads a header on the host (its own step).
 //!
-//! The builds run one after another (cargo locks the target directory), then the test
-//! runs [`matrix::default_jobs`](crate::matrix::default_jobs) at a time, each test binary
-//! one boot. Doc tests are left out: rustdoc hands a runner the merged doctest binary alone
-//! (without the marker that makes it run each doctest in a process of its own), so every
-//! doctest runs as a thread of one process, where clonekit's fork examples refuse to run
-//! (`MultiThreaded`); they run natively in the host step.
+//! Under qemu-user, 25 of clonekit's tests and the kit's namespace proofs, differential check
+//! and Linux 7 tests `SKIP` (no namespaces, no clone3, no pidfds, no subreaper, ...); in the
+//! guest none may: the step fails on any `SKIP` line, any failed test, a soundness summary
+//! with a skip, and a KTAP report with a failure. The KTAP report's own SKIPs are the kit's
+//! by design (cases that need an `entry!` program or Linux 7.1, which init-demo runs in the
+//! boot matrix) and are counted apart.
+//!
+//! The builds run one after another (cargo locks the target directory), then the runs go
+//! [`matrix::default_jobs`](crate::matrix::default_jobs) at a time, each test binary one
+//! boot.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -24,20 +33,56 @@ use crate::arch::Arch;
 use crate::cargo::{self, Outer, Toolchain};
 use crate::{limit, progress, workspace};
 
-/// The cargo arguments, without the runner.
-pub fn test_args(arch: Arch) -> Vec<String> {
-    [
-        "test",
-        "-p",
-        "clonekit",
-        "--target",
-        arch.triple(),
-        "--lib",
-        "--tests",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+/// One `cargo test` of the step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    /// clonekit: unit, integration and doc tests.
+    Clonekit,
+    /// The kit's tests that need a kernel (see the module's documentation).
+    Kit,
+}
+
+impl Suite {
+    pub const ALL: [Suite; 2] = [Suite::Clonekit, Suite::Kit];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Clonekit => "clonekit",
+            Suite::Kit => "kit",
+        }
+    }
+}
+
+/// The kit's test targets that run in the guest.
+const KIT_TESTS: [&str; 5] = ["cases", "differential", "linux7", "observe", "threads"];
+
+/// The cargo arguments, without the runner and the test filter ([`test_filter`]).
+pub fn test_args(arch: Arch, suite: Suite) -> Vec<String> {
+    let mut args = match suite {
+        Suite::Clonekit => vec!["test", "-p", "clonekit", "--target", arch.triple()],
+        Suite::Kit => vec![
+            "test",
+            "-p",
+            "clonekit-testkit",
+            "--target",
+            arch.triple(),
+            "--lib",
+        ],
+    };
+    if suite == Suite::Kit {
+        for test in KIT_TESTS {
+            args.extend(["--test", test]);
+        }
+    }
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// What follows cargo's `--`: the kit's uapi header test reads a file of the host.
+pub fn test_filter(suite: Suite) -> &'static [&'static str] {
+    match suite {
+        Suite::Clonekit => &[],
+        Suite::Kit => &["--skip", "every_flag_matches_debians_newest_uapi_header"],
+    }
 }
 
 /// `target.<triple>.runner=[...]` naming `exe` (this binary) as the runner.
@@ -64,6 +109,8 @@ pub struct Summary {
     pub failed: usize,
     /// `SKIP ...` lines.
     pub skips: Vec<String>,
+    /// The KTAP report's `# Totals:` (pass, fail, skip), if one was printed.
+    pub ktap: Option<(usize, usize, usize)>,
 }
 
 /// Reads cargo test's output (stdout and stderr together).
@@ -98,6 +145,13 @@ pub fn summarize(output: &str) -> Summary {
             }
         } else if line.starts_with("SKIP ") {
             s.skips.push(line.to_string());
+        } else if let Some(rest) = line.strip_prefix("# Totals:") {
+            let field = |key: &str| {
+                rest.split_whitespace()
+                    .find_map(|w| w.strip_prefix(key)?.parse().ok())
+                    .unwrap_or(0)
+            };
+            s.ktap = Some((field("pass:"), field("fail:"), field("skip:")));
         }
     }
     s
@@ -111,6 +165,7 @@ pub fn run(arches: &[Arch], jobs: usize) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     // Builds first, one at a time (cargo holds the build directory's lock anyway); the
     // guest programs and the kernel too, so that the runs start at once.
+    let mut runs = Vec::new();
     for &arch in arches {
         crate::run::guest::get(arch)?;
         crate::kernel::get(
@@ -118,33 +173,41 @@ pub fn run(arches: &[Arch], jobs: usize) -> Result<()> {
             arch,
         )?;
         crate::run::busybox::get(arch)?;
-        let mut args = test_args(arch);
-        args.push("--no-run".into());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let plan = cargo::plan(Toolchain::Current, &args, &[], &outer);
-        progress::line(format_args!("guest-test: {}", plan.display()));
-        let status = plan
-            .command()
-            .current_dir(workspace::root())
-            .status()
-            .context("running cargo")?;
-        if !status.success() {
-            bail!("building the {arch} tests failed ({status})");
+        for suite in Suite::ALL {
+            let mut args = test_args(arch, suite);
+            args.push("--no-run".into());
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let plan = cargo::plan(Toolchain::Current, &args, &[], &outer);
+            progress::line(format_args!("guest-test: {}", plan.display()));
+            let status = plan
+                .command()
+                .current_dir(workspace::root())
+                .status()
+                .context("running cargo")?;
+            if !status.success() {
+                bail!(
+                    "building the {arch} {} tests failed ({status})",
+                    suite.name()
+                );
+            }
+            runs.push((arch, suite));
         }
     }
-    let results = crate::jobs::map(arches, jobs, |&arch| run_arch(arch, &exe, &outer, &dir));
+    let results = crate::jobs::map(&runs, jobs, |&(arch, suite)| {
+        run_one(arch, suite, &exe, &outer, &dir)
+    });
     println!();
     println!(
-        "{:<8} {:>9} {:>7} {:>7} {:>6} {:>8}  log",
-        "arch", "binaries", "passed", "failed", "SKIP", "time"
+        "{:<17} {:>9} {:>7} {:>7} {:>6} {:>8}  log",
+        "arch suite", "binaries", "passed", "failed", "SKIP", "time"
     );
     let mut wrong = Vec::new();
-    for (arch, result) in arches.iter().zip(&results) {
+    for ((arch, suite), result) in runs.iter().zip(&results) {
+        let label = format!("{arch} {}", suite.name());
         match result {
             Ok((summary, ok, took, log)) => {
                 println!(
-                    "{:<8} {:>9} {:>7} {:>7} {:>6} {:>8}  {}",
-                    arch.name(),
+                    "{label:<17} {:>9} {:>7} {:>7} {:>6} {:>8}  {}",
                     summary.binaries,
                     summary.passed,
                     summary.failed,
@@ -155,20 +218,30 @@ pub fn run(arches: &[Arch], jobs: usize) -> Result<()> {
                 for skip in &summary.skips {
                     println!("    {skip}");
                 }
-                if !ok || summary.failed > 0 {
-                    wrong.push(format!("{arch}: tests failed (log {})", log.display()));
+                if let Some((pass, fail, skip)) = summary.ktap {
+                    println!(
+                        "    the kit's KTAP report: {pass} pass, {fail} fail, {skip} SKIP by \
+                         design (entry! program or Linux 7.1; reasons in the log)"
+                    );
+                }
+                if !ok || summary.failed > 0 || summary.ktap.is_some_and(|(_, f, _)| f > 0) {
+                    wrong.push(format!("{label}: tests failed (log {})", log.display()));
                 } else if !summary.skips.is_empty() {
                     wrong.push(format!(
-                        "{arch}: {} SKIPs in the guest",
+                        "{label}: {} SKIPs in the guest",
                         summary.skips.len()
                     ));
                 } else if summary.passed == 0 {
-                    wrong.push(format!("{arch}: no test ran"));
+                    wrong.push(format!("{label}: no test ran"));
+                } else if *suite == Suite::Kit && summary.ktap.is_none_or(|(p, _, _)| p == 0) {
+                    wrong.push(format!(
+                        "{label}: the namespace proofs printed no KTAP totals"
+                    ));
                 }
             }
             Err(e) => {
-                println!("{:<8} {e:#}", arch.name());
-                wrong.push(format!("{arch}: {e:#}"));
+                println!("{label:<17} {e:#}");
+                wrong.push(format!("{label}: {e:#}"));
             }
         }
     }
@@ -179,25 +252,31 @@ pub fn run(arches: &[Arch], jobs: usize) -> Result<()> {
     }
 }
 
-/// How long one arch's tests may take (TCG; about 10 s when quiet).
+/// How long one `cargo test` may take (TCG; about 10-20 s when quiet).
 const LIMIT: Duration = Duration::from_secs(15 * 60);
 
-type ArchResult = (Summary, bool, Duration, PathBuf);
+type RunResult = (Summary, bool, Duration, PathBuf);
 
-fn run_arch(arch: Arch, exe: &Path, outer: &Outer, dir: &Path) -> Result<ArchResult> {
-    let mut args = test_args(arch);
+fn run_one(arch: Arch, suite: Suite, exe: &Path, outer: &Outer, dir: &Path) -> Result<RunResult> {
+    let mut args = test_args(arch, suite);
     args.extend([
         "--no-fail-fast".into(),
         "--config".into(),
         runner_config(arch, exe)?,
     ]);
+    let filter = test_filter(suite);
+    if !filter.is_empty() {
+        args.push("--".into());
+        args.extend(filter.iter().map(|s| s.to_string()));
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let plan = cargo::plan(Toolchain::Current, &args, &[], outer);
-    let log = dir.join(format!("guest-test-{arch}.log"));
+    let log = dir.join(format!("guest-test-{arch}-{}.log", suite.name()));
     let file =
         std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     progress::line(format_args!(
-        "guest-test: {arch}: {} (output in {})",
+        "guest-test: {arch} {}: {} (output in {})",
+        suite.name(),
         plan.display(),
         log.display()
     ));
@@ -220,7 +299,8 @@ fn run_arch(arch: Arch, exe: &Path, outer: &Outer, dir: &Path) -> Result<ArchRes
         );
     };
     progress::line(format_args!(
-        "guest-test: {arch}: {} passed, {} failed, {} SKIP in {}",
+        "guest-test: {arch} {}: {} passed, {} failed, {} SKIP in {}",
+        suite.name(),
         summary.passed,
         summary.failed,
         summary.skips.len(),
@@ -255,10 +335,15 @@ test sys::fs::tests::poll_skips_an_ignored_entry ... ok
                         .into(),
                     "soundness: 8 skipped".into()
                 ],
+                ktap: None,
             }
         );
         let clean = summarize("soundness: 12 passed, 0 failed, 0 skipped\n");
         assert_eq!((clean.passed, clean.skips.len()), (12, 0));
+        let kit = summarize(
+            "  ok 1 a # SKIP needs Linux 7.1\n# Totals: pass:100 fail:0 skip:23 total:123\n",
+        );
+        assert_eq!((kit.ktap, kit.skips.len()), (Some((100, 0, 23)), 0));
     }
 
     #[test]
@@ -272,16 +357,25 @@ test sys::fs::tests::poll_skips_an_ignored_entry ... ok
         );
         assert!(runner_config(Arch::X86_64, Path::new("/a\"b")).is_err());
         assert_eq!(
-            test_args(Arch::Aarch64),
+            test_args(Arch::Aarch64, Suite::Clonekit),
             [
                 "test",
                 "-p",
                 "clonekit",
                 "--target",
-                "aarch64-unknown-linux-gnu",
-                "--lib",
-                "--tests"
+                "aarch64-unknown-linux-gnu"
             ]
+        );
+        let kit = test_args(Arch::Riscv64, Suite::Kit).join(" ");
+        assert_eq!(
+            kit,
+            "test -p clonekit-testkit --target riscv64gc-unknown-linux-gnu --lib --test cases \
+             --test differential --test linux7 --test observe --test threads"
+        );
+        assert!(test_filter(Suite::Clonekit).is_empty());
+        assert_eq!(
+            test_filter(Suite::Kit),
+            ["--skip", "every_flag_matches_debians_newest_uapi_header"]
         );
     }
 }
