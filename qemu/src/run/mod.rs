@@ -1135,7 +1135,10 @@ mod tests {
             ))
         );
         // A test binary (or any other program) is left alone, even one naming one variable.
-        assert_eq!(doctest_bundle_env(b"\x7fELF...RUSTDOC_DOCTEST_BIN_PATH", "/p"), None);
+        assert_eq!(
+            doctest_bundle_env(b"\x7fELF...RUSTDOC_DOCTEST_BIN_PATH", "/p"),
+            None
+        );
         assert_eq!(doctest_bundle_env(b"\x7fELF test harness", "/p"), None);
     }
 
