@@ -207,6 +207,17 @@ impl Arch {
         }
     }
 
+    /// The kernel's `earlycon=` for the first serial port of QEMU's machine: its log from
+    /// the first line, before the console driver is up (the 16550 at I/O port 0x3f8, the
+    /// virt machines' PL011 and 16550 at their MMIO addresses).
+    pub const fn earlycon(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "earlycon=uart8250,io,0x3f8",
+            Arch::Aarch64 => "earlycon=pl011,0x9000000",
+            Arch::Riscv64 => "earlycon=uart8250,mmio,0x10000000",
+        }
+    }
+
     /// The kernel config option of the built-in driver behind
     /// [`console_device`](Self::console_device).
     pub const fn console_config(self) -> &'static str {
