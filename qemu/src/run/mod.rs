@@ -187,7 +187,8 @@ pub fn command(args: &RunArgs) -> i32 {
 pub struct Timings {
     /// Checking, resolving, building (first use) and writing the initramfs.
     pub prepare: Duration,
-    /// QEMU start to the kernel's first line (`-v` only: its banner, `Linux version ...`).
+    /// QEMU start to the kernel's first line (`--kernel-log` only: its banner, `Linux
+    /// version ...`).
     pub kernel_start: Option<Duration>,
     /// QEMU start to the launcher's exec line.
     pub to_exec: Option<Duration>,
@@ -381,12 +382,16 @@ pub fn guest_env(
 /// harness, where nothing is single-threaded. rustdoc sets the variable when it runs the
 /// program itself, but not when it hands it to a runner (`--test-runtool`, which cargo
 /// passes for a target's `runner`), so the runner sets it as rustdoc would have. Recognised
-/// by the two variables' names, which the generated `main` holds as strings.
+/// as an ELF file holding the strings of rustdoc's generated `main`: both variables' names
+/// and its warning for a run without them (as rustdoc 1.95 writes it).
 pub fn doctest_bundle_env(program: &[u8], program_guest: &str) -> Option<(OsString, OsString)> {
-    const BIN_PATH: &[u8] = b"RUSTDOC_DOCTEST_BIN_PATH";
-    const RUN_NB_TEST: &[u8] = b"RUSTDOC_DOCTEST_RUN_NB_TEST";
+    const MARKS: [&[u8]; 3] = [
+        b"RUSTDOC_DOCTEST_BIN_PATH",
+        b"RUSTDOC_DOCTEST_RUN_NB_TEST",
+        b"No rustdoc doctest environment variable provided",
+    ];
     let holds = |needle: &[u8]| program.windows(needle.len()).any(|w| w == needle);
-    (holds(BIN_PATH) && holds(RUN_NB_TEST)).then(|| {
+    (program.starts_with(b"\x7fELF") && MARKS.iter().all(|m| holds(m))).then(|| {
         (
             OsString::from("RUSTDOC_DOCTEST_BIN_PATH"),
             OsString::from(program_guest),
@@ -1140,7 +1145,8 @@ mod tests {
 
     #[test]
     fn a_merged_doctest_program_is_given_its_own_path_as_rustdoc_would() {
-        let bundle = b"\x7fELF...RUSTDOC_DOCTEST_BIN_PATH\0...RUSTDOC_DOCTEST_RUN_NB_TEST\0";
+        let bundle = b"\x7fELF...RUSTDOC_DOCTEST_BIN_PATH\0...RUSTDOC_DOCTEST_RUN_NB_TEST\0\
+            WARNING: No rustdoc doctest environment variable provided so doctests will be run";
         assert_eq!(
             doctest_bundle_env(bundle, "/t/rustdoctest/rust_out"),
             Some((
@@ -1154,6 +1160,9 @@ mod tests {
             None
         );
         assert_eq!(doctest_bundle_env(b"\x7fELF test harness", "/p"), None);
+        // A script that names them is no doctest program.
+        let script = [&b"#!/bin/sh\n"[..], &bundle[4..]].concat();
+        assert_eq!(doctest_bundle_env(&script, "/p"), None);
     }
 
     #[test]
