@@ -126,6 +126,33 @@ pub const STEPS: &[Step] = &[
             "warnings",
         ],
     ),
+    // The arch modules and cfg'd code of the other two targets, which host clippy never sees.
+    cargo(
+        "clippy aarch64",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--target",
+            Arch::Aarch64.triple(),
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ),
+    cargo(
+        "clippy riscv64",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--target",
+            Arch::Riscv64.triple(),
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ),
     cargo_env(
         "doc clonekit",
         &["doc", "--no-deps", "-p", "clonekit"],

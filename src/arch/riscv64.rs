@@ -166,12 +166,14 @@ pub(crate) fn note_thread_pointer_set() {}
 /// `tp` must be [`tls_value`] of a TCB that outlives the thread; in a program with a libc
 /// this breaks the libc's thread-local storage.
 pub(crate) unsafe fn set_thread_pointer(tp: *mut u8) {
-    // SAFETY: `tp` is reserved for the thread pointer; the caller guarantees the TCB.
+    // SAFETY: `tp` is reserved for the thread pointer; the caller guarantees the TCB. Not
+    // `nomem` (as on aarch64): thread-local accesses after this go through the new TCB, so
+    // the compiler must not move memory accesses across it.
     unsafe {
         asm!(
             "mv tp, {}",            // Write the thread pointer register.
             in(reg) tp,
-            options(nostack, preserves_flags, nomem),
+            options(nostack, preserves_flags),
         );
     }
 }
