@@ -98,13 +98,13 @@ pub fn boot(opts: &BootOptions, kernel: &Kernel, initramfs: &Initramfs) -> Resul
     if let Some(why) = verdict::crashed_before_init(&boot.report, &console) {
         fs::rename(&log, &kept).with_context(|| format!("keeping {}", log.display()))?;
         progress::line(format_args!(
-            "boot: {label}: the kernel crashed before the init ran ({why}; console in {}); \
-             booting it once more",
+            "boot: {label}: the boot ended before the init's report began ({why}; console in \
+             {}); booting it once more",
             kept.display()
         ));
         (boot, console) = attempt(opts, kernel, initramfs, &label, &log)?;
         boot.retried = Some(format!(
-            "the first boot's kernel crashed before the init ran: {why}"
+            "the first boot ended before the init's report began: {why}"
         ));
     }
     print_result(&label, &boot, &console);
