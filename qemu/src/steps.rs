@@ -355,25 +355,26 @@ pub fn run(fresh: bool) -> Result<usize> {
         // What the steps share is fetched or built here, one step after another: two
         // fetches of one emulator would share its apt directory and staging directory, and
         // two cargo-miri runs would both build Miri's sysroot.
-        let ready: Vec<Result<(), String>> = batch
+        let items: Vec<(usize, &Step, Result<(), String>)> = batch
             .iter()
-            .map(|(_, step)| prepare_shared(&step.action).map_err(|e| format!("{e:#}")))
-            .collect();
-        let items: Vec<(usize, &Step, &Result<(), String>)> = batch
-            .iter()
-            .zip(&ready)
-            .map(|(&(i, step), ready)| (i, step, ready))
+            .map(|&(i, step)| {
+                (
+                    i,
+                    step,
+                    prepare_shared(&step.action).map_err(|e| format!("{e:#}")),
+                )
+            })
             .collect();
         outcomes.extend(jobs::map(
             &items,
             matrix::default_jobs(),
-            |&(i, step, ready)| match ready {
-                Ok(()) => run_step(i, step, Some(&logs.join(format!("step-{}.log", i + 1)))),
-                Err(e) => Outcome {
+            |(i, step, ready)| match ready {
+                Ok(()) => run_step(*i, step, Some(&logs.join(format!("step-{}.log", i + 1)))),
+                Err(note) => Outcome {
                     name: step.name,
                     passed: false,
                     took: Duration::ZERO,
-                    note: e.clone(),
+                    note: note.clone(),
                 },
             },
         ));

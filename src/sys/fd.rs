@@ -431,25 +431,27 @@ mod tests {
             .map(|v| FdFlags::from_bits_retain(v as u32))
     }
 
-    /// What `/proc/self/fd/<fd>` names.
-    fn target(fd: RawFd) -> std::string::String {
+    /// What `/proc/self/fd/<fd>` names (`ENOENT`: the number is not open).
+    fn try_target(fd: RawFd) -> Result<std::string::String, Errno> {
         let path = format!("/proc/self/fd/{fd}\0");
         let path = core::ffi::CStr::from_bytes_with_nul(path.as_bytes()).unwrap();
         let mut buf = [0u8; 128];
-        let link = readlinkat(CWD, path, &mut buf).unwrap();
-        std::string::String::from_utf8_lossy(link).into_owned()
+        let link = readlinkat(CWD, path, &mut buf)?;
+        Ok(std::string::String::from_utf8_lossy(link).into_owned())
+    }
+
+    /// What `/proc/self/fd/<fd>` names, `fd` being open.
+    fn target(fd: RawFd) -> std::string::String {
+        try_target(fd).unwrap()
     }
 
     /// Whether `fd` no longer names what `/proc/self/fd/<fd>` named before (`was`): closed,
     /// or its number taken since by another test's descriptor (tests run side by side in this
     /// process, so a closed number may be reused at once; `EBADF` alone would flake).
     fn no_longer_names(fd: RawFd, was: &str) -> bool {
-        let path = format!("/proc/self/fd/{fd}\0");
-        let path = core::ffi::CStr::from_bytes_with_nul(path.as_bytes()).unwrap();
-        let mut buf = [0u8; 128];
-        match readlinkat(CWD, path, &mut buf) {
+        match try_target(fd) {
             Err(e) => e == Errno::ENOENT,
-            Ok(link) => link != was.as_bytes(),
+            Ok(link) => link != was,
         }
     }
 

@@ -123,16 +123,14 @@ pub fn crashed_before_init(report: &Report, console: &Console) -> Option<String>
     if report.start_line.is_some() {
         return None;
     }
-    if console.timed_out {
-        return Some(format!(
+    match kernel_panic(&console.lines) {
+        Some(reason) => worth_a_second_boot(reason).then(|| reason.to_string()),
+        None if console.timed_out => Some(format!(
             "no report line within the time limit ({} console lines, none of them a panic)",
             console.lines.len()
-        ))
-        .filter(|_| kernel_panic(&console.lines).is_none());
+        )),
+        None => None,
     }
-    kernel_panic(&console.lines)
-        .filter(|reason| worth_a_second_boot(reason))
-        .map(String::from)
 }
 
 /// Whether a kernel panic before the guest's program ran is the kernel's own crash, which a
@@ -268,6 +266,13 @@ mod tests {
         assert!(
             why.contains("no report line within the time limit"),
             "{why}"
+        );
+        // A kernel panic before the report, QEMU left running to the limit: the panic says why.
+        let mut c = console_of(oops);
+        c.timed_out = true;
+        assert_eq!(
+            crashed_before_init(&report(&c), &c).as_deref(),
+            Some("Fatal exception in interrupt")
         );
         // Timed out after the report began: the cases' business.
         let mut c = console_of("KTAP version 1\n1..2\nok 1 a\n");

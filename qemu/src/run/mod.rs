@@ -932,10 +932,7 @@ fn boot(args: &RunArgs, p: &Prepared) -> Result<Finished> {
     Ok(Finished {
         ending,
         timings: Timings {
-            kernel_start: lines
-                .iter()
-                .find(|(_, line)| line.contains("Linux version "))
-                .map(|(t, _)| *t),
+            kernel_start: console.kernel_start,
             to_exec: console.exec.map(|(t, _)| t),
             kernel_uptime: console.exec.and_then(|(_, u)| u),
             to_status: console.status.map(|(t, _)| t),

@@ -34,6 +34,9 @@ pub const TOOL_FAILED: i32 = 125;
 /// What the console said, with when each thing was seen (since QEMU started).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Console {
+    /// When the kernel's banner (`Linux version ...`, its first line) arrived: only with
+    /// `--kernel-log`, which logs from the first line.
+    pub kernel_start: Option<Duration>,
     /// The launcher's exec line: when it arrived, and the kernel's uptime it reported.
     pub exec: Option<(Duration, Option<f64>)>,
     /// The last status line after the exec line: when, and the code.
@@ -62,6 +65,8 @@ impl Console {
                 }
             } else if let Some(at) = line.find(LAUNCHER) {
                 c.launcher_error = Some(line[at..].to_string());
+            } else if c.kernel_start.is_none() && line.contains("Linux version ") {
+                c.kernel_start = Some(t);
             } else if c.panic.is_none()
                 && let Some(at) = line.find("Kernel panic")
             {
@@ -162,6 +167,7 @@ mod tests {
             "clonekit-init: exit-code=3\r",
             "[    2.1] reboot: Power down",
         ]);
+        assert_eq!(console.kernel_start, Some(Duration::from_millis(100)));
         assert_eq!(console.exec, Some((Duration::from_millis(200), Some(1.52))));
         assert_eq!(console.status, Some((Duration::from_millis(300), 3)));
         assert_eq!(Ending::judge(&console, false), Ending::Program(3));
