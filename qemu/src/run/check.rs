@@ -287,9 +287,20 @@ struct Overhead {
     logged_qemu: f64,
 }
 
+/// The figures of `-v`'s line, in seconds from QEMU's start (`total`: from the command's).
+#[derive(Debug, PartialEq)]
+struct Timing {
+    /// Only with `--kernel-log`.
+    kernel_start: Option<f64>,
+    kernel_uptime: f64,
+    to_exec: f64,
+    qemu: f64,
+    total: f64,
+}
+
 /// Reads `-v`'s line: `prepare 0.02s, kernel started at 0.15s, program started at 2.36s
 /// (kernel uptime 1.70s), exit status at 2.41s, QEMU ran 2.43s, total 2.45s`.
-fn parse_timings(stderr: &str) -> Option<(Option<f64>, f64, f64, f64, f64)> {
+fn parse_timings(stderr: &str) -> Option<Timing> {
     let line = stderr.lines().find(|l| l.contains("program started at"))?;
     let after = |key: &str| -> Option<f64> {
         let at = line.find(key)? + key.len();
@@ -300,20 +311,20 @@ fn parse_timings(stderr: &str) -> Option<(Option<f64>, f64, f64, f64, f64)> {
             .parse()
             .ok()
     };
-    Some((
-        after("kernel started at"),
-        after("kernel uptime")?,
-        after("program started at")?,
-        after("QEMU ran")?,
-        after("total")?,
-    ))
+    Some(Timing {
+        kernel_start: after("kernel started at"),
+        kernel_uptime: after("kernel uptime")?,
+        to_exec: after("program started at")?,
+        qemu: after("QEMU ran")?,
+        total: after("total")?,
+    })
 }
 
 /// Two boots of a program that exits at once: one as users run it (`-v`: the kernel's
 /// uptime when the program started), one with `--kernel-log` (the kernel's first line; its
 /// printing makes that boot slower, so the uptime figures come from the first).
 fn measure(exe: &Path, arch: Arch, program: &Path) -> Result<Overhead> {
-    let timings = |extra: &[&str]| -> Result<(Option<f64>, f64, f64, f64, f64)> {
+    let timings = |extra: &[&str]| -> Result<Timing> {
         let mut flags = vec!["-v"];
         flags.extend(extra);
         let out = Command::new(exe)
@@ -327,18 +338,19 @@ fn measure(exe: &Path, arch: Arch, program: &Path) -> Result<Overhead> {
         let stderr = String::from_utf8_lossy(&out.stderr);
         parse_timings(&stderr).with_context(|| format!("no timings from {arch}: {stderr}"))
     };
-    let (_, kernel_uptime, _, qemu, total) = timings(&[])?;
-    let (kernel_start, _, logged_to_exec, logged_qemu, _) = timings(&["--kernel-log"])?;
-    let kernel_start = kernel_start
+    let plain = timings(&[])?;
+    let logged = timings(&["--kernel-log"])?;
+    let kernel_start = logged
+        .kernel_start
         .with_context(|| format!("{arch}: no `Linux version` line with --kernel-log"))?;
     Ok(Overhead {
         arch,
-        kernel_uptime,
-        qemu,
-        total,
+        kernel_uptime: plain.kernel_uptime,
+        qemu: plain.qemu,
+        total: plain.total,
         kernel_start,
-        logged_boot: logged_to_exec - kernel_start,
-        logged_qemu,
+        logged_boot: logged.to_exec - kernel_start,
+        logged_qemu: logged.qemu,
     })
 }
 
@@ -755,15 +767,23 @@ mod tests {
         let line = "clonekit-qemu: prepare 0.02s, kernel started at 0.15s, program started at \
                     2.36s (kernel uptime 1.70s), exit status at 2.41s, QEMU ran 2.43s, total \
                     2.45s\n";
-        assert_eq!(
-            parse_timings(line),
-            Some((Some(0.15), 1.70, 2.36, 2.43, 2.45))
-        );
+        let want = Timing {
+            kernel_start: Some(0.15),
+            kernel_uptime: 1.70,
+            to_exec: 2.36,
+            qemu: 2.43,
+            total: 2.45,
+        };
+        assert_eq!(parse_timings(line), Some(want));
         // Without --kernel-log, no first line.
-        assert_eq!(
-            parse_timings(&line.replace("0.15s", "-")),
-            Some((None, 1.70, 2.36, 2.43, 2.45))
-        );
+        let want = Timing {
+            kernel_start: None,
+            kernel_uptime: 1.70,
+            to_exec: 2.36,
+            qemu: 2.43,
+            total: 2.45,
+        };
+        assert_eq!(parse_timings(&line.replace("0.15s", "-")), Some(want));
         assert_eq!(parse_timings("nothing"), None);
     }
 }
