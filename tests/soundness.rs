@@ -50,6 +50,10 @@ fn main() {
             split_fd_table_with_shared_memory_is_refused,
         ),
         (
+            "unshare(CLONE_FILES) is refused beside a thread where unshare(CLONE_VM) is filtered",
+            split_fd_table_is_refused_where_the_kernel_cannot_be_asked,
+        ),
+        (
             "fork-like children are refused while a CLONE_VM child shares the memory",
             vm_sharer_makes_fork_refused,
         ),
@@ -242,6 +246,87 @@ fn split_fd_table_with_shared_memory_is_refused() -> Result<Verdict, String> {
         other => Err(format!(
             "unshare(CLONE_FILES) with two threads gave {other:?}"
         )),
+    }
+}
+
+/// A seccomp filter that makes `unshare` with `CLONE_VM` in its flags fail with `EPERM` (as
+/// a container's policy may), so the kernel cannot be asked whether the caller is alone in
+/// its address space; everything else is allowed.
+fn filter_unshare_vm() -> std::io::Result<()> {
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let filter = [
+        op(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
+        op(JEQ_K, 0, 3, libc::SYS_unshare as u32),
+        op(LD_W_ABS, 0, 0, 16), // the low half of args[0] (little-endian)
+        op(JSET_K, 0, 1, CloneFlags::VM.bits() as u32),
+        op(RET_K, 0, 0, RET_EPERM),
+        op(RET_K, 0, 0, RET_ALLOW),
+    ];
+    let program = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integers.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `program` points at `filter`, both alive for the call (the kernel copies it);
+    // 1 is SECCOMP_SET_MODE_FILTER, with no flags.
+    if unsafe { libc::syscall(libc::SYS_seccomp, 1, 0, &program) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Where `unshare(CLONE_VM)` cannot ask the kernel (filtered), `unshare(CLONE_FILES)` beside
+/// a thread is still refused: the thread count answers. In a forked child, whose filter
+/// dies with it.
+fn split_fd_table_is_refused_where_the_kernel_cannot_be_asked() -> Result<Verdict, String> {
+    if clonekit::program::emulated() {
+        return Ok(Verdict::Skip(
+            "qemu-user does not pass seccomp filters through; runs natively and in the guest"
+                .into(),
+        ));
+    }
+    const NO_FILTER: i32 = 77;
+    const NOT_FILTERED: i32 = 78;
+    const ALLOWED: i32 = 79;
+    let child = fork(|| {
+        if filter_unshare_vm().is_err() {
+            return NO_FILTER;
+        }
+        if clonekit::program::address_space_private() != Err(Errno::EPERM) {
+            return NOT_FILTERED;
+        }
+        let (stop, wait) = mpsc::channel::<()>();
+        let other = std::thread::spawn(move || wait.recv());
+        let refused = clonekit::namespace::unshare(CloneFlags::FILES);
+        let _ = stop.send(());
+        let _ = other.join();
+        match refused {
+            Err(Error::VmWithoutFiles) => 0,
+            _ => ALLOWED,
+        }
+    });
+    let mut child = child.map_err(|e| format!("fork: {e}"))?;
+    match child.wait() {
+        Ok(ExitStatus::Exited(0)) => Ok(Verdict::Pass),
+        Ok(ExitStatus::Exited(NO_FILTER)) => Ok(Verdict::Skip(
+            "this kernel took no seccomp filter (no CONFIG_SECCOMP_FILTER?)".into(),
+        )),
+        Ok(ExitStatus::Exited(NOT_FILTERED)) => {
+            Err("the filter did not make unshare(CLONE_VM) fail with EPERM".into())
+        }
+        Ok(ExitStatus::Exited(ALLOWED)) => {
+            Err("unshare(CLONE_FILES) beside a thread was allowed".into())
+        }
+        other => Err(format!("the child ended with {other:?}")),
     }
 }
 

@@ -152,16 +152,23 @@ pub fn id(pid: Option<Pid>, kind: Namespace) -> Result<u64, Error> {
 /// `CAP_SYS_ADMIN`, nesting too deep.
 ///
 /// `CLONE_FILES` only for a caller alone in its address space ([`Error::VmWithoutFiles`]
-/// otherwise: see [`program`](crate::program)).
+/// otherwise: see [`program`](crate::program)). Asked of the kernel with
+/// [`address_space_private`](crate::program::address_space_private); where that `unshare`
+/// is filtered out (a seccomp policy: `EPERM`, `ENOSYS`), `/proc/self/stat`'s thread count
+/// must say 1, and an unknown count is a refusal.
 pub fn unshare(flags: CloneFlags) -> Result<(), Error> {
     let threads = procfs::thread_count().ok();
     validate_unshare(flags, &caller(), threads, KernelVersion::cached())?;
-    if flags.contains(CloneFlags::FILES) && crate::program::address_space_private() == Ok(false) {
-        return Err(Error::VmWithoutFiles);
+    if flags.contains(CloneFlags::FILES) {
+        let alone = crate::program::address_space_private().unwrap_or(threads == Some(1));
+        if !alone {
+            return Err(Error::VmWithoutFiles);
+        }
     }
     // Every flag unshare takes lies in the low 32 bits.
-    // SAFETY: CLONE_FILES only when no other task shares our memory (checked just above;
-    // only we could add one meanwhile); the other flags touch no memory.
+    // SAFETY: CLONE_FILES only when no other task shares our memory (checked just above,
+    // by the kernel or, where it cannot be asked, by the thread count; only we could add one
+    // meanwhile); the other flags touch no memory.
     unsafe { sysns::unshare(flags.bits() as u32) }?;
     Ok(())
 }
