@@ -187,8 +187,6 @@ pub(crate) fn tls_value(tcb: *mut u8) -> usize {
 /// `rt_sigreturn` trampoline (riscv has no `SA_RESTORER`).
 pub(crate) const SIGNAL_RESTORER: Option<unsafe extern "C" fn()> = None;
 
-/// The program entry of a static binary: hands the initial stack pointer (argc, argv, envp)
-/// to `start` in Rust, with the frame pointer and return address zeroed.
 /// The address of the libc's `environ` variable (`char **environ`, what `getenv`, `setenv`
 /// and std's `std::env` read and write), or null where no libc is linked (a static
 /// `entry!` program).
@@ -213,6 +211,8 @@ pub(crate) fn libc_environ() -> *const *const *const core::ffi::c_char {
     addr as *const *const *const core::ffi::c_char
 }
 
+/// The program entry of a static binary: hands the initial stack pointer (argc, argv, envp)
+/// to `start` in Rust, with the frame pointer and return address zeroed.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __clonekit_start {

@@ -289,8 +289,6 @@ unsafe extern "C" fn restore_rt() {
 /// The `sa_restorer` the kernel's signal frame returns to: x86_64 requires one.
 pub(crate) const SIGNAL_RESTORER: Option<unsafe extern "C" fn()> = Some(restore_rt);
 
-/// The program entry of a static binary: hands the initial stack pointer (argc, argv, envp)
-/// to `start` in Rust, with the frame pointer and return address zeroed and the stack aligned.
 /// The address of the libc's `environ` variable (`char **environ`, what `getenv`, `setenv`
 /// and std's `std::env` read and write), or null where no libc is linked (a static
 /// `entry!` program).
@@ -314,6 +312,8 @@ pub(crate) fn libc_environ() -> *const *const *const core::ffi::c_char {
     addr as *const *const *const core::ffi::c_char
 }
 
+/// The program entry of a static binary: hands the initial stack pointer (argc, argv, envp)
+/// to `start` in Rust, with the frame pointer and return address zeroed and the stack aligned.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __clonekit_start {

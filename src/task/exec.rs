@@ -325,12 +325,13 @@ impl<'a> EnvChange<'a> {
 /// **The inherited environment is read without std's environment lock.** In a program with a
 /// libc, `spawn` reads the libc's `environ` array as it is; std's `Command` reads it under
 /// std's own lock. A thread that calls `std::env::set_var` or `remove_var` at the same time
-/// can free the array being read: that is why those functions are `unsafe` in the 2024
-/// edition, and their contract (no other thread reads the environment meanwhile) covers this
-/// read too. In the 2021 edition they are safe to call, and the caller of `spawn` must make
-/// sure no other thread changes the environment meanwhile, or give the child its whole
-/// environment with [`Command::env_clear`] and [`Command::env`] (then nothing is inherited
-/// and nothing is read).
+/// can free the array being read: that is why those functions are `unsafe` (in every
+/// edition; the 2021 edition only lets them be called without an `unsafe` block), and their
+/// contract (no other thread reads the environment meanwhile, through std or not) covers
+/// this read too: keeping it is their caller's duty, as for a C `getenv` in another thread.
+/// A program that cannot vouch for every thread can give the child its whole environment
+/// with [`Command::env_clear`] and [`Command::env`] (then nothing is inherited and nothing
+/// is read).
 ///
 /// What it borrows stays borrowed while the builder lives:
 ///
